@@ -1,0 +1,3 @@
+"""schedctl: scheduled agent tasks as code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""One error hierarchy for schedctl.
+
+    SchedctlError                 anything schedctl reports to a user (exit 1, no traceback)
+    ├── UsageError                a bad option or argument combination
+    ├── ConfigError               the config file or a target is unusable (missing token env, ...)
+    ├── InvalidInput              files failed validation; carries every Diagnostic
+    ├── ApiError                  a platform request failed: method, URL, status, server message
+    │   └── AmbiguousWrite        a write whose answer never came (it may or may not have happened)
+    ├── ListingError              a listing failed or may be incomplete: nothing is written
+    ├── StalePlanError            a saved plan no longer matches the live listing
+    └── SandboxError              the embedded sandbox could not start
+
+Core code raises these; only cli.py turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding about an input file, pinned to a position when one is known."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    severity: Severity = "error"
+
+    def location(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.severity}: {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+
+
+class SchedctlError(Exception):
+    """Base of every error schedctl reports to a user."""
+
+    exit_code = 1
+
+
+class UsageError(SchedctlError):
+    pass
+
+
+class ConfigError(SchedctlError):
+    pass
+
+
+class SandboxError(SchedctlError):
+    pass
+
+
+@dataclass
+class InvalidInput(SchedctlError):
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        return "\n".join(str(d) for d in errors) or "invalid input"
+
+
+class ApiError(SchedctlError):
+    """A platform request failed. Keeps the request's method and URL and the server's answer."""
+
+    def __init__(
+        self, method: str, url: str, status: int | None, message: str, *, body: object = None
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.message = message
+        self.body = body
+        status_text = str(status) if status is not None else "no response"
+        super().__init__(f"{method} {url}: {status_text}: {message}")
+
+
+class AmbiguousWrite(ApiError):
+    """The request may have been processed: its answer never arrived."""
+
+
+class ListingError(SchedctlError):
+    pass
+
+
+class StalePlanError(SchedctlError):
+    pass

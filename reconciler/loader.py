@@ -1,0 +1,430 @@
+"""Files -> validated, resolved schedules, with a Diagnostic (file:line:column) for every problem.
+
+`load_project` never raises for bad input: it collects every problem it can find, so that one
+run of `schedctl validate` reports them all. Resolution deep-merges defaults and per-target
+overrides into one ResolvedSchedule per (target, key).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.errors import Diagnostic, Severity
+from reconciler.model import Config, Schedule, ScheduleBody
+from reconciler.yamlpos import MAX_FILE_BYTES, Pos, PosDict, YamlProblem, decode, load_documents, position_of
+
+CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
+# Sections whose forms exclude each other: an override naming one form replaces the others.
+_EXCLUSIVE = {
+    "schedule": {"cron", "every", "anchor", "at", "daily", "weekly", "monthly"},
+    "action": {"prompt", "app"},
+}
+
+
+@dataclass(frozen=True)
+class Document:
+    file: str  # as shown to the user
+    index: int  # 0-based position in a multi-document file
+    data: PosDict
+
+    def where(self, loc: Sequence[str | int] = (), *, key: bool = False) -> Pos:
+        return position_of(self.data, tuple(loc), key=key)
+
+
+@dataclass(frozen=True)
+class ResolvedSchedule:
+    """One schedule as it will exist on one target: defaults and overrides applied."""
+
+    target: str
+    key: str
+    schedule: Schedule
+    timezone: str
+    timezone_explicit: bool
+    doc: Document
+    merged: PosDict  # the merged raw mapping, positions pointing at the lines they came from
+
+    @property
+    def title(self) -> str:
+        return self.schedule.display_title
+
+    def where(self, loc: Sequence[str | int] = (), *, key: bool = False) -> Pos:
+        return position_of(self.merged, tuple(loc), key=key)
+
+    def diagnostic(
+        self, loc: Sequence[str | int], message: str, severity: Severity = "error"
+    ) -> Diagnostic:
+        pos = self.where(loc)
+        return Diagnostic(self.doc.file, pos.line, pos.column, f"{self.key}: {message}", severity)
+
+
+@dataclass
+class Project:
+    config: Config
+    config_file: str | None  # shown path, None for the built-in default
+    root: Path
+    config_data: PosDict = field(default_factory=PosDict)
+    files: list[str] = field(default_factory=list)
+    schedules: list[ResolvedSchedule] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def for_target(self, target: str) -> list[ResolvedSchedule]:
+        return [s for s in self.schedules if s.target == target]
+
+
+def show_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def read_yaml_file(path: Path) -> tuple[list[tuple[Any, Pos]], str]:
+    """Load every document of a file; raises YamlProblem for unreadable or invalid files."""
+    shown = show_path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1)) from None
+    if size > MAX_FILE_BYTES:
+        raise YamlProblem(
+            f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a schedule file",
+            Pos(1, 1),
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1)) from None
+    text = decode(data)
+    if not text.strip():
+        raise YamlProblem("file is empty", Pos(1, 1))
+    return load_documents(text), shown
+
+
+def _pydantic_diagnostics(
+    exc: ValidationError, data: PosDict, file: str, model: type[BaseModel], prefix: str = ""
+) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        shown_loc = ".".join(str(p) for p in loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            pos = position_of(data, loc, key=True)
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            message = f"unknown key {shown_loc!r}"
+            message += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+        elif kind == "missing":
+            pos = position_of(data, loc[:-1])
+            message = f"missing required key {shown_loc!r}"
+        else:
+            pos = position_of(data, loc)
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            message = f"{shown_loc}: {msg}" if shown_loc else msg
+        out.append(Diagnostic(file, pos.line, pos.column, prefix + message))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model at `loc`, for 'did you mean' hints."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        current = next((a for a in candidates if issubclass(a, BaseModel)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def deep_merge(base: PosDict, override: PosDict) -> PosDict:
+    """`override` over `base`; positions follow the value that wins."""
+    merged = PosDict(base)
+    merged.pos = base.pos
+    merged.key_pos = dict(base.key_pos)
+    merged.value_pos = dict(base.value_pos)
+    for key, value in override.items():
+        old = merged.get(key)
+        if isinstance(old, PosDict) and isinstance(value, PosDict):
+            if key in _EXCLUSIVE and _EXCLUSIVE[key] & set(value):
+                old = _without(old, _EXCLUSIVE[key])
+            merged[key] = deep_merge(old, value)
+        else:
+            merged[key] = copy.copy(value)
+        merged.key_pos[key] = override.key_pos.get(key, override.pos)
+        merged.value_pos[key] = override.value_pos.get(key, override.pos)
+    return merged
+
+
+def _without(data: PosDict, keys: set[str]) -> PosDict:
+    out = PosDict({k: v for k, v in data.items() if k not in keys})
+    out.pos = data.pos
+    out.key_pos = {k: p for k, p in data.key_pos.items() if k not in keys}
+    out.value_pos = {k: p for k, p in data.value_pos.items() if k not in keys}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding files
+
+
+def find_config(paths: Sequence[str], explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    candidates: list[Path] = []
+    if paths and Path(paths[0]).is_dir():
+        candidates.append(Path(paths[0]))
+    candidates.append(Path.cwd())
+    for directory in candidates:
+        for name in CONFIG_NAMES:
+            if (directory / name).is_file():
+                return directory / name
+    return None
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = path.parts
+    return any(p.startswith(".") for p in parts[:-1])
+
+
+def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[str]]:
+    """Files matched by the config's globs, kept inside the repository root."""
+    files: list[Path] = []
+    problems: list[str] = []
+    real_root = root.resolve()
+    for pattern in globs:
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            problems.append(f"schedule glob {pattern!r} points outside the repository")
+            continue
+        matched = sorted(p for p in root.glob(pattern) if p.is_file())
+        if not matched:
+            problems.append(f"schedule glob {pattern!r} matches no file")
+        for path in matched:
+            if not path.resolve().is_relative_to(real_root):
+                problems.append(f"{show_path(path)} resolves outside the repository: not read")
+                continue
+            if path.name not in CONFIG_NAMES and path not in files:
+                files.append(path)
+    return files, problems
+
+
+def expand_paths(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            found = sorted(
+                p
+                for suffix in YAML_SUFFIXES
+                for p in path.rglob(f"*{suffix}")
+                if p.is_file() and p.name not in CONFIG_NAMES and not _is_hidden(p, path)
+            )
+            if not found:
+                problems.append(f"{raw}: no .yaml or .yml files found")
+            files.extend(found)
+        else:
+            problems.append(f"{raw}: no such file or directory")
+    return files, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: Path | None) -> tuple[Config, str | None, PosDict, list[Diagnostic]]:
+    if path is None:
+        return Config(), None, PosDict(), []
+    try:
+        docs, shown = read_yaml_file(path)
+    except YamlProblem as exc:
+        shown = show_path(path)
+        return Config(), shown, PosDict(), [Diagnostic(shown, exc.pos.line, exc.pos.column, exc.message)]
+    if len(docs) != 1 or not isinstance(docs[0][0], PosDict):
+        pos = docs[0][1] if docs else Pos(1, 1)
+        problem = Diagnostic(shown, pos.line, pos.column, "the config must be one mapping")
+        return Config(), shown, PosDict(), [problem]
+    data = docs[0][0]
+    try:
+        return Config.model_validate(data), shown, data, []
+    except ValidationError as exc:
+        return Config(), shown, data, _pydantic_diagnostics(exc, data, shown, Config)
+
+
+def load_project(
+    paths: Sequence[str] = (),
+    config_path: str | None = None,
+    *,
+    only_targets: Sequence[str] = (),
+) -> Project:
+    """Read the config and every schedule file; resolve per target. Never raises for bad input."""
+    cfg_file = find_config(paths, config_path)
+    if config_path and not Path(config_path).is_file():
+        return Project(
+            Config(), config_path, Path.cwd(),
+            diagnostics=[Diagnostic(config_path, 1, 1, "config file not found")],
+        )  # fmt: skip
+    config, shown_cfg, config_data, diagnostics = load_config(cfg_file)
+    root = cfg_file.parent if cfg_file else Path.cwd()
+    project = Project(config, shown_cfg, root, config_data, diagnostics=diagnostics)
+    if project.errors:
+        return project
+
+    for name in only_targets:
+        if name not in config.targets:
+            project.diagnostics.append(
+                Diagnostic(shown_cfg or "<default config>", 1, 1, f"--target {name!r} is not a target of the config")
+            )
+
+    # A directory holding the config is the repository: its globs choose the files.
+    use_globs = not paths or (cfg_file is not None and len(paths) == 1 and Path(paths[0]).is_dir()
+                              and cfg_file.parent.resolve() == Path(paths[0]).resolve())
+    files, problems = expand_globs(root, config.schedules) if use_globs else expand_paths(paths)
+    where = shown_cfg or (paths[0] if paths else ".")
+    for problem in problems:
+        project.diagnostics.append(Diagnostic(where, 1, 1, problem))
+    if not files and not problems:
+        project.diagnostics.append(Diagnostic(where, 1, 1, "no schedule files found"))
+
+    seen: dict[tuple[str, str], ResolvedSchedule] = {}
+    for path in files:
+        _load_file(project, path, seen, only_targets)
+    return project
+
+
+def _load_file(
+    project: Project,
+    path: Path,
+    seen: dict[tuple[str, str], ResolvedSchedule],
+    only_targets: Sequence[str],
+) -> None:
+    try:
+        docs, shown = read_yaml_file(path)
+    except YamlProblem as exc:
+        project.diagnostics.append(Diagnostic(show_path(path), exc.pos.line, exc.pos.column, exc.message))
+        return
+    project.files.append(shown)
+    for index, (data, pos) in enumerate(docs):
+        if data is None:
+            project.diagnostics.append(Diagnostic(shown, pos.line, pos.column, "empty document"))
+            continue
+        if not isinstance(data, PosDict):
+            kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+            project.diagnostics.append(
+                Diagnostic(shown, pos.line, pos.column, f"a schedule document must be a mapping, not {kind}")
+            )
+            continue
+        _resolve_document(project, Document(shown, index, data), seen, only_targets)
+
+
+def _resolve_document(
+    project: Project,
+    doc: Document,
+    seen: dict[tuple[str, str], ResolvedSchedule],
+    only_targets: Sequence[str],
+) -> None:
+    config = project.config
+    try:
+        base = Schedule.model_validate(doc.data)
+    except ValidationError as exc:
+        project.diagnostics.extend(_pydantic_diagnostics(exc, doc.data, doc.file, Schedule))
+        return
+
+    targets = list(base.targets) if base.targets else config.default_targets()
+    if not targets:
+        pos = doc.where(("name",))
+        project.diagnostics.append(
+            Diagnostic(doc.file, pos.line, pos.column,
+                       f"{base.name}: no targets (set `targets:` or defaults.targets in the config)")
+        )  # fmt: skip
+        return
+    if len(set(targets)) != len(targets):
+        pos = doc.where(("targets",))
+        project.diagnostics.append(Diagnostic(doc.file, pos.line, pos.column, "targets: a target is listed twice"))
+    for i, name in enumerate(targets):
+        if name not in config.targets:
+            pos = doc.where(("targets", i)) if base.targets else doc.where(("name",))
+            known = ", ".join(config.targets)
+            project.diagnostics.append(
+                Diagnostic(doc.file, pos.line, pos.column, f"unknown target {name!r} (the config has: {known})")
+            )
+    for name in base.overrides or {}:
+        if name not in targets:
+            pos = doc.where(("overrides", name), key=True)
+            project.diagnostics.append(
+                Diagnostic(doc.file, pos.line, pos.column,
+                           f"overrides.{name}: {base.name} is not deployed to target {name!r}")
+            )  # fmt: skip
+
+    body_keys = set(ScheduleBody.model_fields)
+    raw_overrides = doc.data.get("overrides") or {}
+    for target in dict.fromkeys(targets):
+        if target not in config.targets or (only_targets and target not in only_targets):
+            continue
+        merged = doc.data
+        override = raw_overrides.get(target)
+        if override:
+            bad = [k for k in override if k not in body_keys]
+            if bad:
+                pos = position_of(doc.data, ("overrides", target, bad[0]), key=True)
+                project.diagnostics.append(
+                    Diagnostic(doc.file, pos.line, pos.column,
+                               f"overrides.{target}.{bad[0]}: cannot be overridden per target")
+                )  # fmt: skip
+                continue
+            merged = deep_merge(doc.data, override)
+        try:
+            schedule = Schedule.model_validate(merged) if override else base
+        except ValidationError as exc:
+            prefix = f"with overrides.{target}: "
+            project.diagnostics.extend(_pydantic_diagnostics(exc, merged, doc.file, Schedule, prefix))
+            continue
+        zone = schedule.schedule.timezone or config.defaults.timezone
+        resolved = ResolvedSchedule(
+            target=target,
+            key=schedule.name,
+            schedule=schedule,
+            timezone=zone or "UTC",
+            timezone_explicit=zone is not None,
+            doc=doc,
+            merged=merged,
+        )
+        first = seen.get((target, schedule.name))
+        if first is not None:
+            pos = doc.where(("name",))
+            at = f"{first.doc.file}:{first.doc.where(('name',)).line}"
+            project.diagnostics.append(
+                Diagnostic(doc.file, pos.line, pos.column,
+                           f"duplicate schedule {schedule.name!r} for target {target!r} (first defined at {at})")
+            )  # fmt: skip
+            continue
+        seen[(target, schedule.name)] = resolved
+        project.schedules.append(resolved)
+

@@ -1,0 +1,362 @@
+"""The neutral models: what a schedule file and the config say, independent of any platform.
+
+Pure: no I/O. The JSON schemas in schemas/ are generated from these classes (`schedctl schema`),
+so every description and example here is what an editor shows on hover.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Compound durations ("1h30m"); the validator rejects the empty and all-zero ones.
+DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+SCHEDULE_FORMS = ("cron", "every", "at", "daily", "weekly", "monthly")
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+WEEKDAY_FULL = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+DEFAULT_OWNER = "schedctl"
+DEFAULT_GLOBS = ("schedules/**/*.y*ml",)  # .yaml and .yml
+
+
+@lru_cache(maxsize=1024)
+def check_timezone(name: str) -> str:
+    """Return `name` if it is an IANA zone in the zone database, else raise ValueError."""
+    # ZoneInfo also opens files such as "localtime" or "posixrules": only real zone names pass.
+    if not ZONE_NAME.match(name) or name in {"localtime", "posixrules", "Factory"}:
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)"
+        ) from None
+    return name
+
+
+def weekday_number(value: int | str) -> int:
+    """0=Sunday .. 6=Saturday; 7 is Sunday too, names are lowercase `mon` or `monday`."""
+    if isinstance(value, bool):
+        raise ValueError("a weekday is a name (mon..sun) or a number 0-7")
+    if isinstance(value, int):
+        if 0 <= value <= 7:
+            return value % 7
+        raise ValueError(f"weekday {value} is out of range 0-7 (0 and 7 are Sunday)")
+    text = str(value)
+    if text in WEEKDAY_NAMES:
+        return WEEKDAY_NAMES.index(text)
+    if text in WEEKDAY_FULL:
+        return WEEKDAY_FULL.index(text)
+    raise ValueError(f"unknown weekday {text!r} (expected one of mon, tue, wed, thu, fri, sat, sun)")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors everywhere: a typo must never be silently ignored."""
+
+    # strict: YAML `enabled: "yes"` or `max_retries: "3"` are errors, as in the JSON schema.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+Weekday = Annotated[
+    int,
+    BeforeValidator(weekday_number),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 7},
+                {"enum": list(WEEKDAY_NAMES + WEEKDAY_FULL)},
+            ],
+            "description": "A weekday: mon..sun (or monday..sunday), or 0-7 with 0 and 7 = Sunday.",
+        }
+    ),
+]
+
+
+class Weekly(StrictModel):
+    at: str = Field(pattern=TIME_PATTERN, description="Wall-clock time HH:MM.", examples=["08:30"])
+    days: list[Weekday] = Field(
+        min_length=1,
+        description="Days of the week: names (mon..sun) or numbers (0 and 7 = Sunday).",
+        examples=[["mon", "wed", "fri"]],
+    )
+
+    @field_validator("days", mode="after")
+    @classmethod
+    def _days(cls, days: list[int]) -> list[int]:
+        if len(set(days)) != len(days):
+            raise ValueError("a weekday is listed twice")
+        return days
+
+    def day_numbers(self) -> list[int]:
+        """Sorted 0=Sunday .. 6=Saturday."""
+        return sorted(self.days)
+
+
+class Monthly(StrictModel):
+    at: str = Field(pattern=TIME_PATTERN, description="Wall-clock time HH:MM.", examples=["09:00"])
+    day: int = Field(ge=1, le=31, description="Day of the month, 1-31.", examples=[1])
+
+
+class ScheduleSpec(StrictModel):
+    """When a task fires: exactly one of cron, every, at, daily, weekly, monthly."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": [form]} for form in SCHEDULE_FORMS],
+            "dependentRequired": {"anchor": ["every"]},
+        }
+    )
+
+    cron: str | None = Field(
+        default=None,
+        description="5-field POSIX cron; names and @daily-style macros allowed.",
+        examples=["0 9 * * 1-5", "@daily"],
+    )
+    every: str | None = Field(
+        default=None,
+        pattern=DURATION_PATTERN,
+        description="Fixed interval of elapsed time: 90s, 15m, 2h, 1d, 1h30m.",
+        examples=["15m"],
+    )
+    anchor: datetime | None = Field(
+        default=None,
+        strict=False,
+        description="With `every`: the instant the intervals count from (ISO 8601).",
+        examples=["2026-01-01T00:00:00Z"],
+    )
+    at: datetime | None = Field(
+        default=None,
+        strict=False,
+        description="One-shot: fire once at this ISO 8601 instant.",
+        examples=["2026-12-24T09:00:00+01:00"],
+    )
+    daily: str | None = Field(
+        default=None, pattern=TIME_PATTERN, description="Every day at HH:MM.", examples=["09:00"]
+    )
+    weekly: Weekly | None = Field(default=None, description="Some weekdays at HH:MM.")
+    monthly: Monthly | None = Field(default=None, description="One day a month at HH:MM.")
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of the wall clock (default: the config's, else UTC).",
+        examples=["Europe/Rome"],
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        if value is not None and not any(ch in "123456789" for ch in value):  # "", "0m"
+            raise ValueError("an interval must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ScheduleSpec:
+        given = self.forms()
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"exactly one of {', '.join(SCHEDULE_FORMS)} is required (found: {found})"
+            )
+        if self.anchor is not None and self.every is None:
+            raise ValueError("`anchor` goes only with `every`")
+        return self
+
+    def forms(self) -> list[str]:
+        return [f for f in SCHEDULE_FORMS if getattr(self, f) is not None]
+
+    @property
+    def form(self) -> str:
+        return self.forms()[0]
+
+
+class AppAction(StrictModel):
+    id: str = Field(min_length=1, description="The app to run (aitroop run_app).", examples=["app_123"])
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Inputs passed to the app verbatim.",
+        examples=[{"company_name": "Stripe"}],
+    )
+
+
+class Action(StrictModel):
+    """What a run does: exactly one of prompt or app."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["prompt"]}, {"required": ["app"]}]})
+
+    prompt: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The message sent to the agent when the task fires.",
+        examples=["Summarise the last day."],
+    )
+    app: AppAction | None = Field(default=None, description="Run an app with inputs instead.")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Action:
+        if (self.prompt is None) == (self.app is None):
+            raise ValueError("exactly one of prompt or app is required")
+        return self
+
+
+class Deliver(StrictModel):
+    channel: Literal["slack", "telegram", "whatsapp"] = Field(description="Where the answer is sent.")
+    target: str = Field(min_length=1, description="Channel or user id.", examples=["C012345678"])
+
+
+class ScheduleBody(StrictModel):
+    """The fields a per-target override may change."""
+
+    title: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Display name on the platform (default: name)."
+    )
+    description: str | None = Field(default=None, description="Free text: what the task is for.")
+    enabled: bool = Field(default=True, description="Disabled tasks never fire.")
+    schedule: ScheduleSpec
+    action: Action
+    deliver: Deliver | None = Field(default=None, description="Engine only: where the answer is delivered.")
+    history: Literal["keep", "fresh"] = Field(
+        default="keep", description="keep: one conversation per schedule; fresh: a new one per run."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=1000, description="Auto-disable after this many consecutive errors (engine default 3)."
+    )
+    delete_after_run: bool = Field(default=False, description="One-shots only: retire after a successful run.")
+
+    @model_validator(mode="after")
+    def _delete_after_run(self) -> ScheduleBody:
+        if self.delete_after_run and self.schedule.at is None:
+            raise ValueError("delete_after_run goes only with a one-shot `at` schedule")
+        return self
+
+
+class Schedule(ScheduleBody):
+    """One schedule file document."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "morning-digest",
+                    "title": "Morning digest",
+                    "schedule": {"cron": "0 9 * * *", "timezone": "Europe/Rome"},
+                    "action": {"prompt": "Summarise the three most important events of the last day."},
+                    "deliver": {"channel": "slack", "target": "C012345678"},
+                }
+            ]
+        }
+    )
+
+    name: str = Field(
+        pattern=KEY_PATTERN,
+        description="The key: lowercase letters, digits and dashes; unique per target.",
+        examples=["morning-digest"],
+    )
+    targets: list[str] | None = Field(
+        default=None, min_length=1, description="Targets this schedule goes to (default: the config's defaults)."
+    )
+    overrides: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="Per-target changes, deep-merged over this document."
+    )
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+
+class Target(StrictModel):
+    platform: str = Field(description="Provider name: engine, aitroop, or a plugin's.", examples=["engine"])
+    url: str | None = Field(default=None, pattern=r"^https?://", description="Base URL of the platform API.")
+    instance: str | None = Field(default=None, description="Engine instance slug.", examples=["acme"])
+    token_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the API token (never the token).",
+        examples=["ENGINE_TOKEN"],
+    )
+    sandbox: str | None = Field(
+        default=None, description="Run the embedded sandbox stored in this SQLite file instead of a URL."
+    )
+    verify_tls: bool = Field(default=True, description="Turning this off prints a warning on every use.")
+
+    @model_validator(mode="after")
+    def _where(self) -> Target:
+        if (self.url is None) == (self.sandbox is None):
+            raise ValueError("a target needs exactly one of url or sandbox")
+        return self
+
+
+class Defaults(StrictModel):
+    timezone: str | None = Field(default=None, description="Zone for schedules that name none.")
+    targets: list[str] | None = Field(default=None, min_length=1, description="Targets for schedules that name none.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+
+class Config(StrictModel):
+    """schedctl.yaml"""
+
+    owner: str = Field(
+        default=DEFAULT_OWNER,
+        pattern=OWNER_PATTERN,
+        description="Ownership scope: only objects marked with this owner are ever changed.",
+        examples=["acme-schedules"],
+    )
+    schedules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_GLOBS),
+        min_length=1,
+        description="Globs of schedule files, relative to the config file.",
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    targets: dict[str, Target] = Field(
+        default_factory=lambda: {"local": Target(platform="engine", sandbox=".schedctl/sandbox.db")},
+        description="Where schedules go, by name.",
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _target_names(cls, targets: dict[str, Target]) -> dict[str, Target]:
+        for name in targets:
+            if not re.match(TARGET_PATTERN, name):
+                raise ValueError(f"target name {name!r} must match {TARGET_PATTERN}")
+        if not targets:
+            raise ValueError("at least one target is required")
+        return targets
+
+    @model_validator(mode="after")
+    def _defaults_known(self) -> Config:
+        for name in self.defaults.targets or ():
+            if name not in self.targets:
+                raise ValueError(f"defaults.targets names unknown target {name!r}")
+        return self
+
+    def default_targets(self) -> list[str]:
+        if self.defaults.targets:
+            return list(self.defaults.targets)
+        # One target needs no default; several do, so nothing is deployed by accident.
+        return list(self.targets) if len(self.targets) == 1 else []

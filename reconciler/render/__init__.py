@@ -1,0 +1,1 @@
+"""Renderers: turn results and plans (plain data) into text, JSON, markdown or GitHub output."""

@@ -1,0 +1,64 @@
+"""Semantic checks beyond the schema, then each target's platform checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from reconciler import timing
+from reconciler.errors import ConfigError, Diagnostic
+from reconciler.loader import Project, ResolvedSchedule
+from reconciler.providers import provider_class
+from reconciler.yamlpos import position_of
+
+
+def check_schedule(resolved: ResolvedSchedule, now: datetime) -> list[Diagnostic]:
+    """Platform-independent meaning: the cron parses and can fire, the interval is sane."""
+    spec = resolved.schedule.schedule
+    out: list[Diagnostic] = []
+    if spec.cron is not None:
+        try:
+            expr = timing.CronExpr.parse(spec.cron)
+        except timing.CronError as exc:
+            out.append(resolved.diagnostic(("schedule", "cron"), f"invalid cron {spec.cron!r}: {exc}"))
+        else:
+            if not expr.can_ever_fire():
+                out.append(
+                    resolved.diagnostic(
+                        ("schedule", "cron"), f"cron {spec.cron!r} can never fire (no such date)"
+                    )
+                )
+    if spec.every is not None and timing.parse_duration(spec.every).total_seconds() < 60:
+        out.append(
+            resolved.diagnostic(
+                ("schedule", "every"),
+                f"every {spec.every}: intervals under a minute run only locally",
+                "warning",
+            )
+        )
+    if spec.at is not None and spec.at.tzinfo is None and not resolved.timezone_explicit:
+        out.append(
+            resolved.diagnostic(
+                ("schedule", "at"), "`at` has no UTC offset: read in UTC (add one, or a timezone)", "warning"
+            )
+        )
+    return out
+
+
+def validate_project(project: Project, now: datetime | None = None) -> list[Diagnostic]:
+    """Every diagnostic: loading, semantics, and each target's platform checks. Sorted."""
+    now = now or datetime.now(timezone.utc)
+    found = list(project.diagnostics)
+    for resolved in project.schedules:
+        found.extend(check_schedule(resolved, now))
+    for name, target in project.config.targets.items():
+        schedules = project.for_target(name)
+        try:
+            cls = provider_class(target.platform)
+        except ConfigError as exc:
+            pos = position_of(project.config_data, ("targets", name, "platform"))
+            found.append(Diagnostic(project.config_file or "<default config>", pos.line, pos.column, str(exc)))
+            continue
+        if schedules:
+            found.extend(cls.check(schedules, target, now))
+    # One schedule resolved for several targets reports a shared problem once.
+    return sorted(set(found), key=lambda d: (d.file, d.line, d.column, d.severity, d.message))

@@ -1,0 +1,244 @@
+"""Safe YAML loading that keeps the file:line:column of every key and value.
+
+Mappings load as PosDict and sequences as PosList: plain dict and list subclasses that also
+remember where each entry stood, so any error found later (by pydantic, by a platform check)
+can name its line. Scalars follow YAML 1.2's core schema, not PyYAML's YAML 1.1 defaults: `no`
+is a string, `10:30` is not a base-60 integer, and timestamps stay strings for pydantic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+MAX_FILE_BYTES = 1024 * 1024
+# A document may expand aliases to at most this many nodes: beyond it is a billion-laughs file.
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int
+    column: int
+
+
+class YamlProblem(Exception):
+    def __init__(self, message: str, pos: Pos) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+class PosDict(dict[Any, Any]):
+    pos: Pos = Pos(1, 1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_pos: dict[Any, Pos] = {}
+        self.value_pos: dict[Any, Pos] = {}
+
+
+class PosList(list[Any]):
+    pos: Pos = Pos(1, 1)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_pos: list[Pos] = []
+
+
+def _mark(node: yaml.Node) -> Pos:
+    return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+try:  # the C parser is several times faster; the constructor stays in Python either way
+    _Base: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> PosDict:
+        if not isinstance(node, yaml.MappingNode):
+            raise YamlProblem("expected a mapping", _mark(node))
+        self.flatten_mapping(node)
+        result = PosDict()
+        result.pos = _mark(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise YamlProblem("a mapping key must be a plain value", _mark(key_node)) from None
+            if key in result:
+                first = result.key_pos[key]
+                raise YamlProblem(
+                    f"duplicate key {key!r} (first at line {first.line})", _mark(key_node)
+                )
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_pos[key] = _mark(key_node)
+            result.value_pos[key] = _mark(value_node)
+        return result
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Iterator[PosDict]:
+        yield self.construct_mapping(node)
+
+    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Iterator[PosList]:
+        result = PosList()
+        result.pos = _mark(node)
+        yield result
+        for item in node.value:
+            result.append(self.construct_object(item, deep=True))
+            result.item_pos.append(_mark(item))
+
+    def construct_undefined(self, node: yaml.Node) -> Any:
+        raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+
+
+# YAML 1.2 core schema resolvers.
+_CORE = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (
+        "tag:yaml.org,2002:int",
+        r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
+        "-+0123456789",
+    ),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+]
+for _tag, _regexp, _first in _CORE:
+    _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:binary", _Loader.construct_undefined)
+_Loader.add_constructor("tag:yaml.org,2002:set", _Loader.construct_undefined)
+_Loader.add_constructor("tag:yaml.org,2002:omap", _Loader.construct_undefined)
+_Loader.add_constructor("tag:yaml.org,2002:pairs", _Loader.construct_undefined)
+_Loader.add_constructor(None, _Loader.construct_undefined)
+
+
+def _int_core(loader: _Loader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 0) if text.startswith("0x") else int(text, 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int_core)
+
+
+def _check_size(value: Any, pos: Pos) -> None:
+    """Refuse documents that alias-expand past MAX_EXPANDED_NODES or nest past MAX_DEPTH."""
+    sizes: dict[int, int] = {}
+
+    def size(obj: Any, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", pos)
+        if not isinstance(obj, (dict, list)):
+            return 1
+        known = sizes.get(id(obj))
+        if known is not None:
+            return known
+        children = obj.values() if isinstance(obj, dict) else obj
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        if total > MAX_EXPANDED_NODES:
+            raise YamlProblem(
+                f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", pos
+            )
+        sizes[id(obj)] = total
+        return total
+
+    size(value, 0)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text, or a YamlProblem naming the line of the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlProblem("not UTF-8 text (binary file?)", Pos(line, column)) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise YamlProblem(
+            "not a text file (NUL byte)", Pos(text.count("\n", 0, at) + 1, 1)
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _guard_flow_depth(text: str) -> None:
+    """libyaml's composer recurses in C and crashes the interpreter on `[[[[...`: refuse early.
+
+    A conservative scan: brackets inside quotes or block scalars may count too, which can only
+    refuse a file holding more than MAX_DEPTH unbalanced brackets in a row.
+    """
+    depth = 0
+    line = 1
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", Pos(line, 1))
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        elif ch == "\n":
+            line += 1
+
+
+def load_documents(text: str) -> list[tuple[Any, Pos]]:
+    """Every document of a YAML stream with its start position. Raises YamlProblem."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _guard_flow_depth(text)
+    loader = _Loader(text)
+    docs: list[tuple[Any, Pos]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            pos = _mark(node) if node is not None else Pos(1, 1)
+            value = loader.construct_document(node)
+            _check_size(value, pos)
+            docs.append((value, pos))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
+        message = exc.problem or exc.context or "invalid YAML"
+        if "\t" in message or "'\\t'" in message:
+            message += " (YAML does not allow tabs for indentation)"
+        raise YamlProblem(f"invalid YAML: {message}", pos) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"invalid YAML: {exc}", Pos(1, 1)) from None
+    except RecursionError:
+        raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", Pos(1, 1)) from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def position_of(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> Pos:
+    """The deepest known position along `loc` in a PosDict/PosList tree."""
+    pos = getattr(data, "pos", Pos(1, 1))
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, PosDict) and part in current:
+            pos = (current.key_pos if key and last else current.value_pos).get(part, pos)
+            current = current[part]
+        elif isinstance(current, PosList) and isinstance(part, int) and 0 <= part < len(current):
+            pos = current.item_pos[part] if part < len(current.item_pos) else pos
+            current = current[part]
+        else:
+            break
+    return pos
