@@ -1,0 +1,73 @@
+"""Issue 2: validating 5,000 files vs check-jsonschema; `schedctl --help` vs check-jsonschema --version."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Result, median_time, print_results, python_cmd, run_command
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schemas" / "schedule.schema.json"
+FORMS = [
+    'cron: "0 9 * * 1-5"\n  timezone: Europe/Rome',
+    'every: 15m',
+    'daily: "09:00"',
+    'weekly: {at: "08:30", days: [mon, wed, fri]}',
+    'monthly: {at: "09:00", day: 1}',
+    'cron: "*/30 * * * *"',
+]
+
+
+def generate(directory: Path, count: int) -> list[Path]:
+    rng = random.Random(7)
+    (directory / "schedctl.yaml").write_text(
+        "owner: bench\ndefaults: {targets: [prod]}\ntargets:\n"
+        "  prod: {platform: engine, url: 'https://engine.example.com', instance: acme}\n"
+    )
+    files = []
+    sched = directory / "schedules"
+    sched.mkdir()
+    for i in range(count):
+        path = sched / f"s{i:05d}.yaml"
+        path.write_text(
+            f"# yaml-language-server: $schema=../schemas/schedule.schema.json\n"
+            f"name: task-{i}\ntitle: Task number {i}\n"
+            f"description: Generated schedule {i} for the benchmark.\n"
+            f"schedule:\n  {rng.choice(FORMS)}\n"
+            f"action:\n  prompt: Summarise what happened in area {i} and flag anomalies.\n"
+            f"history: keep\nmax_retries: {rng.randint(1, 5)}\n"
+        )
+        files.append(path)
+    return files
+
+
+def run(count: int = 5000) -> list[Result]:
+    tmp = Path(tempfile.mkdtemp(prefix="schedctl-bench-"))
+    try:
+        files = generate(tmp, count)
+        check = shutil.which("check-jsonschema") or "check-jsonschema"
+        ours = median_time(lambda: run_command(python_cmd("-m", "reconciler", "validate", str(tmp))), 3)
+        theirs = median_time(
+            lambda: run_command([check, "--schemafile", str(SCHEMA), *map(str, files)]), 3
+        )
+        schedctl = shutil.which("schedctl")
+        help_cmd = [schedctl, "--help"] if schedctl else python_cmd("-m", "reconciler", "--help")
+        help_time = median_time(lambda: run_command(help_cmd), 9)
+        version_time = median_time(lambda: run_command([check, "--version"]), 9)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        Result(f"validate {count} files", ours, theirs, "s", 1 / 3, "check-jsonschema, same files"),
+        Result("schedctl --help", help_time, version_time, "s", 0.5, "check-jsonschema --version"),
+    ]
+
+
+if __name__ == "__main__":
+    print_results(run(int(sys.argv[1]) if len(sys.argv) > 1 else 5000))

@@ -1,0 +1,37 @@
+"""Shared test helpers: run the CLI the way a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path | str | None = None, env: dict[str, str] | None = None,
+    timeout: float = 120, input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`schedctl ARGS` as a real process (python -m reconciler), with NO_COLOR and no terminal."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def examples_copy(tmp_path: Path) -> Path:
+    """A private copy of examples/ (its sandbox databases land inside it)."""
+    import shutil
+
+    dest = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".schedctl"))
+    (tmp_path / "schemas").symlink_to(ROOT / "schemas")
+    return dest
