@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "schedule.schema.json"
 FORMS = [
     'cron: "0 9 * * 1-5"\n  timezone: Europe/Rome',
-    'every: 15m',
+    "every: 15m",
     'daily: "09:00"',
     'weekly: {at: "08:30", days: [mon, wed, fri]}',
     'monthly: {at: "09:00", day: 1}',
@@ -53,7 +53,9 @@ def run(count: int = 5000) -> list[Result]:
     try:
         files = generate(tmp, count)
         check = shutil.which("check-jsonschema") or "check-jsonschema"
-        ours = median_time(lambda: run_command(python_cmd("-m", "reconciler", "validate", str(tmp))), 3)
+        ours = median_time(
+            lambda: run_command(python_cmd("-m", "reconciler", "validate", str(tmp))), 3
+        )
         theirs = median_time(
             lambda: run_command([check, "--schemafile", str(SCHEMA), *map(str, files)]), 3
         )

@@ -24,7 +24,9 @@ EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 class Context:
     """Options shared by every command."""
 
-    def __init__(self, config: str | None, targets: tuple[str, ...], verbose: int, color: bool) -> None:
+    def __init__(
+        self, config: str | None, targets: tuple[str, ...], verbose: int, color: bool
+    ) -> None:
         self.config = config
         self.targets = targets
         self.verbose = verbose
@@ -74,7 +76,13 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
 @click.option("-v", "--verbose", count=True, help="Log each request (method, URL, status, time).")
 @click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
 @click.pass_context
-def cli(click_ctx: click.Context, config: str | None, targets: tuple[str, ...], verbose: int, no_color: bool) -> None:
+def cli(
+    click_ctx: click.Context,
+    config: str | None,
+    targets: tuple[str, ...],
+    verbose: int,
+    no_color: bool,
+) -> None:
     """schedctl: scheduled agent tasks as code.
 
     Keep schedules as YAML in git; validate them, plan and apply them to a platform, import
@@ -90,7 +98,9 @@ def cli(click_ctx: click.Context, config: str | None, targets: tuple[str, ...], 
     if verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(message)s"
+        )
 
 
 # --- validate / schema ------------------------------------------------------------------------
@@ -99,7 +109,11 @@ def cli(click_ctx: click.Context, config: str | None, targets: tuple[str, ...], 
 @cli.command()
 @common_paths
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @pass_ctx
@@ -124,12 +138,14 @@ def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> No
             echo(render.render_github(found))
     else:
         text = render.render_text(found, len(project.files), len(project.schedules))
-        echo(text, err=failed)
+        echo(text)
     raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
 
 
 @cli.command()
-@click.option("--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False)
+)
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ; write nothing.")
 def schema(out_dir: str, check: bool) -> None:
     """Write the JSON schemas of schedule files and the config.

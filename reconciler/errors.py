@@ -38,7 +38,12 @@ class Diagnostic:
         return f"{self.location()}: {self.severity}: {self.message}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 class SchedctlError(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,15 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Config, Schedule, ScheduleBody
-from reconciler.yamlpos import MAX_FILE_BYTES, Pos, PosDict, YamlProblem, decode, load_documents, position_of
+from reconciler.yamlpos import (
+    MAX_FILE_BYTES,
+    Pos,
+    PosDict,
+    YamlProblem,
+    decode,
+    load_documents,
+    position_of,
+)
 
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -89,10 +96,12 @@ class Project:
 
 
 def show_path(path: Path) -> str:
+    """Relative to the working directory when inside it (as CI annotations want), else absolute."""
+    absolute = path.absolute()
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def read_yaml_file(path: Path) -> tuple[list[tuple[Any, Pos]], str]:
@@ -130,7 +139,9 @@ def _pydantic_diagnostics(
             allowed = _allowed_keys(model, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             message = f"unknown key {shown_loc!r}"
-            message += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            message += (
+                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            )
         elif kind == "missing":
             pos = position_of(data, loc[:-1])
             message = f"missing required key {shown_loc!r}"
@@ -146,13 +157,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Field names of the (nested) model at `loc`, for 'did you mean' hints."""
     current: Any = model
     for part in loc:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             continue
         info = current.model_fields.get(part)
         if info is None:
             return []
         annotation = info.annotation
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        candidates = [
+            a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
+        ]
         current = next((a for a in candidates if issubclass(a, BaseModel)), None)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
@@ -266,7 +281,12 @@ def load_config(path: Path | None) -> tuple[Config, str | None, PosDict, list[Di
         docs, shown = read_yaml_file(path)
     except YamlProblem as exc:
         shown = show_path(path)
-        return Config(), shown, PosDict(), [Diagnostic(shown, exc.pos.line, exc.pos.column, exc.message)]
+        return (
+            Config(),
+            shown,
+            PosDict(),
+            [Diagnostic(shown, exc.pos.line, exc.pos.column, exc.message)],
+        )
     if len(docs) != 1 or not isinstance(docs[0][0], PosDict):
         pos = docs[0][1] if docs else Pos(1, 1)
         problem = Diagnostic(shown, pos.line, pos.column, "the config must be one mapping")
@@ -300,12 +320,21 @@ def load_project(
     for name in only_targets:
         if name not in config.targets:
             project.diagnostics.append(
-                Diagnostic(shown_cfg or "<default config>", 1, 1, f"--target {name!r} is not a target of the config")
+                Diagnostic(
+                    shown_cfg or "<default config>",
+                    1,
+                    1,
+                    f"--target {name!r} is not a target of the config",
+                )
             )
 
     # A directory holding the config is the repository: its globs choose the files.
-    use_globs = not paths or (cfg_file is not None and len(paths) == 1 and Path(paths[0]).is_dir()
-                              and cfg_file.parent.resolve() == Path(paths[0]).resolve())
+    use_globs = not paths or (
+        cfg_file is not None
+        and len(paths) == 1
+        and Path(paths[0]).is_dir()
+        and cfg_file.parent.resolve() == Path(paths[0]).resolve()
+    )
     files, problems = expand_globs(root, config.schedules) if use_globs else expand_paths(paths)
     where = shown_cfg or (paths[0] if paths else ".")
     for problem in problems:
@@ -328,7 +357,9 @@ def _load_file(
     try:
         docs, shown = read_yaml_file(path)
     except YamlProblem as exc:
-        project.diagnostics.append(Diagnostic(show_path(path), exc.pos.line, exc.pos.column, exc.message))
+        project.diagnostics.append(
+            Diagnostic(show_path(path), exc.pos.line, exc.pos.column, exc.message)
+        )
         return
     project.files.append(shown)
     for index, (data, pos) in enumerate(docs):
@@ -338,7 +369,12 @@ def _load_file(
         if not isinstance(data, PosDict):
             kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
             project.diagnostics.append(
-                Diagnostic(shown, pos.line, pos.column, f"a schedule document must be a mapping, not {kind}")
+                Diagnostic(
+                    shown,
+                    pos.line,
+                    pos.column,
+                    f"a schedule document must be a mapping, not {kind}",
+                )
             )
             continue
         _resolve_document(project, Document(shown, index, data), seen, only_targets)
@@ -367,13 +403,20 @@ def _resolve_document(
         return
     if len(set(targets)) != len(targets):
         pos = doc.where(("targets",))
-        project.diagnostics.append(Diagnostic(doc.file, pos.line, pos.column, "targets: a target is listed twice"))
+        project.diagnostics.append(
+            Diagnostic(doc.file, pos.line, pos.column, "targets: a target is listed twice")
+        )
     for i, name in enumerate(targets):
         if name not in config.targets:
             pos = doc.where(("targets", i)) if base.targets else doc.where(("name",))
             known = ", ".join(config.targets)
             project.diagnostics.append(
-                Diagnostic(doc.file, pos.line, pos.column, f"unknown target {name!r} (the config has: {known})")
+                Diagnostic(
+                    doc.file,
+                    pos.line,
+                    pos.column,
+                    f"unknown target {name!r} (the config has: {known})",
+                )
             )
     for name in base.overrides or {}:
         if name not in targets:
@@ -404,7 +447,9 @@ def _resolve_document(
             schedule = Schedule.model_validate(merged) if override else base
         except ValidationError as exc:
             prefix = f"with overrides.{target}: "
-            project.diagnostics.extend(_pydantic_diagnostics(exc, merged, doc.file, Schedule, prefix))
+            project.diagnostics.extend(
+                _pydantic_diagnostics(exc, merged, doc.file, Schedule, prefix)
+            )
             continue
         zone = schedule.schedule.timezone or config.defaults.timezone
         resolved = ResolvedSchedule(
@@ -427,4 +472,3 @@ def _resolve_document(
             continue
         seen[(target, schedule.name)] = resolved
         project.schedules.append(resolved)
-

@@ -22,7 +22,6 @@ from pydantic import (
     model_validator,
 )
 
-
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -66,7 +65,9 @@ def weekday_number(value: int | str) -> int:
         return WEEKDAY_NAMES.index(text)
     if text in WEEKDAY_FULL:
         return WEEKDAY_FULL.index(text)
-    raise ValueError(f"unknown weekday {text!r} (expected one of mon, tue, wed, thu, fri, sat, sun)")
+    raise ValueError(
+        f"unknown weekday {text!r} (expected one of mon, tue, wed, thu, fri, sat, sun)"
+    )
 
 
 class StrictModel(BaseModel):
@@ -193,7 +194,9 @@ class ScheduleSpec(StrictModel):
 
 
 class AppAction(StrictModel):
-    id: str = Field(min_length=1, description="The app to run (aitroop run_app).", examples=["app_123"])
+    id: str = Field(
+        min_length=1, description="The app to run (aitroop run_app).", examples=["app_123"]
+    )
     input: dict[str, Any] = Field(
         default_factory=dict,
         description="Inputs passed to the app verbatim.",
@@ -204,7 +207,9 @@ class AppAction(StrictModel):
 class Action(StrictModel):
     """What a run does: exactly one of prompt or app."""
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["prompt"]}, {"required": ["app"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["prompt"]}, {"required": ["app"]}]}
+    )
 
     prompt: str | None = Field(
         default=None,
@@ -222,7 +227,9 @@ class Action(StrictModel):
 
 
 class Deliver(StrictModel):
-    channel: Literal["slack", "telegram", "whatsapp"] = Field(description="Where the answer is sent.")
+    channel: Literal["slack", "telegram", "whatsapp"] = Field(
+        description="Where the answer is sent."
+    )
     target: str = Field(min_length=1, description="Channel or user id.", examples=["C012345678"])
 
 
@@ -230,20 +237,30 @@ class ScheduleBody(StrictModel):
     """The fields a per-target override may change."""
 
     title: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Display name on the platform (default: name)."
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Display name on the platform (default: name).",
     )
     description: str | None = Field(default=None, description="Free text: what the task is for.")
     enabled: bool = Field(default=True, description="Disabled tasks never fire.")
     schedule: ScheduleSpec
     action: Action
-    deliver: Deliver | None = Field(default=None, description="Engine only: where the answer is delivered.")
+    deliver: Deliver | None = Field(
+        default=None, description="Engine only: where the answer is delivered."
+    )
     history: Literal["keep", "fresh"] = Field(
         default="keep", description="keep: one conversation per schedule; fresh: a new one per run."
     )
     max_retries: int | None = Field(
-        default=None, ge=0, le=1000, description="Auto-disable after this many consecutive errors (engine default 3)."
+        default=None,
+        ge=0,
+        le=1000,
+        description="Auto-disable after this many consecutive errors (engine default 3).",
     )
-    delete_after_run: bool = Field(default=False, description="One-shots only: retire after a successful run.")
+    delete_after_run: bool = Field(
+        default=False, description="One-shots only: retire after a successful run."
+    )
 
     @model_validator(mode="after")
     def _delete_after_run(self) -> ScheduleBody:
@@ -262,7 +279,9 @@ class Schedule(ScheduleBody):
                     "name": "morning-digest",
                     "title": "Morning digest",
                     "schedule": {"cron": "0 9 * * *", "timezone": "Europe/Rome"},
-                    "action": {"prompt": "Summarise the three most important events of the last day."},
+                    "action": {
+                        "prompt": "Summarise the three most important events of the last day."
+                    },
                     "deliver": {"channel": "slack", "target": "C012345678"},
                 }
             ]
@@ -275,7 +294,9 @@ class Schedule(ScheduleBody):
         examples=["morning-digest"],
     )
     targets: list[str] | None = Field(
-        default=None, min_length=1, description="Targets this schedule goes to (default: the config's defaults)."
+        default=None,
+        min_length=1,
+        description="Targets this schedule goes to (default: the config's defaults).",
     )
     overrides: dict[str, dict[str, Any]] | None = Field(
         default=None, description="Per-target changes, deep-merged over this document."
@@ -287,9 +308,15 @@ class Schedule(ScheduleBody):
 
 
 class Target(StrictModel):
-    platform: str = Field(description="Provider name: engine, aitroop, or a plugin's.", examples=["engine"])
-    url: str | None = Field(default=None, pattern=r"^https?://", description="Base URL of the platform API.")
-    instance: str | None = Field(default=None, description="Engine instance slug.", examples=["acme"])
+    platform: str = Field(
+        description="Provider name: engine, aitroop, or a plugin's.", examples=["engine"]
+    )
+    url: str | None = Field(
+        default=None, pattern=r"^https?://", description="Base URL of the platform API."
+    )
+    instance: str | None = Field(
+        default=None, description="Engine instance slug.", examples=["acme"]
+    )
     token_env: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
@@ -297,9 +324,12 @@ class Target(StrictModel):
         examples=["ENGINE_TOKEN"],
     )
     sandbox: str | None = Field(
-        default=None, description="Run the embedded sandbox stored in this SQLite file instead of a URL."
+        default=None,
+        description="Run the embedded sandbox stored in this SQLite file instead of a URL.",
     )
-    verify_tls: bool = Field(default=True, description="Turning this off prints a warning on every use.")
+    verify_tls: bool = Field(
+        default=True, description="Turning this off prints a warning on every use."
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Target:
@@ -310,7 +340,9 @@ class Target(StrictModel):
 
 class Defaults(StrictModel):
     timezone: str | None = Field(default=None, description="Zone for schedules that name none.")
-    targets: list[str] | None = Field(default=None, min_length=1, description="Targets for schedules that name none.")
+    targets: list[str] | None = Field(
+        default=None, min_length=1, description="Targets for schedules that name none."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -334,7 +366,9 @@ class Config(StrictModel):
     )
     defaults: Defaults = Field(default_factory=Defaults)
     targets: dict[str, Target] = Field(
-        default_factory=lambda: {"local": Target(platform="engine", sandbox=".schedctl/sandbox.db")},
+        default_factory=lambda: {
+            "local": Target(platform="engine", sandbox=".schedctl/sandbox.db")
+        },
         description="Where schedules go, by name.",
     )
 

@@ -19,7 +19,9 @@ def check_schedule(resolved: ResolvedSchedule, now: datetime) -> list[Diagnostic
         try:
             expr = timing.CronExpr.parse(spec.cron)
         except timing.CronError as exc:
-            out.append(resolved.diagnostic(("schedule", "cron"), f"invalid cron {spec.cron!r}: {exc}"))
+            out.append(
+                resolved.diagnostic(("schedule", "cron"), f"invalid cron {spec.cron!r}: {exc}")
+            )
         else:
             if not expr.can_ever_fire():
                 out.append(
@@ -38,7 +40,9 @@ def check_schedule(resolved: ResolvedSchedule, now: datetime) -> list[Diagnostic
     if spec.at is not None and spec.at.tzinfo is None and not resolved.timezone_explicit:
         out.append(
             resolved.diagnostic(
-                ("schedule", "at"), "`at` has no UTC offset: read in UTC (add one, or a timezone)", "warning"
+                ("schedule", "at"),
+                "`at` has no UTC offset: read in UTC (add one, or a timezone)",
+                "warning",
             )
         )
     return out
@@ -56,7 +60,11 @@ def validate_project(project: Project, now: datetime | None = None) -> list[Diag
             cls = provider_class(target.platform)
         except ConfigError as exc:
             pos = position_of(project.config_data, ("targets", name, "platform"))
-            found.append(Diagnostic(project.config_file or "<default config>", pos.line, pos.column, str(exc)))
+            found.append(
+                Diagnostic(
+                    project.config_file or "<default config>", pos.line, pos.column, str(exc)
+                )
+            )
             continue
         if schedules:
             found.extend(cls.check(schedules, target, now))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -61,8 +61,9 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
-    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+class _Loader(_Base):  # type: ignore[misc]
+    # Only the core-schema resolvers below: not PyYAML's YAML 1.1 set.
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> PosDict:
         if not isinstance(node, yaml.MappingNode):
@@ -173,9 +174,7 @@ def decode(data: bytes) -> str:
         raise YamlProblem("not UTF-8 text (binary file?)", Pos(line, column)) from None
     if "\x00" in text:
         at = text.index("\x00")
-        raise YamlProblem(
-            "not a text file (NUL byte)", Pos(text.count("\n", 0, at) + 1, 1)
-        )
+        raise YamlProblem("not a text file (NUL byte)", Pos(text.count("\n", 0, at) + 1, 1))
     return text.removeprefix("\ufeff")
 
 

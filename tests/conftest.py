@@ -15,8 +15,11 @@ EXAMPLES = ROOT / "examples"
 
 
 def run_cli(
-    args: Sequence[str], cwd: Path | str | None = None, env: dict[str, str] | None = None,
-    timeout: float = 120, input: str | None = None,
+    args: Sequence[str],
+    cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`schedctl ARGS` as a real process (python -m reconciler), with NO_COLOR and no terminal."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}

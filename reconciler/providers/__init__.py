@@ -6,7 +6,7 @@ A third-party package registers `myplatform = "pkg.module:MyProvider"` under tha
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, cast
 
@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 GROUP = "schedctl.providers"
 
 
-@lru_cache(maxsize=None)
+@cache
 def available() -> dict[str, str]:
     """Platform name -> 'module:attr' of every installed provider."""
     return {ep.name: ep.value for ep in entry_points(group=GROUP)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def provider_class(platform: str) -> ProviderClass:
     for ep in entry_points(group=GROUP, name=platform):
         return cast("ProviderClass", ep.load())

@@ -54,7 +54,10 @@ def interval_config(every: str) -> dict[str, Any] | None:
 def _schedule_problem(spec: ScheduleSpec) -> tuple[str, str] | None:
     """(field, message) when aitroop cannot express this schedule."""
     if spec.at is not None:
-        return "at", "aitroop has no one-shot schedules (use engine, or a daily schedule you disable)"
+        return (
+            "at",
+            "aitroop has no one-shot schedules (use engine, or a daily schedule you disable)",
+        )
     if spec.cron is not None:
         if cron_to_preset(spec.cron) is None:
             return "cron", (
@@ -116,7 +119,9 @@ class AitroopProvider:
             if sched.description:
                 out.append(
                     s.diagnostic(
-                        ("description",), f"{where}: aitroop stores no description; it is not sent", "warning"
+                        ("description",),
+                        f"{where}: aitroop stores no description; it is not sent",
+                        "warning",
                     )
                 )
             if sched.action.app is not None:

@@ -33,12 +33,10 @@ def crowded_minutes(
         if not s.schedule.enabled:
             continue
         trigger = timing.trigger_for(s.schedule.schedule, s.timezone, created_at=now)
-        count = 0
-        for fire in trigger.iter_fires(now):
+        for count, fire in enumerate(trigger.iter_fires(now)):
             if fire > until or count >= CROWD_MAX_FIRES:
                 break
             due[fire.astimezone(timezone.utc).replace(second=0, microsecond=0)].append(s)
-            count += 1
     return {minute: group for minute, group in due.items() if len(group) > MAX_CONCURRENT}
 
 
