@@ -163,6 +163,59 @@ def schema(out_dir: str, check: bool) -> None:
         raise SystemExit(EXIT_ERROR)
 
 
+# --- next -------------------------------------------------------------------------------------
+
+
+def split_names_and_paths(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Arguments that exist on disk are paths; the others are schedule names."""
+    paths = [a for a in args if os.path.exists(a)]
+    return [a for a in args if a not in paths], paths
+
+
+def parse_instant(value: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--from {value!r} is not an ISO 8601 timestamp")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@cli.command("next")
+@click.argument("names_or_paths", nargs=-1)
+@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--from", "start", metavar="ISO", help="Start instant (default: now); naive is UTC.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_ctx
+def next_cmd(ctx: Context, names_or_paths: tuple[str, ...], count: int, start: str | None, fmt: str) -> None:
+    """Show the next fire times of schedules, in their zone and in UTC.
+
+    \b
+    Example:
+      schedctl next examples/ -n 3
+      schedctl next morning-digest --from 2026-03-28T00:00:00Z --format json
+    """
+    import json
+
+    from reconciler.upcoming import upcoming
+
+    names, paths = split_names_and_paths(names_or_paths)
+    project = load(ctx, paths)
+    found = upcoming(project, names, parse_instant(start), count)
+    missing = sorted(set(names) - {u.name for u in found})
+    if missing:
+        fail(f"no schedule named {', '.join(missing)}")
+    if fmt == "json":
+        echo(json.dumps([u.to_dict() for u in found], indent=2))
+        return
+    from reconciler.render.tables import render_upcoming
+
+    echo(render_upcoming(found, color=ctx.color))
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,59 @@
+"""Tables for the terminal (rich), plain columns when output is not a terminal."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.upcoming import Upcoming
+
+
+def render_table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, color: bool
+) -> str:
+    """A rich table rendered to text (no colour codes unless `color` and a terminal)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        show_header=True,
+        header_style="bold",
+        box=None,
+        pad_edge=False,
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    buffer = io.StringIO()
+    terminal = color and sys.stdout.isatty()
+    console = Console(file=buffer, force_terminal=terminal, no_color=not terminal, width=160)
+    console.print(table)
+    return buffer.getvalue().rstrip("\n")
+
+
+def render_upcoming(items: Sequence[Upcoming], *, color: bool) -> str:
+    blocks = []
+    for item in items:
+        rows = [
+            (
+                f.strftime("%Y-%m-%d %a %H:%M %Z")
+                + f" ({f.strftime('%z')[:3]}:{f.strftime('%z')[3:]})",
+                f.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            )
+            for f in item.fires
+        ]
+        title = f"{item.name} [{item.target}]: {item.description} ({item.timezone})"
+        table = render_table(
+            None, ("local time", "UTC"), rows or [("no more fires", "")], color=color
+        )
+        notes = "".join(f"\n  note: {n}" for n in item.notes)
+        blocks.append(title + "\n  " + table.replace("\n", "\n  ") + notes)
+    return "\n\n".join(blocks)
