@@ -1,0 +1,314 @@
+"""The "aitroop" platform: preset schedules (platforms/aitroop-schedules.txt).
+
+/api/scheduled-tasks with snake_case fields; a schedule is a schedule_type and a preset-shaped
+schedule_config, an action an action_type and its action_config. PUT replaces the writable
+fields, and there is no per-task GET: clients list and pick. The server derives `cron_expr`,
+a display label, exactly as the platform's table shows it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
+
+from .clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
+from .paging import Cursor, Limit, ListPage
+from .problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
+from .service import Context, StoredTask, TaskService
+
+STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
+BASE = "/api/scheduled-tasks"
+MIN_INTERVAL = timedelta(seconds=300)
+_UNIT = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+Text = Annotated[StrictStr, Field(min_length=1)]
+
+
+def _hhmm(value: str) -> str:
+    if not _HHMM.fullmatch(value):
+        raise reject(f"{SCHEDULE_PREFIX}time must be HH:MM (00:00 to 23:59), got {value!r}")
+    return value
+
+
+Clock = Annotated[
+    StrictStr,
+    AfterValidator(_hhmm),
+    WithJsonSchema({"type": "string", "pattern": f"^{_HHMM.pattern}$", "examples": ["09:00"]}),
+]
+
+
+class IntervalConfig(BaseModel):
+    every: StrictInt = Field(gt=0, le=100_000)
+    unit: Literal["minutes", "hours"]
+
+    @model_validator(mode="after")
+    def _minimum(self) -> Self:
+        if self.every * _UNIT[self.unit] < MIN_INTERVAL:
+            raise reject(f"{SCHEDULE_PREFIX}interval below 300 seconds")
+        return self
+
+    def label(self) -> str:
+        # The platform's own words: "every 15 min", "every 1 hour".
+        if self.unit == "minutes":
+            return f"every {self.every} min"
+        return f"every {self.every} hour" + ("" if self.every == 1 else "s")
+
+
+class _Timed(BaseModel):
+    time: Clock
+
+    def _at(self) -> tuple[int, int]:
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
+
+
+class DailyConfig(_Timed):
+    def label(self) -> str:
+        hour, minute = self._at()
+        return f"{minute} {hour} * * *"
+
+
+class WeeklyConfig(_Timed):
+    days: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
+
+    def label(self) -> str:
+        hour, minute = self._at()
+        return f"{minute} {hour} * * {','.join(str(d) for d in sorted(set(self.days)))}"
+
+
+class MonthlyConfig(_Timed):
+    day: StrictInt = Field(ge=1, le=28)
+
+    def label(self) -> str:
+        hour, minute = self._at()
+        return f"{minute} {hour} {self.day} * *"
+
+
+class SendMessage(BaseModel):
+    prompt: Text
+
+
+class RunApp(BaseModel):
+    app_id: Text
+    app_input: dict[str, Any] = Field(default_factory=dict)
+
+
+ScheduleType = Literal["interval", "daily", "weekly", "monthly"]
+ScheduleConfig = IntervalConfig | DailyConfig | WeeklyConfig | MonthlyConfig
+ActionType = Literal["send_message", "run_app"]
+ActionConfig = SendMessage | RunApp
+
+_SCHEDULES: dict[str, type[BaseModel]] = {
+    "interval": IntervalConfig,
+    "daily": DailyConfig,
+    "weekly": WeeklyConfig,
+    "monthly": MonthlyConfig,
+}
+_ACTIONS: dict[str, type[BaseModel]] = {"send_message": SendMessage, "run_app": RunApp}
+
+
+def _validate_pair(
+    data: Any, kind_key: str, config_key: str, models: dict[str, type[BaseModel]]
+) -> Any:
+    """Validate `config_key` as the model its sibling `kind_key` names.
+
+    The config's shape depends on another field, which a pydantic union cannot express; the
+    field itself stays a union so the OpenAPI document lists every shape.
+    """
+    if not isinstance(data, dict):
+        return data
+    kind = data.get(kind_key)
+    model = models.get(kind) if isinstance(kind, str) else None
+    config = data.get(config_key)
+    if model is None or not isinstance(config, dict):
+        return data  # the field validators report it
+    try:
+        validated = model.model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = STYLE.describe({**first, "loc": (config_key, *first["loc"])})
+        raise reject(message) from None
+    return {**data, config_key: validated}
+
+
+class TaskWrite(BaseModel):
+    """A POST or PUT body; PUT replaces every writable field (omitted ones take defaults)."""
+
+    name: Text
+    enabled: StrictBool = True
+    schedule_type: ScheduleType
+    schedule_config: ScheduleConfig
+    timezone: StrictStr = "UTC"
+    action_type: ActionType
+    action_config: ActionConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_match_types(cls, data: Any) -> Any:
+        data = _validate_pair(data, "schedule_type", "schedule_config", _SCHEDULES)
+        return _validate_pair(data, "action_type", "action_config", _ACTIONS)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_zone(value):
+            raise reject(f"{SCHEDULE_PREFIX}unknown timezone {value!r}")
+        return value
+
+
+class AitroopTask(TaskWrite, StoredTask):
+    cron_expr: str = ""
+    session_id: str | None = None
+    run_count: int = 0
+    last_run_at: str | None = None
+    next_run_at: str | None = None
+    last_status: Literal["ok", "error", "queued"] | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str
+
+    @property
+    def next_run(self) -> str | None:
+        return self.next_run_at
+
+    def rescheduled(self, now: datetime) -> Self:
+        return self.model_copy(
+            update={
+                "cron_expr": self.schedule_config.label(),
+                "next_run_at": iso_or_none(self._next_after(now)),
+            }
+        )
+
+    def _next_after(self, now: datetime) -> datetime | None:
+        config = self.schedule_config
+        try:
+            if isinstance(config, IntervalConfig):
+                # Intervals count from the task's creation, whatever edits came since.
+                every = config.every * _UNIT[config.unit]
+                return next_interval(every, parse_iso(self.created_at), now)
+            return next_cron(config.label(), self.timezone, now)
+        except OverflowError:
+            return None
+
+
+class AitroopRun(BaseModel):
+    id: str
+    task_id: str
+    triggered: Literal["manual", "scheduler"]
+    status: Literal["ok", "error", "queued"]
+    started_at: str
+    completed_at: str | None
+    duration_ms: int | None
+    output: str | None
+    error: str | None
+    session_id: str | None
+
+
+class AitroopApi:
+    style = STYLE
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.tasks = TaskService(ctx, AitroopTask)
+
+    def _execute(self, task: AitroopTask, now: datetime) -> tuple[AitroopTask, AitroopRun]:
+        action = task.action_config
+        session = task.session_id
+        if isinstance(action, SendMessage):
+            outcome = self.ctx.execute(
+                action.prompt,
+                ok_output=f"sandbox: prompt received ({len(action.prompt)} chars)",
+                failure="sandbox: simulated failure",
+            )
+            # The first send_message tick creates the task's session; later ones reuse it.
+            session = session or self.ctx.store.mint_id("sess_")
+        else:
+            outcome = self.ctx.execute(
+                action.app_id,
+                ok_output=f"sandbox: app {action.app_id} ran with {len(action.app_input)} inputs",
+                failure="Missing required connections: sandbox",
+            )
+        run = AitroopRun(
+            id=self.ctx.store.mint_id("run_"),
+            task_id=task.id,
+            triggered="manual",
+            status=outcome.status,
+            started_at=iso(outcome.started),
+            completed_at=iso(outcome.completed),
+            duration_ms=outcome.duration_ms,
+            output=outcome.output,
+            error=outcome.error,
+            session_id=session if isinstance(action, SendMessage) else None,
+        )
+        # No retries and no auto-disable here: a failure waits for the next tick.
+        updated = task.model_copy(
+            update={
+                "run_count": task.run_count + 1,
+                "last_run_at": run.started_at,
+                "last_status": outcome.status,
+                "last_error": outcome.error,
+                "session_id": session,
+            }
+        )
+        return updated, run
+
+    def router(self) -> APIRouter:
+        tasks = self.tasks
+        router = APIRouter(tags=["scheduled-tasks"])
+        not_found: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+
+        @router.get(BASE, response_model=list[AitroopTask] | ListPage[AitroopTask])
+        async def list_tasks(cursor: Cursor = None, limit: Limit = None) -> Response:
+            return tasks.list("", cursor, limit)
+
+        @router.post(BASE, status_code=201, response_model=AitroopTask)
+        async def create_task(body: TaskWrite) -> Response:
+            def build(task_id: str, now: datetime) -> AitroopTask:
+                stamp = iso(now)
+                return AitroopTask(id=task_id, created_at=stamp, updated_at=stamp, **dict(body))
+
+            return tasks.create("", "task_", build)
+
+        @router.put(BASE + "/{task_id}", response_model=AitroopTask, responses=not_found)
+        async def replace_task(task_id: str, body: TaskWrite) -> Response:
+            def edit(task: AitroopTask, now: datetime) -> AitroopTask:
+                return task.model_copy(update={**dict(body), "updated_at": iso(now)})
+
+            return tasks.change("", task_id, edit)
+
+        @router.delete(
+            BASE + "/{task_id}", status_code=204, response_class=Response, responses=not_found
+        )
+        async def delete_task(task_id: str) -> Response:
+            return tasks.delete("", task_id)
+
+        @router.post(BASE + "/{task_id}/run", response_model=AitroopRun, responses=not_found)
+        async def run_task(task_id: str) -> Response:
+            return tasks.run("", task_id, self._execute)
+
+        @router.get(
+            BASE + "/{task_id}/runs",
+            response_model=list[AitroopRun] | ListPage[AitroopRun],
+            responses=not_found,
+        )
+        async def task_runs(task_id: str, cursor: Cursor = None, limit: Limit = None) -> Response:
+            return tasks.runs("", task_id, cursor, limit)
+
+        return router

@@ -1,0 +1,75 @@
+"""List answers for both platforms: a bare array, or a page object when paging is on.
+
+Paging is on when the server runs with a page size or the client sends `limit`; a `cursor`
+continues a listing. Cursors are opaque to clients and only name a position in creation order,
+so they stay valid while other tasks come and go.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query, Response
+from pydantic import BaseModel
+
+from .problems import Problem
+from .store import Page
+
+ItemT = TypeVar("ItemT")
+
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=1000,
+        description="Page size for this request (pages the answer even when the server does not).",
+    ),
+]
+
+_CURSOR_PREFIX = "after:"
+
+
+class ListPage(BaseModel, Generic[ItemT]):
+    """The paged shape: these items, and the cursor for the next page (null on the last)."""
+
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith(_CURSOR_PREFIX):
+            return int(text.removeprefix(_CURSOR_PREFIX))
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise Problem(422, f"invalid cursor {cursor!r}")
+
+
+def json_response(body: str, status: int = 200) -> Response:
+    return Response(content=body, status_code=status, media_type="application/json")
+
+
+def list_response(
+    fetch: Callable[[int | None, int | None], Page],
+    cursor: str | None,
+    limit: int | None,
+    page_size: int | None,
+) -> Response:
+    """Fetch one page with `fetch(position, size)` and answer in the shape the request calls for."""
+    size = limit if limit is not None else page_size
+    page = fetch(None if cursor is None else decode_cursor(cursor), size)
+    items = "[" + ",".join(page.bodies) + "]"  # stored bodies are already the wire JSON
+    if size is None and cursor is None:
+        return json_response(items)
+    next_cursor = None if page.next_after is None else encode_cursor(page.next_after)
+    return json_response(f'{{"items":{items},"next_cursor":{json.dumps(next_cursor)}}}')

@@ -1,0 +1,143 @@
+"""Serving a sandbox app on uvicorn: in a background thread (tests, `sandbox:` targets) or in
+the foreground (`schedctl sandbox`)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from reconciler.errors import SandboxError
+
+from .app import SandboxState, create_app
+from .gate import silence_dropped_connections
+from .options import KEEP, SandboxOptions, _Keep
+
+_START_TIMEOUT = 10.0
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    opts: SandboxOptions
+    app: FastAPI
+
+    @property
+    def _state(self) -> SandboxState:
+        state = self.app.state.sandbox
+        assert isinstance(state, SandboxState)
+        return state
+
+    @property
+    def request_log(self) -> list[tuple[str, str]]:
+        """(method, path) of every /api request received, faulted ones included."""
+        return self._state.request_log
+
+    def set_faults(
+        self,
+        *,
+        latency_ms: int | _Keep = KEEP,
+        fail_rate: float | _Keep = KEEP,
+        ambiguous_rate: float | _Keep = KEEP,
+        page_size: int | _Keep | None = KEEP,
+        retry_after: float | _Keep = KEEP,
+    ) -> None:
+        """Change fault settings while serving; only the knobs given change."""
+        self._state.faults.update(
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            ambiguous_rate=ambiguous_rate,
+            page_size=page_size,
+            retry_after=retry_after,
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
+    # TCP, and without it Nagle plus delayed ACKs add 40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        # Listening before the URL is announced: a client that connects at once is queued.
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SandboxError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _server(app: FastAPI) -> uvicorn.Server:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    silence_dropped_connections(logging.getLogger("uvicorn.error"))
+    return uvicorn.Server(config)
+
+
+def _close(app: FastAPI) -> None:
+    state: Any = app.state.sandbox
+    state.store.close()
+
+
+@contextmanager
+def running_sandbox(
+    opts: SandboxOptions, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[RunningSandbox]:
+    """Serve in a background thread for the duration of the block."""
+    app = create_app(opts)
+    try:
+        sock = _bind(host, port)
+    except SandboxError:
+        _close(app)
+        raise
+    server = _server(app)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="schedctl-sandbox", daemon=True
+    )
+    thread.start()
+    try:
+        waited = 0.0
+        while not server.started:
+            if not thread.is_alive() or waited > _START_TIMEOUT:
+                raise SandboxError("the sandbox server did not start")
+            thread.join(0.005)
+            waited += 0.005
+        yield RunningSandbox(url=_url(sock), opts=opts, app=app)
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
+        _close(app)
+
+
+def _print_line(text: str) -> None:
+    print(text, flush=True)  # a parent reading our stdout through a pipe sees it at once
+
+
+def serve(
+    opts: SandboxOptions,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    announce: Callable[[str], None] = _print_line,
+) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; the base URL is announced first."""
+    app = create_app(opts)
+    try:
+        sock = _bind(host, port)
+        announce(_url(sock))
+        _server(app).run(sockets=[sock])
+        sock.close()
+    finally:
+        _close(app)
