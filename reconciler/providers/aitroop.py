@@ -7,11 +7,21 @@ preset maps to it, any other is refused with the platform's own advice.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
+from reconciler.model import weekday_number
+from reconciler.providers.base import (
+    Json,
+    LiveTask,
+    Marker,
+    MarkerStyle,
+    RestProvider,
+    TaskStatus,
+    weekday_names,
+)
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -80,8 +90,120 @@ def _schedule_problem(spec: ScheduleSpec) -> tuple[str, str] | None:
     return None
 
 
-class AitroopProvider:
+# No description field: the marker is a suffix of the name, `Title [[owner/key]]`.
+MARKER = MarkerStyle(open="[[", close="]]", joiner=" ")
+DEFAULTS: Mapping[str, Any] = {"enabled": True, "schedule.timezone": "UTC"}
+_UNIT_SECONDS = {"minutes": 60, "hours": 3600}
+
+
+def preset_of(schedule: Mapping[str, Any]) -> tuple[str, Json]:
+    """(schedule_type, schedule_config) of a document schedule; ValueError when none fits."""
+    if schedule.get("cron") is not None:
+        preset = cron_to_preset(schedule["cron"])
+        if preset is None:
+            raise ValueError(f"aitroop has no raw cron and {schedule['cron']!r} matches no preset")
+        return preset
+    if schedule.get("every") is not None:
+        config = interval_config(schedule["every"])
+        if config is None:
+            raise ValueError(
+                f"every {schedule['every']}: aitroop intervals are whole minutes or hours"
+            )
+        return "interval", config
+    if schedule.get("daily") is not None:
+        return "daily", {"time": schedule["daily"]}
+    if schedule.get("weekly") is not None:
+        days = sorted({weekday_number(d) for d in schedule["weekly"]["days"]})
+        return "weekly", {"time": schedule["weekly"]["at"], "days": days}
+    if schedule.get("monthly") is not None:
+        return "monthly", {"time": schedule["monthly"]["at"], "day": schedule["monthly"]["day"]}
+    raise ValueError("aitroop has no one-shot schedules")
+
+
+def document_schedule(kind: Any, config: Mapping[str, Any]) -> Json:
+    """A preset as the document schedule it came from: presets stay presets."""
+    if kind == "interval":
+        seconds = int(config.get("every", 0)) * _UNIT_SECONDS.get(str(config.get("unit")), 60)
+        return {"every": timing.format_duration(timedelta(seconds=seconds))}
+    if kind == "daily":
+        return {"daily": config.get("time")}
+    if kind == "weekly":
+        return {
+            "weekly": {"at": config.get("time"), "days": weekday_names(config.get("days") or [])}
+        }
+    if kind == "monthly":
+        return {"monthly": {"at": config.get("time"), "day": config.get("day")}}
+    return {"unknown": {"schedule_type": kind, "schedule_config": dict(config)}}
+
+
+class AitroopProvider(RestProvider):
     name: ClassVar[str] = "aitroop"
+    marker_style = MARKER
+    defaults = DEFAULTS
+    update_method = "PUT"  # PUT replaces every writable field, so the whole payload goes
+
+    def collection_path(self) -> str:
+        return "api/scheduled-tasks"
+
+    def describe_target(self) -> str:
+        return "aitroop"
+
+    def to_remote(self, document: Mapping[str, Any], timezone: str, key: str) -> Json:
+        schedule = document["schedule"]
+        kind, config = preset_of(schedule)
+        action = document["action"]
+        if action.get("prompt") is not None:
+            action_type, action_config = "send_message", {"prompt": action["prompt"]}
+        else:
+            app = action["app"]
+            action_type, action_config = (
+                "run_app",
+                {"app_id": app["id"], "app_input": app.get("input") or {}},
+            )
+        return {
+            "name": MARKER.attach(document.get("title") or document["name"], self.marker(key)),
+            "enabled": document.get("enabled", True),
+            "schedule_type": kind,
+            "schedule_config": config,
+            "timezone": schedule.get("timezone") or timezone,
+            "action_type": action_type,
+            "action_config": action_config,
+        }
+
+    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
+        return MARKER.detach(str(remote.get("name") or ""))
+
+    def from_remote(self, remote: Mapping[str, Any]) -> Json:
+        title, marker = self.split_marker(remote)
+        schedule = document_schedule(
+            remote.get("schedule_type"), remote.get("schedule_config") or {}
+        )
+        schedule["timezone"] = remote.get("timezone") or "UTC"
+        config = remote.get("action_config") or {}
+        if remote.get("action_type") == "run_app":
+            action: Json = {
+                "app": {"id": config.get("app_id"), "input": dict(config.get("app_input") or {})}
+            }
+        else:
+            action = {"prompt": config.get("prompt", "")}
+        return {
+            "name": marker.key if marker else None,
+            "title": title,
+            "enabled": remote.get("enabled", True),
+            "schedule": schedule,
+            "action": action,
+        }
+
+    def status_of(self, remote: Mapping[str, Any]) -> TaskStatus:
+        return TaskStatus(
+            enabled=remote.get("enabled"),
+            last_status=remote.get("last_status"),
+            last_run=remote.get("last_run_at"),
+            next_run=remote.get("next_run_at"),
+        )
+
+    def adoption_payload(self, task: LiveTask, remote: Mapping[str, Any], key: str) -> Json:
+        return dict(remote)  # PUT: the same task, renamed with the marker
 
     @classmethod
     def check(

@@ -1,19 +1,139 @@
-"""The provider protocol: what the core needs from a platform.
+"""The provider protocol, and the REST plumbing every provider shares.
 
-The offline half (`check`) runs during `validate`; the online half talks to the platform's REST
-API through an httpx client built by reconciler.http.
+    ProviderClass   the class registered under `schedctl.providers`: check() (offline), and
+                    construction with a connected ApiClient
+    Provider        the connected half: list / create / update / delete / run / runs / adopt,
+                    to_remote / from_remote, desired() / live() (the comparison forms)
+    RestProvider    the shared implementation: tolerant paged listing, the ownership marker,
+                    the normalized form. engine.py and aitroop.py fill in the platform parts.
+
+Three shapes of one task, so that "equal" means equal on the platform:
+
+    remote      the platform's JSON (what to_remote builds and the listing returns)
+    document    the neutral schedule-file mapping (what from_remote returns, what import writes)
+    normalized  document flattened to paths (`schedule.cron`, `action.prompt`, ...), crons in
+                canonical form, server defaults filled in. Desired state is compared after the
+                round trip document -> remote -> document, so only what the platform can
+                express is ever compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol
+import hashlib
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from reconciler import timing
+from reconciler.errors import ApiError, ListingError
+from reconciler.model import WEEKDAY_NAMES, weekday_number
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
+    from reconciler.http import ApiClient
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import Target
+
+Json = dict[str, Any]
+
+# Where a list may sit in a page object, and where the next page is named.
+LIST_KEYS = ("items", "data", "tasks", "scheduled_tasks", "results")
+CURSOR_KEYS = ("next_cursor", "cursor", "next", "next_page", "next_url")
+MAX_PAGES = 100_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain data handed to plan.py
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Who owns a live object: the config's `owner` and the schedule's key."""
+
+    owner: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.key}"
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    enabled: bool | None = None
+    last_status: str | None = None
+    last_run: str | None = None
+    next_run: str | None = None
+    consecutive_errors: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    id: str
+    title: str  # the display name, marker removed
+    marker: Marker | None
+    document: Json  # neutral form (from_remote)
+    normalized: Json  # comparison form
+    status: TaskStatus = field(default_factory=TaskStatus)
+
+
+@dataclass(frozen=True)
+class DesiredTask:
+    key: str
+    title: str
+    payload: Json  # the remote JSON to send, marker included
+    document: Json
+    normalized: Json
+    source: str = ""  # file:line of the schedule
+
+
+@dataclass(frozen=True)
+class Listing:
+    tasks: list[LiveTask]
+    pages: int
+    fingerprint: str
+
+
+def fingerprint(tasks: Sequence[LiveTask]) -> str:
+    """A digest of what a plan depends on: ids, markers, titles, comparison forms.
+
+    Server-computed fields (next run, counters) are not in it, so a task firing between
+    `plan --out` and `apply` does not make the plan stale.
+    """
+    rows = sorted(
+        (t.id, str(t.marker) if t.marker else "", t.title, json.dumps(t.normalized, sort_keys=True))
+        for t in tasks
+    )
+    return "sha256:" + hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Protocols
+
+
+class Provider(Protocol):
+    """A provider connected to one target."""
+
+    name: ClassVar[str]
+    target_name: str
+    owner: str
+
+    def list_tasks(self) -> Listing: ...
+    def desired(self, resolved: ResolvedSchedule) -> DesiredTask: ...
+    def live(self, remote: Json) -> LiveTask: ...
+    def create(self, payload: Json) -> LiveTask: ...
+    def update(self, remote_id: str, payload: Json) -> LiveTask: ...
+    def delete(self, remote_id: str) -> None: ...
+    def adopt(self, task: LiveTask, key: str) -> LiveTask: ...
+    def run(self, remote_id: str) -> Any: ...
+    def runs(self, remote_id: str, limit: int) -> list[Json]: ...
+    def to_remote(self, document: Mapping[str, Any], timezone: str, key: str) -> Json: ...
+    def from_remote(self, remote: Mapping[str, Any]) -> Json: ...
+    def describe_target(self) -> str: ...
 
 
 class ProviderClass(Protocol):
@@ -21,9 +141,322 @@ class ProviderClass(Protocol):
 
     name: ClassVar[str]
 
-    @classmethod
+    def __call__(
+        self, client: ApiClient, target: Target, *, target_name: str, owner: str
+    ) -> Provider: ...
+
     def check(
-        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
+        self, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
     ) -> list[Diagnostic]:
         """Offline: what this platform cannot express or will treat differently."""
         ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers
+
+
+@dataclass(frozen=True)
+class MarkerStyle:
+    """How a marker is written into a text field: `<text><joiner><open>owner/key<close>`."""
+
+    open: str
+    close: str
+    joiner: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _marker_pattern(self.open, self.close)
+
+    def attach(self, text: str, marker: Marker) -> str:
+        tag = f"{self.open}{marker}{self.close}"
+        text = text.rstrip()
+        return f"{text}{self.joiner}{tag}" if text else tag
+
+    def detach(self, text: str) -> tuple[str, Marker | None]:
+        match = self.pattern.search(text)
+        if match is None:
+            return text, None
+        return text[: match.start()].rstrip(), Marker(match["owner"], match["key"])
+
+
+@lru_cache(maxsize=8)
+def _marker_pattern(open_: str, close: str) -> re.Pattern[str]:
+    # Owner and key follow the config's patterns, so free text is never mistaken for a marker.
+    return re.compile(
+        rf"\s*{re.escape(open_)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
+        rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(close)}\s*\Z"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tolerant listing
+
+
+def split_page(body: Any) -> tuple[list[Any], str | None]:
+    """(items, next cursor or link) of one page: a bare array, or an object holding one."""
+    if isinstance(body, list):
+        return body, None
+    if not isinstance(body, Mapping):
+        raise ValueError(f"expected a list or an object, got {type(body).__name__}")
+    items = next((body[k] for k in LIST_KEYS if isinstance(body.get(k), list)), None)
+    if items is None:
+        raise ValueError(f"no list under any of {', '.join(LIST_KEYS)}")
+    if body.get("has_more") is False:
+        return items, None
+    links = body.get("links")
+    candidates = [body.get(k) for k in CURSOR_KEYS]
+    if isinstance(links, Mapping):
+        candidates.append(links.get("next"))
+    nxt = next(
+        (c for c in candidates if isinstance(c, (str, int)) and not isinstance(c, bool)), None
+    )
+    return items, (str(nxt) if nxt not in (None, "") else None)
+
+
+def _link_header_next(value: str | None) -> str | None:
+    for part in (value or "").split(","):
+        url, _, params = part.partition(";")
+        if re.search(r'rel\s*=\s*"?next"?', params):
+            return url.strip().strip("<>")
+    return None
+
+
+def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
+    """Every item of a listing, following cursors and links. ListingError when incomplete."""
+    items: list[Json] = []
+    seen: set[str] = set()
+    url, params = path, None
+    pages = 0
+    while True:
+        try:
+            response = client.send("GET", url, params=params)
+            body = response.json() if response.content else []
+            page, nxt = split_page(body)
+        except ApiError as exc:
+            raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
+        except ValueError as exc:  # bad JSON, or a shape we cannot read
+            raise ListingError(f"GET {client.url(url)}: unreadable listing: {exc}") from exc
+        pages += 1
+        for item in page:
+            if not isinstance(item, Mapping) or "id" not in item:
+                raise ListingError(f"GET {client.url(url)}: a listed item has no id: {item!r:.100}")
+            items.append(dict(item))
+        nxt = nxt or _link_header_next(response.headers.get("link"))
+        if nxt is None:
+            return items, pages
+        if nxt in seen or pages >= MAX_PAGES:
+            raise ListingError(f"GET {client.url(path)}: the listing's pages loop (cursor {nxt!r})")
+        seen.add(nxt)
+        if nxt.startswith(("http://", "https://", "/")):
+            url, params = nxt, None
+        else:
+            url, params = path, {"cursor": nxt}
+
+
+# ---------------------------------------------------------------------------------------------
+# The normalized (comparison) form
+
+
+@lru_cache(maxsize=4096)
+def canonical_cron(expression: str) -> str:
+    try:
+        return timing.CronExpr.parse(expression).canonical()
+    except ValueError:  # a live expression we cannot parse compares as written
+        return " ".join(expression.split())
+
+
+def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
+    """An instant as `YYYY-MM-DDTHH:MM:SSZ`; naive values are wall time in `zone`."""
+    when = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    )
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timing.get_zone(zone))
+    text = when.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _flatten(prefix: str, value: Any, out: Json) -> None:
+    if isinstance(value, Mapping) and prefix != "action.app.input":
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif value is not None:
+        out[prefix] = value
+
+
+def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
+    """The comparison form of a neutral document: flat paths, canonical values, defaults filled."""
+    doc = {k: v for k, v in document.items() if k not in ("name", "targets", "overrides")}
+    doc.setdefault("title", document.get("name"))
+    if not doc.get("description"):
+        doc.pop("description", None)
+    schedule = dict(doc.get("schedule") or {})
+    zone = str(schedule.get("timezone") or "UTC")
+    if schedule.get("cron") is not None:
+        schedule["cron"] = canonical_cron(str(schedule["cron"]))
+    if schedule.get("every") is not None:
+        schedule["every"] = timing.format_duration(timing.parse_duration(str(schedule["every"])))
+    for key in ("at", "anchor"):
+        if schedule.get(key) is not None:
+            schedule[key] = utc_iso(schedule[key], zone)
+    if isinstance(schedule.get("weekly"), Mapping):
+        weekly = dict(schedule["weekly"])
+        weekly["days"] = sorted({weekday_number(d) for d in weekly.get("days", ())})
+        schedule["weekly"] = weekly
+    doc["schedule"] = schedule
+    out: Json = {}
+    _flatten("", doc, out)
+    for path, value in defaults.items():
+        if path in out or not _applies(path, out):
+            continue
+        out[path] = value
+    return dict(sorted(out.items()))
+
+
+def _applies(path: str, flat: Mapping[str, Any]) -> bool:
+    # `schedule.timezone` is a default only for forms that have a wall clock.
+    if path == "schedule.timezone":
+        return not any(
+            k.startswith(("schedule.every", "schedule.at", "schedule.anchor")) for k in flat
+        )
+    return True
+
+
+def weekday_names(days: Sequence[int]) -> list[str]:
+    return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared implementation
+
+
+class RestProvider(ABC):
+    """A REST platform with list / create / update / delete / run / runs endpoints.
+
+    Subclasses set `marker_style`, `defaults`, `update_method` and implement the paths and the
+    remote <-> document mapping; everything else (paging, markers, comparison) lives here.
+    """
+
+    name: ClassVar[str]
+    marker_style: ClassVar[MarkerStyle]
+    defaults: ClassVar[Mapping[str, Any]]
+    update_method: ClassVar[str] = "PATCH"
+
+    def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
+        self.client = client
+        self.target = target
+        self.target_name = target_name
+        self.owner = owner
+
+    # -- platform parts -------------------------------------------------------------------
+
+    @abstractmethod
+    def collection_path(self) -> str: ...
+
+    @abstractmethod
+    def to_remote(self, document: Mapping[str, Any], timezone: str, key: str) -> Json:
+        """The platform JSON for a neutral document, marker included."""
+
+    @abstractmethod
+    def from_remote(self, remote: Mapping[str, Any]) -> Json:
+        """The neutral document for platform JSON; its `name` is the marker's key, if any."""
+
+    @abstractmethod
+    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
+        """(display title, marker) of a remote object."""
+
+    @abstractmethod
+    def status_of(self, remote: Mapping[str, Any]) -> TaskStatus: ...
+
+    @abstractmethod
+    def adoption_payload(self, task: LiveTask, remote: Mapping[str, Any], key: str) -> Json:
+        """The update body that adds the marker (and nothing else that would change)."""
+
+    def describe_target(self) -> str:
+        return f"{self.name} {self.client.base_url}"
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def item_path(self, remote_id: str) -> str:
+        return f"{self.collection_path()}/{remote_id}"
+
+    def marker(self, key: str) -> Marker:
+        return Marker(self.owner, key)
+
+    def live(self, remote: Json) -> LiveTask:
+        title, marker = self.split_marker(remote)
+        document = self.from_remote(remote)
+        return LiveTask(
+            id=str(remote["id"]),
+            title=title,
+            marker=marker,
+            document=document,
+            normalized=normalize(document, self.defaults),
+            status=self.status_of(remote),
+        )
+
+    def desired(self, resolved: ResolvedSchedule) -> DesiredTask:
+        document = resolved.schedule.model_dump(mode="json", exclude_none=True)
+        payload = self.to_remote(document, resolved.timezone, resolved.key)
+        projected = self.from_remote(payload)  # what the platform will hold
+        pos = resolved.where(("name",))
+        return DesiredTask(
+            key=resolved.key,
+            title=resolved.title,
+            payload=payload,
+            document=projected,
+            normalized=normalize(projected, self.defaults),
+            source=f"{resolved.doc.file}:{pos.line}",
+        )
+
+    def list_tasks(self) -> Listing:
+        items, pages = read_all_pages(self.client, self.collection_path())
+        tasks = [self.live(item) for item in items]
+        return Listing(tasks, pages, fingerprint(tasks))
+
+    def iter_raw(self) -> Iterator[Json]:
+        yield from read_all_pages(self.client, self.collection_path())[0]
+
+    def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
+        if not isinstance(body, Mapping) or "id" not in body:
+            if fallback_id is None:
+                raise ApiError("POST", str(self.client.url(self.collection_path())), None,
+                               "the answer has no task id")  # fmt: skip
+            body = {**(body if isinstance(body, Mapping) else {}), "id": fallback_id}
+        return self.live(dict(body))
+
+    def create(self, payload: Json) -> LiveTask:
+        return self._task(self.client.request("POST", self.collection_path(), json_body=payload))
+
+    def update(self, remote_id: str, payload: Json) -> LiveTask:
+        body = self.client.request(self.update_method, self.item_path(remote_id), json_body=payload)
+        return self._task(body if body else {**payload, "id": remote_id}, remote_id)
+
+    def delete(self, remote_id: str) -> None:
+        try:
+            self.client.request("DELETE", self.item_path(remote_id))
+        except ApiError as exc:
+            if exc.status != 404:  # already gone is what we wanted
+                raise
+
+    def adopt(self, task: LiveTask, key: str) -> LiveTask:
+        remote = self.to_remote(
+            task.document, str(task.document.get("schedule", {}).get("timezone") or "UTC"), key
+        )
+        return self.update(task.id, self.adoption_payload(task, remote, key))
+
+    def run(self, remote_id: str) -> Any:
+        return self.client.request("POST", f"{self.item_path(remote_id)}/run")
+
+    def runs(self, remote_id: str, limit: int) -> list[Json]:
+        body = self.client.request(
+            "GET", f"{self.item_path(remote_id)}/runs", params={"limit": str(limit)}
+        )
+        try:
+            items, _ = split_page(body if body is not None else [])
+        except ValueError as exc:
+            raise ListingError(f"unreadable run log: {exc}") from exc
+        return [dict(i) for i in items if isinstance(i, Mapping)][:limit]
