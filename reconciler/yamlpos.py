@@ -91,6 +91,8 @@ class _Loader(_Base):  # type: ignore[misc]
         yield self.construct_mapping(node)
 
     def construct_yaml_seq(self, node: yaml.SequenceNode) -> Iterator[PosList]:
+        if not isinstance(node, yaml.SequenceNode):  # `!!seq text`
+            raise YamlProblem("expected a sequence", _mark(node))
         result = PosList()
         result.pos = _mark(node)
         yield result
@@ -137,7 +139,28 @@ def _int_core(loader: _Loader, node: yaml.ScalarNode) -> int:
     return int(text, 0) if text.startswith("0x") else int(text, 10)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _int_core)
+def _checked(kind: str, construct: Any) -> Any:
+    """A scalar constructor whose bad input (`!!int abc`, `!!bool maybe`, a 5000-digit integer)
+    becomes a YamlProblem at the value instead of a ValueError or KeyError escaping."""
+
+    def checked(loader: _Loader, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError):
+            text = str(node.value)
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise YamlProblem(f"not a valid {kind}: {shown!r}", _mark(node)) from None
+
+    return checked
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _checked("integer", _int_core))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:float", _checked("number", yaml.SafeLoader.construct_yaml_float)
+)
+_Loader.add_constructor(
+    "tag:yaml.org,2002:bool", _checked("boolean", yaml.SafeLoader.construct_yaml_bool)
+)
 
 
 def _check_size(value: Any, pos: Pos) -> None:
@@ -178,32 +201,42 @@ def decode(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _guard_flow_depth(text: str) -> None:
-    """libyaml's composer recurses in C and crashes the interpreter on `[[[[...`: refuse early.
+# A line starting with this many indentation or indicator characters may nest past MAX_DEPTH.
+_LONG_INDENT = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH}}}", re.MULTILINE)
 
-    A conservative scan: brackets inside quotes or block scalars may count too, which can only
-    refuse a file holding more than MAX_DEPTH unbalanced brackets in a row.
+
+def _guard_depth(text: str) -> None:
+    """libyaml's composer recurses in C and crashes the interpreter on `[[[[...` or `- - - ...`
+    nested tens of thousands of levels deep: refuse early, at the line where MAX_DEPTH is passed.
+
+    Only a file that could nest that deep (many brackets, or a line starting with a long run of
+    indentation and indicators) is scanned; the scan walks parser events, which do not recurse.
     """
-    depth = 0
-    line = 1
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", Pos(line, 1))
-        elif ch in "]}":
-            depth = max(0, depth - 1)
-        elif ch == "\n":
-            line += 1
+    if text.count("[") + text.count("{") <= MAX_DEPTH and not _LONG_INDENT.search(text):
+        return
+    parser = _Base(text)
+    try:
+        depth = 0
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
+                    raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", pos)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    finally:
+        parser.dispose()
 
 
 def load_documents(text: str) -> list[tuple[Any, Pos]]:
     """Every document of a YAML stream with its start position. Raises YamlProblem."""
-    if text.count("[") + text.count("{") > MAX_DEPTH:
-        _guard_flow_depth(text)
     loader = _Loader(text)
     docs: list[tuple[Any, Pos]] = []
     try:
+        _guard_depth(text)
         while loader.check_node():
             node = loader.get_node()
             pos = _mark(node) if node is not None else Pos(1, 1)
@@ -214,7 +247,7 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
         message = exc.problem or exc.context or "invalid YAML"
-        if "\t" in message or "'\\t'" in message:
+        if "\t" in message or "'\\t'" in message or _tab_at(text, mark):
             message += " (YAML does not allow tabs for indentation)"
         raise YamlProblem(f"invalid YAML: {message}", pos) from None
     except yaml.YAMLError as exc:
@@ -224,6 +257,14 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
     finally:
         loader.dispose()
     return docs
+
+
+def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
+    """Whether the error mark points at a tab (libyaml's messages do not always say so)."""
+    if mark is None:
+        return False
+    lines = text.split("\n")
+    return 0 <= mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t"
 
 
 def position_of(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> Pos:
