@@ -216,6 +216,52 @@ def next_cmd(ctx: Context, names_or_paths: tuple[str, ...], count: int, start: s
     echo(render_upcoming(found, color=ctx.color))
 
 
+# --- init -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that exist with other content.")
+@click.option("--owner", metavar="NAME", help="Ownership scope (default: the directory's name).")
+@click.option(
+    "--platform",
+    type=click.Choice(["engine", "aitroop"]),
+    default="engine",
+    show_default=True,
+    help="Platform of the sandbox target and of the commented real one.",
+)
+def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
+    """Scaffold a schedules repository in DIRECTORY (default: here).
+
+    Writes schedctl.yaml (a sandbox target, a commented real one), an example schedule, the JSON
+    schemas, GitHub workflows (plan comment on pull requests, apply on main, nightly drift issue)
+    and a pre-commit config. Existing files with other content are never overwritten without
+    --force: then nothing at all is written.
+
+    \b
+    Example:
+      git init schedules && schedctl init schedules --owner acme-schedules
+      cd schedules && schedctl validate && schedctl plan
+    """
+    from pathlib import Path
+
+    from reconciler.scaffold import init_repository
+
+    result = init_repository(directory, owner=owner, platform=platform, force=force)
+    if result.conflicts:
+        echo("refusing to overwrite (use --force); nothing was written:", err=True)
+        for rel in result.conflicts:
+            echo(f"  {result.root / rel}", err=True)
+        raise SystemExit(EXIT_ERROR)
+    for rel in result.written:
+        echo(f"wrote: {result.root / rel}")
+    if result.unchanged:
+        echo(f"unchanged: {len(result.unchanged)} file(s) already up to date")
+    cd = "" if result.root == Path() else f"cd {result.root} && "
+    echo(f"next: {cd}schedctl validate && schedctl plan")
+    echo(f"for a real target, add the secret {result.token_env} (see schedctl.yaml)")
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
