@@ -5,6 +5,7 @@ See ../shared/platforms/engine-scheduled-tasks.txt.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -40,17 +41,22 @@ def crowded_minutes(
     schedules: Sequence[ResolvedSchedule], now: datetime
 ) -> dict[datetime, list[ResolvedSchedule]]:
     """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
-    due: dict[datetime, list[ResolvedSchedule]] = defaultdict(list)
-    until = now + CROWD_WINDOW
-    for s in schedules:
+    due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> schedule indexes
+    until = (now + CROWD_WINDOW).timestamp()
+    for index, s in enumerate(schedules):
         if not s.schedule.enabled:
             continue
         trigger = timing.trigger_for(s.schedule.schedule, s.timezone, created_at=now)
-        for count, fire in enumerate(trigger.iter_fires(now)):
-            if fire > until or count >= CROWD_MAX_FIRES:
+        for fire in itertools.islice(trigger.iter_fires(now), CROWD_MAX_FIRES):
+            stamp = fire.timestamp()
+            if stamp > until:
                 break
-            due[fire.astimezone(timezone.utc).replace(second=0, microsecond=0)].append(s)
-    return {minute: group for minute, group in due.items() if len(group) > MAX_CONCURRENT}
+            due[int(stamp) // 60].append(index)
+    return {
+        datetime.fromtimestamp(minute * 60, timezone.utc): [schedules[i] for i in group]
+        for minute, group in due.items()
+        if len(group) > MAX_CONCURRENT
+    }
 
 
 SANDBOX_INSTANCE = "local"
@@ -220,6 +226,7 @@ class EngineProvider(RestProvider):
         reported: set[str] = set()
         for minute, group in sorted(crowded_minutes(schedules, now).items()):
             keys = sorted({s.key for s in group})
+            named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             for s in group:
                 if s.key in reported:
                     continue
@@ -228,7 +235,7 @@ class EngineProvider(RestProvider):
                     s.diagnostic(
                         ("schedule",),
                         f"engine target {s.target!r}: {len(group)} tasks are due at "
-                        f"{minute:%Y-%m-%d %H:%M} UTC ({', '.join(keys)}); the engine runs at most "
+                        f"{minute:%Y-%m-%d %H:%M} UTC ({named}); the engine runs at most "
                         f"{MAX_CONCURRENT} at once and the rest wait for the next tick",
                         "warning",
                     )
