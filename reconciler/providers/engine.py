@@ -41,17 +41,21 @@ def crowded_minutes(
     schedules: Sequence[ResolvedSchedule], now: datetime
 ) -> dict[datetime, list[ResolvedSchedule]]:
     """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
+    # Schedules sharing a schedule and zone share their fires: compute each distinct one once.
+    alike: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, s in enumerate(schedules):
+        if s.schedule.enabled:
+            alike[(repr(s.schedule.schedule), s.timezone)].append(index)
     due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> schedule indexes
     until = (now + CROWD_WINDOW).timestamp()
-    for index, s in enumerate(schedules):
-        if not s.schedule.enabled:
-            continue
-        trigger = timing.trigger_for(s.schedule.schedule, s.timezone, created_at=now)
+    for indexes in alike.values():
+        first = schedules[indexes[0]]
+        trigger = timing.trigger_for(first.schedule.schedule, first.timezone, created_at=now)
         for fire in itertools.islice(trigger.iter_fires(now), CROWD_MAX_FIRES):
             stamp = fire.timestamp()
             if stamp > until:
                 break
-            due[int(stamp) // 60].append(index)
+            due[int(stamp) // 60].extend(indexes)
     return {
         datetime.fromtimestamp(minute * 60, timezone.utc): [schedules[i] for i in group]
         for minute, group in due.items()
