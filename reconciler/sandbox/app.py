@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,24 +25,13 @@ _TITLES = {
 }
 
 
-@dataclass
-class SandboxState:
-    """What a running sandbox exposes to its host (RunningSandbox, tests): on app.state.sandbox."""
-
-    store: Store
-    faults: Faults
-    request_log: list[tuple[str, str]] = field(default_factory=list)
-
-
 def create_app(opts: SandboxOptions) -> FastAPI:
     store = Store(opts.db, opts.platform, opts.seed)
-    faults = Faults.from_options(opts)
-    state = SandboxState(store, faults)
-    ctx = Context(store, faults, opts.clock or utc_now)
+    ctx = Context(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
     api = EngineApi(ctx) if opts.platform == "engine" else AitroopApi(ctx)
 
     app = FastAPI(title=_TITLES[opts.platform], version="1", redoc_url=None)
-    app.state.sandbox = state
+    app.state.sandbox = ctx
     # The Gate middleware enforces the token; this dependency only documents the scheme.
     documented_auth = [Depends(HTTPBearer(auto_error=False))] if opts.token else []
     errors: dict[int | str, dict[str, object]] = {422: {"model": ErrorBody}}
@@ -66,7 +55,5 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(HTTPException, on_http)
-    app.add_middleware(
-        Gate, faults=faults, token=opts.token, seed=opts.seed, request_log=state.request_log
-    )
+    app.add_middleware(Gate, ctx=ctx, token=opts.token)
     return app

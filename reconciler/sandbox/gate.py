@@ -18,13 +18,12 @@ import asyncio
 import hmac
 import json
 import logging
-import random
 from typing import Any, NoReturn
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .options import Faults
 from .problems import error_body
+from .service import Context
 
 API_PREFIX = "/api/"
 DROP_SHARE = 0.2  # of refused requests, the part answered by a dropped connection
@@ -53,27 +52,23 @@ class Gate:
         self,
         app: ASGIApp,
         *,
-        faults: Faults,
+        ctx: Context,
         token: str | None,
-        seed: int | None,
-        request_log: list[tuple[str, str]],
     ) -> None:
         self.app = app
-        self.faults = faults
+        self.ctx = ctx
         self.token = token
-        self.rng = random.Random(seed)
-        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIX):
             await self.app(scope, receive, send)  # /openapi.json and /docs stay reliable
             return
         method = str(scope["method"])
-        self.request_log.append((method, str(scope["path"])))
+        self.ctx.request_log.append((method, str(scope["path"])))
         # Three draws on every request, whatever the rates: a seed replays the same faults
         # even when a test changes the rates halfway through.
-        fail_draw, kind_draw, ambiguous_draw = (self.rng.random() for _ in range(3))
-        faults = self.faults
+        fail_draw, kind_draw, ambiguous_draw = (self.ctx.rng.random() for _ in range(3))
+        faults = self.ctx.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if fail_draw < faults.fail_rate:

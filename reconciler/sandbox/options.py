@@ -103,4 +103,12 @@ class Faults:
             retry_after=self.retry_after if isinstance(retry_after, _Keep) else retry_after,
         )
         new.check()  # all or nothing: a bad value changes no knob
-        self.__dict__.update(new.__dict__)
+        self.assign(new)
+
+    def assign(self, other: Faults) -> None:
+        """Take every knob from `other` (in place: the Gate and the routes hold this object)."""
+        self.latency_ms = other.latency_ms
+        self.fail_rate = other.fail_rate
+        self.ambiguous_rate = other.ambiguous_rate
+        self.page_size = other.page_size
+        self.retry_after = other.retry_after

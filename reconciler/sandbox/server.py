@@ -9,16 +9,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from reconciler.errors import SandboxError
 
-from .app import SandboxState, create_app
+from .app import create_app
 from .gate import silence_dropped_connections
-from .options import KEEP, SandboxOptions, _Keep
+from .options import KEEP, Faults, SandboxOptions, _Keep
+from .service import Context
 
 _START_TIMEOUT = 10.0
 
@@ -30,15 +30,13 @@ class RunningSandbox:
     app: FastAPI
 
     @property
-    def _state(self) -> SandboxState:
-        state = self.app.state.sandbox
-        assert isinstance(state, SandboxState)
-        return state
+    def ctx(self) -> Context:
+        return _context(self.app)
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
         """(method, path) of every /api request received, faulted ones included."""
-        return self._state.request_log
+        return self.ctx.request_log
 
     def set_faults(
         self,
@@ -50,13 +48,28 @@ class RunningSandbox:
         retry_after: float | _Keep = KEEP,
     ) -> None:
         """Change fault settings while serving; only the knobs given change."""
-        self._state.faults.update(
+        self.ctx.faults.update(
             latency_ms=latency_ms,
             fail_rate=fail_rate,
             ambiguous_rate=ambiguous_rate,
             page_size=page_size,
             retry_after=retry_after,
         )
+
+    def reset(self) -> None:
+        """Back to a fresh sandbox while it keeps serving: no tasks or runs, the id sequence,
+        the fault stream and the fault settings as at start, an empty request log."""
+        ctx = self.ctx
+        ctx.store.wipe()
+        ctx.faults.assign(Faults.from_options(self.opts))
+        ctx.rng.seed(self.opts.seed)
+        ctx.request_log.clear()
+
+
+def _context(app: FastAPI) -> Context:
+    ctx = app.state.sandbox
+    assert isinstance(ctx, Context)
+    return ctx
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -87,8 +100,7 @@ def _server(app: FastAPI) -> uvicorn.Server:
 
 
 def _close(app: FastAPI) -> None:
-    state: Any = app.state.sandbox
-    state.store.close()
+    _context(app).store.close()
 
 
 @contextmanager

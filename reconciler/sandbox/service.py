@@ -7,9 +7,10 @@ task, what a run changes on the task); its routes are thin calls into TaskServic
 from __future__ import annotations
 
 import json
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -71,9 +72,15 @@ class RunOutcome:
 
 @dataclass
 class Context:
+    """One sandbox's state, shared by its routes and its Gate; on `app.state.sandbox`."""
+
     store: Store
     faults: Faults
     clock: Callable[[], datetime]
+    # The fault stream (seeded: the same requests meet the same faults).
+    rng: random.Random = field(default_factory=random.Random)
+    # (method, path) of every /api request received, faulted ones included.
+    request_log: list[tuple[str, str]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()

@@ -78,6 +78,14 @@ class Store:
         with self._lock:
             self._conn.close()
 
+    def wipe(self) -> None:
+        """Forget every task and run, and restart the id sequence: a fresh sandbox."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM runs")
+            conn.execute("DELETE FROM tasks")
+            conn.execute("DELETE FROM meta WHERE key = 'id_counter'")
+            self._counter = 0
+
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])

@@ -1,0 +1,66 @@
+"""Small helpers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from reconciler.sandbox.server import RunningSandbox
+
+ENGINE = "/api/instances/acme/scheduled-tasks"
+AITROOP = "/api/scheduled-tasks"
+
+
+@dataclass
+class FakeClock:
+    """A clock a test moves by hand (SandboxOptions.clock)."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
+
+
+# Built once: loading CA certificates costs ~40 ms per client, and the sandbox is plain HTTP.
+_TLS = ssl.create_default_context()
+
+
+@contextmanager
+def client(sandbox: RunningSandbox, **kwargs: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.url, timeout=5, verify=_TLS, **kwargs) as c:
+        yield c
+
+
+def engine_task(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Morning digest",
+        "prompt": "Summarise the last day.",
+        "schedule": {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Rome"},
+    }
+    body.update(changes)
+    return body
+
+
+def aitroop_task(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Weekly report",
+        "schedule_type": "daily",
+        "schedule_config": {"time": "09:00"},
+        "action_type": "send_message",
+        "action_config": {"prompt": "Summarize my GitHub activity since yesterday."},
+    }
+    body.update(changes)
+    return body
