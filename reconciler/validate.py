@@ -52,10 +52,16 @@ def validate_project(project: Project, now: datetime | None = None) -> list[Diag
     """Every diagnostic: loading, semantics, and each target's platform checks. Sorted."""
     now = now or datetime.now(timezone.utc)
     found = list(project.diagnostics)
+    # A schedule whose own meaning is broken (a cron that does not parse or never fires) is
+    # not handed to the platform checks: they compute fire times and would fail on it.
+    broken: set[int] = set()
     for resolved in project.schedules:
-        found.extend(check_schedule(resolved, now))
+        problems = check_schedule(resolved, now)
+        found.extend(problems)
+        if any(d.severity == "error" for d in problems):
+            broken.add(id(resolved))
     for name, target in project.config.targets.items():
-        schedules = project.for_target(name)
+        schedules = [s for s in project.for_target(name) if id(s) not in broken]
         try:
             cls = provider_class(target.platform)
         except ConfigError as exc:
