@@ -61,32 +61,36 @@ def interval_config(every: str) -> dict[str, Any] | None:
     return None
 
 
-def _schedule_problem(spec: ScheduleSpec) -> tuple[str, str] | None:
-    """(field, message) when aitroop cannot express this schedule."""
+def _schedule_problem(spec: ScheduleSpec) -> tuple[tuple[str, ...], str] | None:
+    """(path under `schedule`, message) when aitroop cannot express this schedule."""
     if spec.at is not None:
         return (
-            "at",
+            ("at",),
             "aitroop has no one-shot schedules (use engine, or a daily schedule you disable)",
         )
     if spec.cron is not None:
-        if cron_to_preset(spec.cron) is None:
-            return "cron", (
+        preset = cron_to_preset(spec.cron)
+        if preset is None:
+            return ("cron",), (
                 f"aitroop has no raw cron and {spec.cron!r} matches no preset "
                 "(daily / weekly / monthly at one time): schedule it daily at the earliest time "
                 "it could fire and add a guard at the top of the app, as the platform suggests"
             )
+        if preset[0] == "monthly" and preset[1]["day"] > 28:
+            message = f"{spec.cron!r} is monthly on day {preset[1]['day']}"
+            return ("cron",), f"{message}: aitroop allows days 1-28 only"
         return None
     if spec.every is not None:
         seconds = timing.parse_duration(spec.every).total_seconds()
         if seconds < MIN_INTERVAL_SECONDS:
-            return "every", f"every {spec.every}: aitroop rejects intervals below 5 minutes"
+            return ("every",), f"every {spec.every}: aitroop rejects intervals below 5 minutes"
         if interval_config(spec.every) is None:
-            return "every", f"every {spec.every}: aitroop intervals are whole minutes or hours"
+            return ("every",), f"every {spec.every}: aitroop intervals are whole minutes or hours"
         if spec.anchor is not None:
-            return "anchor", "aitroop intervals cannot be anchored (they count from creation)"
+            return ("anchor",), "aitroop intervals cannot be anchored (they count from creation)"
         return None
     if spec.monthly is not None and spec.monthly.day > 28:
-        return "monthly", f"monthly day {spec.monthly.day}: aitroop allows days 1-28 only"
+        return ("monthly", "day"), f"monthly day {spec.monthly.day}: aitroop allows days 1-28 only"
     return None
 
 
@@ -215,7 +219,7 @@ class AitroopProvider(RestProvider):
             sched = s.schedule
             problem = _schedule_problem(sched.schedule)
             if problem:
-                out.append(s.diagnostic(("schedule", problem[0]), f"{where}: {problem[1]}"))
+                out.append(s.diagnostic(("schedule", *problem[0]), f"{where}: {problem[1]}"))
             if sched.deliver is not None:
                 out.append(
                     s.diagnostic(
