@@ -262,6 +262,299 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
     echo(f"for a real target, add the secret {result.token_env} (see schedctl.yaml)")
 
 
+# --- reconcile: plan / apply / import / status / trigger / runs (issue 5) -----------------------
+
+
+def target_option(func: Any) -> Any:
+    """`--target` and `--config` after the command too (`schedctl plan --target prod`)."""
+    func = click.option(
+        "--target", "local_targets", multiple=True, metavar="NAME", help="Only this target (repeatable)."
+    )(func)
+    return click.option("--config", "local_config", metavar="FILE", help="Config file.")(func)
+
+
+def _with_targets(ctx: Context, local_targets: Sequence[str], local_config: str | None = None) -> Context:
+    ctx.targets = tuple(dict.fromkeys((*ctx.targets, *local_targets)))
+    ctx.config = local_config or ctx.config
+    return ctx
+
+
+def _config_only(ctx: Context) -> tuple[Any, Any]:
+    """(Config, root) for commands that need no schedule files (trigger, runs, saved plans)."""
+    from pathlib import Path
+
+    from reconciler.loader import find_config, load_config
+
+    config_file = find_config((), ctx.config)
+    if ctx.config and not Path(ctx.config).is_file():
+        fail(f"{ctx.config}: config file not found")
+    config, _, _, problems = load_config(config_file)
+    for d in problems:
+        echo(str(d), err=True)
+    if problems:
+        raise SystemExit(EXIT_ERROR)
+    return config, (config_file.parent if config_file else Path.cwd())
+
+
+def _one_target(ctx: Context, config: Any) -> str:
+    if len(ctx.targets) == 1:
+        return ctx.targets[0]
+    if not ctx.targets and len(config.targets) == 1:
+        return str(next(iter(config.targets)))
+    fail(f"name one target with --target (the config has: {', '.join(config.targets)})")
+
+
+def _color(ctx: Context) -> bool:
+    return ctx.color and sys.stdout.isatty()
+
+
+@cli.command()
+@common_paths
+@target_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none.")
+@click.option("--prune", is_flag=True, help="Plan deletes of this owner's objects the repository lacks.")
+@click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
+@pass_ctx
+def plan(
+    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None, fmt: str, out_file: str | None,
+    detailed_exitcode: bool, prune: bool, allow_empty: bool,
+) -> None:  # fmt: skip
+    """Show what apply would change on each target: + create, ~ update, - delete.
+
+    \b
+    Example:
+      schedctl plan examples/ --detailed-exitcode
+      schedctl plan --format markdown > plan.md
+    """
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from reconciler.apply import make_plan
+    from reconciler.render import plan as render
+    from reconciler.targets import connect, select_targets
+
+    project = load(_with_targets(ctx, local_targets, local_config), paths)
+    names = select_targets(project, ctx.targets, every=prune)
+    with connect(project.config, project.root, names) as conns:
+        result = make_plan(project, conns, prune=prune, allow_empty=allow_empty)
+    if out_file:
+        Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
+    if fmt == "json":
+        echo(render.render_json(result))
+    elif fmt == "markdown":
+        echo(render.render_markdown(result, datetime.now(timezone.utc)))
+    else:
+        click.echo(render.render_text(result, color=_color(ctx)), color=_color(ctx))
+    if out_file and fmt == "text":
+        echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
+    if result.failed:
+        raise SystemExit(EXIT_ERROR)
+    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
+
+
+@cli.command()
+@common_paths
+@target_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal).")
+@click.option("--prune", is_flag=True, help="Delete this owner's objects the repository no longer has.")
+@click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
+@click.option(
+    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Writes in flight at once."
+)
+@pass_ctx
+def apply(
+    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None,
+    auto_approve: bool,
+    prune: bool, allow_empty: bool, concurrency: int,
+) -> None:  # fmt: skip
+    """Make the targets match the repository (or carry out a saved plan.json).
+
+    Every file is validated first: one invalid file anywhere and nothing is written.
+
+    \b
+    Example:
+      schedctl apply examples/ --auto-approve
+      schedctl plan --out plan.json && schedctl apply plan.json
+    """
+    import json
+    from pathlib import Path
+
+    from reconciler.apply import apply_plan, check_fresh, make_plan
+    from reconciler.plan import Plan
+    from reconciler.render import plan as render
+    from reconciler.targets import connect, select_targets
+
+    _with_targets(ctx, local_targets, local_config)
+    if not auto_approve and not sys.stdin.isatty():
+        fail("refusing to apply: no terminal to confirm on; pass --auto-approve to apply unattended")
+    color = _color(ctx)
+    saved = len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
+    if saved:
+        try:
+            the_plan = Plan.from_dict(json.loads(Path(paths[0]).read_text(encoding="utf-8")))
+        except ValueError as exc:
+            fail(f"{paths[0]}: not a saved plan: {exc}")
+        if the_plan.config and not ctx.config:
+            ctx.config = the_plan.config
+        config, root = _config_only(ctx)
+        names = [t.target for t in the_plan.targets]
+    else:
+        project = load(ctx, paths)
+        config, root = project.config, project.root
+        names = select_targets(project, ctx.targets, every=prune)
+    with connect(config, root, names, concurrency=concurrency) as conns:
+        if saved:
+            check_fresh(the_plan, conns)
+        else:
+            the_plan = make_plan(project, conns, prune=prune, allow_empty=allow_empty)
+        click.echo(render.render_text(the_plan, color=color), color=color)
+        if not the_plan.pending:
+            raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
+        if not auto_approve and not click.confirm("\nApply these changes?", default=False):
+            fail("apply cancelled: nothing was changed")
+        echo()
+        result = apply_plan(
+            the_plan, conns, concurrency=concurrency,
+            on_result=lambda r: click.echo(render.result_line(r, color), color=color),
+        )  # fmt: skip
+    echo(render.render_apply(result))
+    raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+@cli.command("import")
+@target_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Directory (default: schedules/TARGET).")
+@click.option("--adopt", is_flag=True, help="Mark the imported tasks as this owner's, so plan shows no change.")
+@click.option("--select", "select", metavar="GLOB", help="Only tasks whose title or key matches.")
+@pass_ctx
+def import_cmd(
+    ctx: Context, local_targets: tuple[str, ...], local_config: str | None, out_dir: str | None, adopt: bool,
+    select: str | None,
+) -> None:
+    """Write the live tasks of a target as schedule files, one per task.
+
+    \b
+    Example:
+      schedctl import --target prod --out schedules/prod --adopt
+    """
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from reconciler.importer import import_target
+    from reconciler.render.live import render_imported
+    from reconciler.targets import connect
+
+    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    name = _one_target(ctx, config)
+    directory = Path(out_dir) if out_dir else root / "schedules" / name
+    with connect(config, root, [name]) as conns:
+        results = import_target(
+            conns[name], directory, schema_root=root, now=datetime.now(timezone.utc), adopt=adopt, select=select
+        )
+    echo(render_imported(results))
+    raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
+
+
+@cli.command()
+@common_paths
+@target_option
+@pass_ctx
+def status(
+    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None
+) -> None:
+    """Every target and engine instance in one table: last and next run, errors, drift.
+
+    \b
+    Example:
+      schedctl status --config examples/schedctl.yaml
+    """
+    from reconciler.render.live import render_status
+    from reconciler.status import status_rows
+    from reconciler.targets import connect, select_targets
+
+    project = load(_with_targets(ctx, local_targets, local_config), paths)
+    names = select_targets(project, ctx.targets, every=True)
+    with connect(project.config, project.root, names) as conns:
+        rows, problems = status_rows(project, conns)
+    click.echo(render_status(rows, rich=_color(ctx)), color=_color(ctx))
+    for problem in problems:
+        echo(f"error: {problem}", err=True)
+    raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
+
+
+@cli.command()
+@click.argument("name")
+@target_option
+@pass_ctx
+def trigger(ctx: Context, name: str, local_targets: tuple[str, ...], local_config: str | None) -> None:
+    """Run a task on its platform now (NAME: a key, a title or an id).
+
+    \b
+    Example:
+      schedctl trigger morning-digest --target local
+    """
+    import json
+
+    from reconciler.status import find_task
+    from reconciler.targets import connect
+
+    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    target = _one_target(ctx, config)
+    with connect(config, root, [target]) as conns:
+        provider = conns[target].provider
+        task = find_task(provider.list_tasks(), name, config.owner)
+        answer = provider.run(task.id)
+    echo(f"triggered {task.title!r} (id {task.id}) on {target}")
+    if answer:
+        echo(json.dumps(answer, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("name", required=False)
+@target_option
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many runs.")
+@click.option("--local", "local", is_flag=True, help="The local runner's history (.schedctl/runs.db).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_ctx
+def runs(
+    ctx: Context, name: str | None, local_targets: tuple[str, ...], local_config: str | None, count: int,
+    local: bool, fmt: str,
+) -> None:  # fmt: skip
+    """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
+
+    \b
+    Example:
+      schedctl runs morning-digest --target local -n 5
+      schedctl runs --local
+    """
+    import json
+
+    from reconciler.render.live import render_runs
+    from reconciler.status import find_task
+    from reconciler.targets import connect
+
+    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    if local:
+        from reconciler.runner.store import list_runs
+
+        records = [r.to_dict() for r in list_runs(root / ".schedctl" / "runs.db", name, count)]
+    else:
+        if name is None:
+            fail("name a task (or pass --local for the local runner's history)")
+        target = _one_target(ctx, config)
+        with connect(config, root, [target]) as conns:
+            provider = conns[target].provider
+            records = provider.runs(find_task(provider.list_tasks(), name, config.owner).id, count)
+    if fmt == "json":
+        echo(json.dumps(records, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_runs(records, rich=_color(ctx)), color=_color(ctx))
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 

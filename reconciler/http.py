@@ -162,9 +162,14 @@ class ApiClient:
         return text.replace(self._token, "***") if self._token else text
 
     def _error(
-        self, cls: type[ApiError], method: str, url: httpx.URL, status: int | None, message: str,
+        self,
+        cls: type[ApiError],
+        method: str,
+        url: httpx.URL,
+        status: int | None,
+        message: str,
         body: object = None,
-    ) -> ApiError:  # fmt: skip
+    ) -> ApiError:
         return cls(method, self.redact(str(url)), status, self.redact(message), body=body)
 
     # -- requests -------------------------------------------------------------------------
@@ -185,9 +190,12 @@ class ApiClient:
             return response.json()
         except (ValueError, UnicodeDecodeError):
             raise self._error(
-                ApiError, method, response.request.url, response.status_code,
+                ApiError,
+                method,
+                response.request.url,
+                response.status_code,
                 "the response is not JSON: " + response.text[:200],
-            ) from None  # fmt: skip
+            ) from None
 
     def send(
         self,
@@ -203,9 +211,12 @@ class ApiClient:
             url = url.copy_merge_params(dict(params))
         if not self.same_origin(url):
             raise self._error(
-                ApiError, method, url, None,
+                ApiError,
+                method,
+                url,
+                None,
                 f"refusing to send the token to {url.host}: not the target's host {self.base_url.host}",
-            )  # fmt: skip
+            )
         attempt = 0
         redirects = 0
         while True:
@@ -223,9 +234,12 @@ class ApiClient:
                 )
                 if method not in IDEMPOTENT and not never_sent:
                     raise self._error(
-                        AmbiguousWrite, method, url, None,
+                        AmbiguousWrite,
+                        method,
+                        url,
+                        None,
                         f"no answer ({problem}); the request may or may not have been processed",
-                    ) from None  # fmt: skip
+                    ) from None
                 if attempt >= self._retry.attempts:
                     raise self._error(ApiError, method, url, None, problem) from None
             else:
@@ -277,9 +291,12 @@ class ApiClient:
         if not self.same_origin(target):
             # Following would carry the token to another host: refuse instead.
             raise self._error(
-                ApiError, method, url, response.status_code,
+                ApiError,
+                method,
+                url,
+                response.status_code,
                 f"redirected to {target.scheme}://{target.host}: another origin, not followed",
-            )  # fmt: skip
+            )
         if method not in ("GET", "HEAD") and response.status_code in (301, 302, 303):
             raise self._error(
                 ApiError, method, url, response.status_code, f"redirected to {target}"

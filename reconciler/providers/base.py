@@ -423,8 +423,12 @@ class RestProvider(ABC):
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
         if not isinstance(body, Mapping) or "id" not in body:
             if fallback_id is None:
-                raise ApiError("POST", str(self.client.url(self.collection_path())), None,
-                               "the answer has no task id")  # fmt: skip
+                raise ApiError(
+                    "POST",
+                    str(self.client.url(self.collection_path())),
+                    None,
+                    "the answer has no task id",
+                )
             body = {**(body if isinstance(body, Mapping) else {}), "id": fallback_id}
         return self.live(dict(body))
 

@@ -1,0 +1,309 @@
+"""Plan and apply against connected targets.
+
+    make_plan(project, conns)   one listing per target -> Plan (plan.py does the diffing)
+    check_fresh(plan, conns)    a saved plan against fresh listings; StalePlanError when stale
+    apply_plan(plan, conns)     -> ApplyResult, one ChangeResult per change
+
+Apply order: creates and updates of every target concurrently (one thread pool; each target
+has one shared httpx client); then, only when nothing failed anywhere, deletes, each re-checked
+on a fresh listing. A create whose answer never came (AmbiguousWrite) is not re-sent blind:
+the target is listed again, and the object adopted when its marker shows it was created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from reconciler.errors import (
+    AmbiguousWrite,
+    ListingError,
+    SchedctlError,
+    StalePlanError,
+    UsageError,
+)
+from reconciler.plan import Change, Plan, TargetPlan, diff_target
+
+if TYPE_CHECKING:
+    from reconciler.loader import Project
+    from reconciler.providers.base import Listing, LiveTask
+    from reconciler.targets import Connection
+
+Status = Literal["done", "adopted", "failed", "skipped"]
+# Rounds of "re-list, adopt what was created, re-send what was not" after ambiguous creates.
+AMBIGUOUS_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    target: str
+    change: Change
+    status: Status
+    message: str = ""
+    remote_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "adopted")
+
+
+@dataclass
+class ApplyResult:
+    results: list[ChangeResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # per target: listing failed, ...
+
+    @property
+    def failed(self) -> list[ChangeResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        # A conflict is a change that was not made: the run did not reach the desired state.
+        skipped_conflicts = any(r.change.action == "conflict" for r in self.results)
+        return not self.failed and not self.errors and not skipped_conflicts
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            name = f"{r.change.action}:{r.status}"
+            out[name] = out.get(name, 0) + 1
+        return out
+
+
+OnResult = Callable[[ChangeResult], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan
+
+
+def make_plan(
+    project: Project,
+    conns: Mapping[str, Connection],
+    *,
+    prune: bool = False,
+    allow_empty: bool = False,
+) -> Plan:
+    """List every target once and diff it against the project's schedules."""
+    targets: list[TargetPlan] = []
+    for name, conn in conns.items():
+        provider = conn.provider
+        where = provider.describe_target()
+        desired = [provider.desired(s) for s in project.for_target(name)]
+        try:
+            listing = provider.list_tasks()
+        except ListingError as exc:
+            targets.append(TargetPlan(name, conn.platform, where, error=f"target {name!r}: {exc}"))
+            continue
+        targets.append(
+            diff_target(
+                name,
+                conn.platform,
+                desired,
+                listing,
+                owner=project.config.owner,
+                prune=prune,
+                allow_empty=allow_empty,
+                where=where,
+            )
+        )
+    return Plan(
+        targets,
+        owner=project.config.owner,
+        prune=prune,
+        config=str(Path(project.config_file).resolve()) if project.config_file else None,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def check_fresh(plan: Plan, conns: Mapping[str, Connection]) -> None:
+    """Refuse a saved plan whose live listings changed since it was made."""
+    for target in plan.targets:
+        if target.error:
+            raise StalePlanError(
+                f"the saved plan has a failed target {target.target!r}: {target.error}"
+            )
+        conn = conns.get(target.target)
+        if conn is None:
+            raise UsageError(
+                f"the saved plan names target {target.target!r}, which the config lacks"
+            )
+        listing = conn.provider.list_tasks()
+        if listing.fingerprint != target.fingerprint:
+            raise StalePlanError(
+                f"target {target.target!r} changed since the plan was made "
+                "(its live listing differs): run `schedctl plan --out` again"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Apply
+
+
+def _owned(listing: Listing, owner: str, key: str | None) -> list[LiveTask]:
+    return [
+        t
+        for t in listing.tasks
+        if t.marker is not None and t.marker.owner == owner and t.marker.key == key
+    ]
+
+
+class _Run:
+    """One apply: the pool, the connections, and the results as they come in."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        conns: Mapping[str, Connection],
+        concurrency: int,
+        on_result: OnResult | None,
+    ) -> None:
+        self.plan = plan
+        self.conns = conns
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="apply")
+        self.on_result = on_result
+        self.result = ApplyResult()
+
+    def record(self, result: ChangeResult) -> None:
+        self.result.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def write(self, target: str, change: Change) -> ChangeResult | tuple[str, Change]:
+        """One create or update; ("ambiguous", change) when a create's answer never came."""
+        provider = self.conns[target].provider
+        try:
+            if change.action == "create":
+                assert change.payload is not None
+                task = provider.create(change.payload)
+            else:
+                assert change.payload is not None and change.remote_id is not None
+                task = provider.update(change.remote_id, change.payload)
+        except AmbiguousWrite:
+            return ("ambiguous", change)
+        except SchedctlError as exc:
+            return ChangeResult(target, change, "failed", str(exc), change.remote_id)
+        return ChangeResult(target, change, "done", "", task.id)
+
+    def writes(self, jobs: Sequence[tuple[str, Change]]) -> dict[str, list[Change]]:
+        """Run jobs concurrently; record results; the ambiguous creates, by target."""
+        ambiguous: dict[str, list[Change]] = {}
+        futures = [
+            (target, self.pool.submit(self.write, target, change)) for target, change in jobs
+        ]
+        for target, future in futures:
+            outcome = future.result()
+            if isinstance(outcome, ChangeResult):
+                self.record(outcome)
+            else:
+                ambiguous.setdefault(target, []).append(outcome[1])
+        return ambiguous
+
+    def settle_ambiguous(self, ambiguous: dict[str, list[Change]]) -> None:
+        """Adopt what an unanswered create did create; re-send (after checking) what it did not."""
+        for _ in range(AMBIGUOUS_ROUNDS):
+            if not ambiguous:
+                return
+            resend: list[tuple[str, Change]] = []
+            for target, changes in ambiguous.items():
+                try:
+                    listing = self.conns[target].provider.list_tasks()
+                except ListingError as exc:
+                    for change in changes:
+                        self.record(
+                            ChangeResult(target, change, "failed", f"no answer, then {exc}")
+                        )
+                    continue
+                for change in changes:
+                    found = _owned(listing, self.plan.owner, change.key)
+                    if found:
+                        message = "the answer was lost, but the listing shows it was created"
+                        self.record(ChangeResult(target, change, "adopted", message, found[0].id))
+                    else:
+                        resend.append((target, change))
+            ambiguous = self.writes(resend)
+        for target, changes in ambiguous.items():
+            for change in changes:
+                message = f"no answer after {AMBIGUOUS_ROUNDS + 1} tries; run apply again"
+                self.record(ChangeResult(target, change, "failed", message))
+
+    def delete(self, target: str, change: Change) -> ChangeResult:
+        try:
+            assert change.remote_id is not None
+            self.conns[target].provider.delete(change.remote_id)
+        except SchedctlError as exc:
+            return ChangeResult(target, change, "failed", str(exc), change.remote_id)
+        return ChangeResult(target, change, "done", "", change.remote_id)
+
+    def deletes(self, by_target: Mapping[str, Sequence[Change]]) -> None:
+        """Each delete re-checked on a fresh listing: still there, still ours, still surplus."""
+        jobs: list[tuple[str, Change]] = []
+        for target, changes in by_target.items():
+            try:
+                listing = self.conns[target].provider.list_tasks()
+            except ListingError as exc:
+                self.result.errors.append(f"target {target!r}: no delete made: {exc}")
+                for change in changes:
+                    self.record(ChangeResult(target, change, "skipped", "the fresh listing failed"))
+                continue
+            by_id = {t.id: t for t in listing.tasks}
+            for change in changes:
+                live = by_id.get(str(change.remote_id))
+                mine = _owned(listing, self.plan.owner, change.key)
+                if live is None:
+                    self.record(
+                        ChangeResult(target, change, "done", "already gone", change.remote_id)
+                    )
+                elif live not in mine:
+                    self.record(ChangeResult(target, change, "skipped", "no longer marked as ours"))
+                elif change.action == "duplicate" and len(mine) < 2:
+                    self.record(ChangeResult(target, change, "skipped", "no longer a duplicate"))
+                else:
+                    jobs.append((target, change))
+        for future in [self.pool.submit(self.delete, t, c) for t, c in jobs]:
+            self.record(future.result())
+
+
+def apply_plan(
+    plan: Plan,
+    conns: Mapping[str, Connection],
+    *,
+    concurrency: int = 8,
+    on_result: OnResult | None = None,
+) -> ApplyResult:
+    """Carry out a plan; never raises for a failed change: each has its result."""
+    run = _Run(plan, conns, concurrency, on_result)
+    try:
+        writes: list[tuple[str, Change]] = []
+        deletes: dict[str, list[Change]] = {}
+        for target in plan.targets:
+            if target.error:
+                run.result.errors.append(target.error)
+                continue
+            for change in target.changes:
+                if change.action in ("create", "update"):
+                    writes.append((target.target, change))
+                elif change.action == "delete" or change.delete:
+                    deletes.setdefault(target.target, []).append(change)
+                else:
+                    run.record(
+                        ChangeResult(
+                            target.target, change, "skipped", change.reason, change.remote_id
+                        )
+                    )
+        run.settle_ambiguous(run.writes(writes))
+        if run.result.failed or run.result.errors:
+            n = len(run.result.failed)
+            why = f"not deleted: {n} change(s) failed" if n else "not deleted: a target failed"
+            for name, changes in deletes.items():
+                for change in changes:
+                    run.record(ChangeResult(name, change, "skipped", why, change.remote_id))
+        elif deletes:
+            run.deletes(deletes)
+    finally:
+        run.pool.shutdown(wait=True)
+    return run.result

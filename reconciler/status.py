@@ -1,0 +1,101 @@
+"""Live overview of every target (`schedctl status`) and finding one task by name (trigger, runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from reconciler.errors import ListingError, UsageError
+from reconciler.plan import field_diff
+
+if TYPE_CHECKING:
+    from reconciler.loader import Project
+    from reconciler.providers.base import Listing, LiveTask
+    from reconciler.targets import Connection
+
+State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing"]
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    target: str
+    where: str
+    key: str
+    title: str
+    enabled: bool | None
+    last_status: str | None
+    last_run: str | None
+    next_run: str | None
+    errors: int | None
+    state: State
+
+
+def status_rows(
+    project: Project, conns: Mapping[str, Connection]
+) -> tuple[list[StatusRow], list[str]]:
+    """One row per live task (and per desired schedule not on the platform); listing errors."""
+    rows: list[StatusRow] = []
+    problems: list[str] = []
+    owner = project.config.owner
+    for name, conn in conns.items():
+        provider = conn.provider
+        where = provider.describe_target()
+        desired = {s.key: provider.desired(s) for s in project.for_target(name)}
+        try:
+            listing = provider.list_tasks()
+        except ListingError as exc:
+            problems.append(f"target {name!r}: {exc}")
+            continue
+        seen: set[str] = set()
+        for task in listing.tasks:
+            key = task.marker.key if task.marker else ""
+            state: State
+            if task.marker is None or task.marker.owner != owner:
+                state = "unmanaged"
+                key = str(task.marker) if task.marker else "-"
+            elif key not in desired:
+                state = "not in repo"
+            else:
+                seen.add(key)
+                state = (
+                    "drifted" if field_diff(task.normalized, desired[key].normalized) else "in sync"
+                )
+            s = task.status
+            rows.append(
+                StatusRow(
+                    name,
+                    where,
+                    key,
+                    task.title,
+                    s.enabled,
+                    s.last_status,
+                    s.last_run,
+                    s.next_run,
+                    s.consecutive_errors,
+                    state,
+                )
+            )
+        for key in sorted(set(desired) - seen):
+            d = desired[key]
+            rows.append(
+                StatusRow(name, where, key, d.title, None, None, None, None, None, "missing")
+            )
+    return rows, problems
+
+
+def find_task(listing: Listing, name: str, owner: str) -> LiveTask:
+    """A live task by key (this owner's marker), else by exact title, else by id."""
+    matchers: list[Callable[[LiveTask], bool]] = [
+        lambda t: t.marker is not None and t.marker.owner == owner and t.marker.key == name,
+        lambda t: t.title == name,
+        lambda t: t.id == name,
+    ]
+    for match in matchers:
+        found = [t for t in listing.tasks if match(t)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            ids = ", ".join(t.id for t in found)
+            raise UsageError(f"{name!r} matches {len(found)} tasks (ids {ids}): name one by id")
+    raise UsageError(f"no task {name!r} on this target (looked for a key, a title and an id)")

@@ -1,0 +1,124 @@
+"""Target -> connected provider: the one place that builds clients and starts sandboxes.
+
+    with connect(config, root, ["local", "prod"]) as conns:
+        conns["prod"].provider.list_tasks()
+
+Every token variable is checked before anything starts, so a missing one fails before any
+request. A target with `sandbox: PATH` gets the in-process emulated platform for the duration
+of the `with`, stored at PATH (relative to the config file's directory); targets sharing a
+sandbox file share one server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import ConfigError, SandboxError
+from reconciler.http import ApiClient, RetryPolicy, client_for, token_from_env
+from reconciler.providers import provider_class
+
+if TYPE_CHECKING:
+    from reconciler.loader import Project
+    from reconciler.model import Config, Target
+    from reconciler.providers.base import Provider
+
+
+@dataclass
+class Connection:
+    name: str
+    target: Target
+    provider: Provider
+    client: ApiClient
+
+    @property
+    def platform(self) -> str:
+        return self.target.platform
+
+
+def select_targets(project: Project, requested: Sequence[str], *, every: bool = False) -> list[str]:
+    """The targets a command works on: --target ones, else those with schedules (or all)."""
+    names = list(project.config.targets)
+    if requested:
+        unknown = [n for n in requested if n not in project.config.targets]
+        if unknown:
+            raise ConfigError(f"unknown target {unknown[0]!r} (the config has: {', '.join(names)})")
+        return list(dict.fromkeys(requested))
+    if every:
+        return names
+    used = {s.target for s in project.schedules}
+    return [n for n in names if n in used]
+
+
+@contextmanager
+def connect(
+    config: Config,
+    root: Path,
+    names: Sequence[str],
+    *,
+    concurrency: int = 8,
+    retry: RetryPolicy | None = None,
+) -> Iterator[dict[str, Connection]]:
+    targets = {}
+    for name in names:
+        if name not in config.targets:
+            raise ConfigError(f"unknown target {name!r}")
+        targets[name] = config.targets[name]
+    for name, target in targets.items():  # fail on a missing token before anything starts
+        token_from_env(name, target.token_env)
+        provider_class(target.platform)
+
+    with ExitStack() as stack:
+        sandboxes: dict[tuple[str, Path], str] = {}
+        out: dict[str, Connection] = {}
+        for name, target in targets.items():
+            url = None
+            if target.sandbox is not None:
+                db = (root / target.sandbox).resolve()
+                if (target.platform, db) not in sandboxes:
+                    sandboxes[(target.platform, db)] = stack.enter_context(
+                        _sandbox(name, target, db)
+                    )
+                url = sandboxes[(target.platform, db)]
+            client = stack.enter_context(
+                client_for(
+                    name,
+                    target,
+                    base_url=url,
+                    max_connections=max(concurrency, 8) + 4,
+                    retry=retry or RetryPolicy(),
+                )
+            )
+            provider = provider_class(target.platform)(
+                client, target, target_name=name, owner=config.owner
+            )
+            out[name] = Connection(name, target, provider, client)
+        yield out
+
+
+@contextmanager
+def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
+    """The base URL of the in-process sandbox for one target."""
+    try:
+        from reconciler.sandbox import PLATFORMS, SandboxOptions, running_sandbox
+    except ImportError as exc:  # pragma: no cover - the sandbox ships with schedctl
+        raise SandboxError(f"target {name!r}: the embedded sandbox is unavailable: {exc}") from None
+    if target.platform not in PLATFORMS:
+        raise SandboxError(
+            f"target {name!r}: the embedded sandbox speaks {' and '.join(PLATFORMS)}, "
+            f"not {target.platform!r}"
+        )
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        token = token_from_env(name, target.token_env)
+        manager = running_sandbox(SandboxOptions(platform=target.platform, db=db, token=token))
+        sandbox = manager.__enter__()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SandboxError(f"target {name!r}: the sandbox at {db} could not start: {exc}") from None
+    try:
+        yield sandbox.url
+    finally:
+        manager.__exit__(None, None, None)
