@@ -555,6 +555,182 @@ def runs(
         click.echo(render_runs(records, rich=_color(ctx)), color=_color(ctx))
 
 
+# --- local runner: run (issue 6; reconciler/runner) -------------------------------------------
+
+
+def _runner_logging(verbose: int) -> None:
+    """The runner's decisions (missed slots, reloads, auto-disable) go to stderr as log lines."""
+    import logging
+
+    logger = logging.getLogger("reconciler.runner")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@cli.command("run")
+@common_paths
+@click.option(
+    "--target",
+    "run_targets",
+    multiple=True,
+    metavar="NAME",
+    help="Run the schedules resolved for this target.",
+)
+@click.option(
+    "--config", "run_config", metavar="FILE", help="Config file (default: ./schedctl.yaml)."
+)
+@click.option(
+    "--db",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Runs database (default: .schedctl/runs.db next to the config, else in the current directory).",
+)
+@click.option(
+    "--executor",
+    default="print",
+    show_default=True,
+    metavar="SPEC",
+    help='What a run does: print | command:"CMD" | http:URL | openai:URL.',
+)
+@click.option(
+    "--max-concurrent",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Runs at once; more due runs queue.",
+)
+@click.option(
+    "--missed",
+    type=click.Choice(["once", "skip"]),
+    default="once",
+    show_default=True,
+    help="A slot missed while the runner was down: fire it once at start, or skip it.",
+)
+@click.option(
+    "--semantics",
+    type=click.Choice(["engine", "aitroop"]),
+    help="Whose run rules apply (default: the chosen target's platform).",
+)
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds one run may take (command, http, openai).",
+)
+@click.option(
+    "--grace",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds running runs get to finish after Ctrl-C / SIGTERM.",
+)
+@click.option("--watch", is_flag=True, help="Reload when schedule files change.")
+@click.option(
+    "--once",
+    "once",
+    metavar="NAME",
+    help="Fire NAME once now (trigger manual) and exit: 0 ok, 1 not.",
+)
+@click.option(
+    "--simulate",
+    "window",
+    metavar="FROM..UNTIL",
+    help="Virtual clock over the window, no waiting; prints the timeline. "
+    "Writes nothing to runs.db unless --db is given.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per run; with --simulate a list of {name, scheduled_for}.",
+)
+@pass_ctx
+def run_cmd(
+    ctx: Context, paths: tuple[str, ...], run_targets: tuple[str, ...], run_config: str | None, db: str | None, executor: str,
+    max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
+    once: str | None, window: str | None, fmt: str,
+) -> None:  # fmt: skip
+    """Run the schedules on this machine, each on time, with the platform's run rules.
+
+    Which schedules: with --target T, those resolved for T; without, each key once, as
+    resolved for the default target (the first of defaults.targets, else the first target).
+    Every run is a row in the runs database (`schedctl runs --local`) and its output is kept
+    under .schedctl/artifacts/RUN_ID/. Intervals under a minute are allowed locally (with a
+    warning). Ctrl-C or SIGTERM: no new runs, running ones finish within --grace, exit 0.
+
+    --simulate FROM..UNTIL fires what falls after FROM up to and including UNTIL (ISO dates
+    or times, naive ones UTC; `now`; UNTIL may be +7d) on a virtual clock, with the print
+    executor unless --executor names another. It writes nothing to runs.db unless --db is
+    given (then use a separate file: simulated slots count as fired).
+
+    \b
+    Example:
+      schedctl run examples/ --target local
+      schedctl run --executor 'command:./agent.sh' --max-concurrent 5 --watch
+      schedctl run --once morning-digest
+      schedctl run --simulate 2026-01-05..+7d --format json
+    """
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from reconciler import runner
+    from reconciler.runner import report
+
+    targets = tuple(dict.fromkeys((*ctx.targets, *run_targets)))
+    ctx.config = run_config or ctx.config
+    if len(targets) > 1:
+        fail("run takes one --target")
+    if sum(map(bool, (watch, once, window))) > 1:
+        fail("--watch, --once and --simulate do not go together")
+    _runner_logging(ctx.verbose)
+    target = targets[0] if targets else None
+    selection = runner.load_selection(paths, ctx.config, target)
+    for d in selection.warnings:
+        echo(str(d), err=True)
+    if selection.errors:
+        for d in selection.errors:
+            echo(str(d), err=True)
+        raise SystemExit(EXIT_ERROR)
+    if not selection.schedules:
+        fail("no schedules to run" + (f" for target {target!r}" if target else ""))
+    default_db = None if window else selection.root / ".schedctl" / "runs.db"
+    options = runner.RunnerOptions(
+        db_path=Path(db) if db else default_db,
+        executor=executor,
+        max_concurrent=max_concurrent,
+        missed="skip" if missed == "skip" else "once",
+        semantics=runner.semantics_for_platform(semantics or selection.platform).name,
+        timeout=timeout,
+        grace=grace,
+    )
+
+    def line(record: runner.RunRecord) -> None:
+        echo(json.dumps(record.to_dict()) if fmt == "json" else report.run_line(record))
+
+    if window:
+        start, until = report.parse_window(window, datetime.now(timezone.utc))
+        records = runner.simulate(
+            selection.schedules, start, until, options, on_run=None if fmt == "json" else line
+        )
+        if fmt == "json":
+            echo(report.timeline_json(records))
+        return
+    if once:
+        record = runner.run_once(selection.schedules, once, options, on_run=line)
+        raise SystemExit(EXIT_OK if record.status == "ok" else EXIT_ERROR)
+    runner.run_schedules(
+        selection, options, on_run=line, watch=list(paths) if watch else None, config=ctx.config
+    )
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@
     │   └── AmbiguousWrite        a write whose answer never came (it may or may not have happened)
     ├── ListingError              a listing failed or may be incomplete: nothing is written
     ├── StalePlanError            a saved plan no longer matches the live listing
-    └── SandboxError              the embedded sandbox could not start
+    ├── SandboxError              the embedded sandbox could not start
+    └── RunnerError               the local runner cannot go on (runs db locked or unreadable, ...)
 
 Core code raises these; only cli.py turns them into messages and exit codes.
 """
@@ -61,6 +62,10 @@ class ConfigError(SchedctlError):
 
 
 class SandboxError(SchedctlError):
+    pass
+
+
+class RunnerError(SchedctlError):
     pass
 
 

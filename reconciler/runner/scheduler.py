@@ -1,0 +1,570 @@
+"""The scheduler loop: a heap of next fires, one thread sleeping until the earliest.
+
+One loop serves the live runner (RealClock, a bounded pool of worker threads) and
+`--simulate` (VirtualClock, runs executed inline): time is the only difference.
+
+Locks: `_cond` guards the heap and the entries; the Store has its own lock. Code holding the
+store lock never takes `_cond`, so the two cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from reconciler import timing
+from reconciler.errors import RunnerError, UsageError
+from reconciler.runner.clock import Clock, RealClock
+from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
+from reconciler.runner.semantics import SEMANTICS, SemanticsName, after_run
+from reconciler.runner.store import Claim, RunRecord, RunStatus, ScheduleState, Store
+
+if TYPE_CHECKING:
+    from reconciler.model import Schedule
+
+log = logging.getLogger("reconciler.runner")
+
+MissedPolicy = Literal["once", "skip"]
+_TICK = timedelta(microseconds=1)
+# After the grace period and cancel_all(), how long workers get to record how their runs ended.
+_CANCEL_WAIT_SECONDS = 5.0
+
+
+class Runnable(Protocol):
+    """What the runner needs of a schedule; loader.ResolvedSchedule is one."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def schedule(self) -> Schedule: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    db_path: Path | None = None  # None: an in-memory database (nothing written)
+    executor: str = "print"
+    max_concurrent: int = 3
+    missed: MissedPolicy = "once"
+    semantics: SemanticsName = "engine"
+    timeout: float = 600.0  # seconds one run may take
+    grace: float = 30.0  # seconds running runs get to finish at shutdown
+    artifacts_dir: Path | None = None  # default: `artifacts/` next to the database
+
+    def artifacts(self) -> Path | None:
+        if self.artifacts_dir is not None:
+            return self.artifacts_dir
+        return None if self.db_path is None else self.db_path.parent / "artifacts"
+
+
+def fingerprints(item: Runnable) -> tuple[str, str]:
+    """(when it fires, the whole definition), as short hashes."""
+    zone = f"|{item.timezone}"
+    spec = item.schedule.schedule.model_dump_json() + zone
+    whole = item.schedule.model_dump_json(exclude={"targets", "overrides"}) + zone
+    return (
+        hashlib.sha1(spec.encode(), usedforsecurity=False).hexdigest()[:16],
+        hashlib.sha1(whole.encode(), usedforsecurity=False).hexdigest()[:16],
+    )
+
+
+def utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc)
+
+
+@dataclass(eq=False)
+class _Entry:
+    item: Runnable
+    trigger: timing.Trigger
+    spec_fp: str
+    def_fp: str
+    gen: int  # heap items of an older generation are stale (the schedule changed or stopped)
+    active: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.item.schedule
+
+
+class _RunLock:
+    """One live runner per database: a second would recover (interrupt) the first's runs."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._file = self.path.open("a+")
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock, documented
+            return
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            raise RunnerError(
+                f"another `schedctl run` is using {db_path} (lock {self.path}); "
+                "stop it, or give this one its own --db"
+            ) from None
+
+    def release(self) -> None:
+        self._file.close()  # closing drops the flock
+
+
+@dataclass
+class _Counters:
+    fired: int = 0
+    skipped: int = 0
+    finished: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    """Fires schedules on time: `start()`, then `serve()` until `stop()`, then `shutdown()`."""
+
+    def __init__(
+        self,
+        schedules: Iterable[Runnable],
+        options: RunnerOptions,
+        *,
+        clock: Clock | None = None,
+        executor: Executor | None = None,
+        on_run: Callable[[RunRecord], None] | None = None,
+        inline: bool | None = None,
+    ) -> None:
+        if options.max_concurrent < 1:
+            raise UsageError("--max-concurrent must be at least 1")
+        if options.semantics not in SEMANTICS:
+            raise UsageError(f"unknown --semantics {options.semantics!r} (engine or aitroop)")
+        self.options = options
+        self.semantics = SEMANTICS[options.semantics]
+        self.clock: Clock = clock or RealClock()
+        self.executor = executor or parse_executor(options.executor)
+        self.inline = self.clock.virtual if inline is None else inline  # simulate: no threads
+        self._on_run = on_run
+        self._items = list(schedules)
+        self._artifacts = options.artifacts()
+        self._cond = threading.Condition()  # an RLock: a signal handler may take it re-entrantly
+        self._heap: list[tuple[float, str, int, int, datetime]] = []  # (ts, key, seq, gen, slot)
+        self._seq = 0
+        self._entries: dict[str, _Entry] = {}
+        self._active: dict[str, str] = {}  # run_id -> key: claimed and not finished
+        self._stopping = False
+        self._hurry = False
+        self._queue: queue.SimpleQueue[tuple[_Entry, Claim] | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._emit_lock = threading.Lock()
+        self._lock: _RunLock | None = None
+        self._store: Store | None = None
+        self.counters = _Counters()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RunnerError("the runner has not started")
+        return self._store
+
+    def start(self, *, exclusive: bool = True) -> None:
+        """Open the database, interrupt what a dead runner left running, and plan every fire.
+
+        `exclusive`: hold the database's lock for the whole run (the scheduler). Without it
+        (`--once`), stale runs are recovered only when no runner holds the lock.
+        """
+        db = self.options.db_path
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock = _RunLock(db)
+            except RunnerError:
+                if exclusive:
+                    raise
+        self._store = Store(db)
+        now = self.clock.now()
+        if db is None or self._lock is not None:
+            for run_id in self.store.recover(now):
+                log.warning(
+                    "run %s was interrupted (the runner stopped during it); its slot is not fired again",
+                    run_id,
+                )
+        if not exclusive and self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        with self._cond:
+            self._install(self._items, now, at_start=True)
+        for item in self._items:
+            for note in self.semantics.notes(item.schedule):
+                log.warning("%s: %s (--semantics %s)", item.key, note, self.semantics.name)
+        if not self.inline:
+            for i in range(self.options.max_concurrent):
+                worker = threading.Thread(target=self._work, name=f"schedctl-run-{i}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
+
+    def serve(self, until: datetime | None = None) -> None:
+        """Fire what is due, sleep until the next fire; return on stop() or after `until`."""
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                now = self.clock.now()
+                due = self._pop_due(now)
+                if not due:
+                    deadline = self._heap[0][4] if self._heap else None
+                    if until is not None and (deadline is None or deadline > until):
+                        if self.clock.virtual or now >= until:
+                            return
+                        deadline = until
+                    if deadline is None and self.clock.virtual:
+                        return  # nothing will ever fire again
+                    self.clock.wait(self._cond, deadline)
+                    continue
+            for entry, slot, skip_reason in due:
+                self._fire(entry, slot, skip_reason)
+
+    def stop(self, *, hurry: bool = False) -> None:
+        """Take no new runs (safe from a signal handler). `hurry`: skip the grace period."""
+        with self._cond:
+            self._stopping = True
+            self._hurry = self._hurry or hurry
+            self._cond.notify_all()
+
+    def shutdown(self) -> None:
+        """Let running runs finish within the grace period, interrupt the rest, close the db."""
+        self.stop()
+        deadline = self.clock.now() + timedelta(seconds=self.options.grace)
+        with self._cond:
+            while self._active and not self._hurry and not self.clock.virtual:
+                left = (deadline - self.clock.now()).total_seconds()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 1.0))
+            if self._active:
+                log.warning(
+                    "stopping %d run(s) still going after the grace period", len(self._active)
+                )
+        if self._active:
+            self.executor.cancel_all()
+            with self._cond:
+                self._cond.wait_for(lambda: not self._active, _CANCEL_WAIT_SECONDS)
+        for _ in self._workers:
+            self._queue.put(None)
+        if self._store is not None:
+            with self._cond:
+                left_over = list(self._active)
+            if left_over:  # workers stuck past every deadline: the next start would say the same
+                self.store.recover(self.clock.now())
+            self._store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Runner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- schedules -----------------------------------------------------------------------------
+
+    def keys(self) -> list[str]:
+        with self._cond:
+            return list(self._entries)
+
+    def next_fire(self, key: str) -> datetime | None:
+        """When `key` fires next (None when it is stopped, disabled or done)."""
+        with self._cond:
+            entry = self._entries.get(key)
+            if entry is None or not entry.active:
+                return None
+            fires = [item[4] for item in self._heap if item[1] == key and item[3] == entry.gen]
+            return min(fires) if fires else None
+
+    def reload(self, schedules: Iterable[Runnable]) -> tuple[list[str], list[str], list[str]]:
+        """Replace the schedule set: (added, changed, removed) keys. Running runs go on."""
+        items = {item.key: item for item in schedules}
+        with self._cond:
+            removed = [k for k in self._entries if k not in items]
+            for key in removed:
+                self._entries.pop(key).gen = -1
+            added: list[str] = []
+            changed: list[str] = []
+            fresh: list[Runnable] = []
+            for key, item in items.items():
+                old = self._entries.get(key)
+                if old is None:
+                    added.append(key)
+                elif fingerprints(item)[1] != old.def_fp:
+                    changed.append(key)
+                else:
+                    old.item = item  # same definition; the position in its file may have moved
+                    continue
+                fresh.append(item)
+            if fresh:
+                self._install(fresh, self.clock.now(), at_start=False)
+            self._cond.notify_all()
+        for key in removed:
+            log.info("%s: removed; it fires no more", key)
+        for key in added + changed:
+            what = "added" if key in added else "changed"
+            log.info("%s: %s; next fire %s", key, what, _show(self.next_fire(key)))
+        return added, changed, removed
+
+    def _install(self, items: Sequence[Runnable], now: datetime, *, at_start: bool) -> None:
+        """Create entries and push their first fire. Called with `_cond` held."""
+        fps = {item.key: fingerprints(item) for item in items}
+        # Whole seconds: an unanchored interval then fires on whole seconds too.
+        seen = now.replace(microsecond=0)
+        states = self.store.sync_states([(k, *fp) for k, fp in fps.items()], seen)
+        for item in items:
+            state = states[item.key]
+            spec_fp, def_fp = fps[item.key]
+            trigger = timing.trigger_for(
+                item.schedule.schedule, item.timezone, created_at=state.seen_at
+            )
+            old = self._entries.get(item.key)
+            entry = _Entry(item, trigger, spec_fp, def_fp, gen=(old.gen + 1) if old else 0)
+            self._entries[item.key] = entry
+            if not item.schedule.enabled:
+                log.info(
+                    "%s: enabled: false; not scheduled (`--once %s` still runs it)",
+                    item.key,
+                    item.key,
+                )
+            elif state.disabled:
+                log.warning(
+                    "%s: %s; not scheduled (change its definition to re-enable it)",
+                    item.key,
+                    state.disabled_reason,
+                )
+            elif state.retired:
+                log.info("%s: retired after its successful run (delete_after_run)", item.key)
+            else:
+                self._plan_first(entry, state, now, at_start)
+
+    def _plan_first(
+        self, entry: _Entry, state: ScheduleState, now: datetime, at_start: bool
+    ) -> None:
+        entry.active = True
+        after = state.seen_at if state.last_slot is None else max(state.seen_at, state.last_slot)
+        first = entry.trigger.next_after(after)
+        if first is None:
+            entry.active = False
+            return
+        first = utc(first)
+        if first > now:
+            self._push(entry, first)
+            return
+        latest = utc(entry.trigger.prev_before(now + _TICK) or first)
+        if at_start and self.options.missed == "skip":
+            self.store.pass_slot(entry.key, latest)
+            log.info(
+                "%s: slot %s was missed while the runner was down; skipped (--missed skip)",
+                entry.key,
+                _show(latest),
+            )
+            nxt = entry.trigger.next_after(latest)
+            if nxt is not None:
+                self._push(entry, utc(nxt))
+            else:
+                entry.active = False
+            return
+        if at_start:
+            log.info(
+                "%s: slot %s was missed while the runner was down; firing it once now",
+                entry.key,
+                _show(latest),
+            )
+        self._push(entry, latest)
+
+    def _push(self, entry: _Entry, at: datetime) -> None:
+        self._seq += 1
+        # Fires at one instant go by name: a stable, readable timeline.
+        heapq.heappush(self._heap, (at.timestamp(), entry.key, self._seq, entry.gen, at))
+
+    def _park(self, key: str, why: str) -> None:
+        """Stop scheduling `key` until its definition changes (auto-disabled or retired)."""
+        with self._cond:
+            entry = self._entries.get(key)
+            if entry is not None and entry.active:
+                entry.active = False
+                entry.gen += 1
+                log.warning("%s: %s; it fires no more", key, why)
+
+    # -- firing --------------------------------------------------------------------------------
+
+    def _pop_due(self, now: datetime) -> list[tuple[_Entry, datetime, str | None]]:
+        """Due fires, each with its skip reason; the next fire of each is pushed already."""
+        due: list[tuple[_Entry, datetime, str | None]] = []
+        limit = now.timestamp()
+        while self._heap and self._heap[0][0] <= limit:
+            _, key, _, gen, slot = heapq.heappop(self._heap)
+            entry = self._entries.get(key)
+            if entry is None or entry.gen != gen or not entry.active:
+                continue
+            skip: str | None = None
+            if self.semantics.below_minimum(entry.schedule):
+                push = self.semantics.push_forward
+                skip = (
+                    f"every {entry.schedule.schedule.every} is below {self.semantics.name}'s "
+                    f"minimum interval: tick skipped, next pushed {timing.format_duration(push)} forward"
+                )
+                nxt: datetime | None = slot + push
+            else:
+                nxt = self._next_slot(entry.trigger, slot, now)
+            if nxt is not None:
+                self._push(entry, nxt)
+            due.append((entry, slot, skip))
+        return due
+
+    @staticmethod
+    def _next_slot(trigger: timing.Trigger, after: datetime, now: datetime) -> datetime | None:
+        """The slot after `after`; when the loop ran late past several, the latest one only."""
+        first = trigger.next_after(after)
+        if first is None:
+            return None
+        first = utc(first)
+        if first > now:
+            return first
+        return utc(trigger.prev_before(now + _TICK) or first)
+
+    def _fire(self, entry: _Entry, slot: datetime, skip_reason: str | None) -> None:
+        result = self.store.claim(
+            entry.key, slot, "scheduler", self.semantics.conversation(entry.schedule),
+            self.clock.now(), skip_reason=skip_reason, with_turns=self.executor.wants_turns,
+        )  # fmt: skip
+        if result is None:
+            return  # claimed before, by this process or a previous one: never twice
+        if isinstance(result, RunRecord):
+            self.counters.skipped += 1
+            self._emit(result)
+            return
+        self._dispatch(entry, result)
+
+    def fire_now(self, key: str) -> RunRecord:
+        """Run `key` once, now, in this thread (trigger manual), whatever its state."""
+        with self._cond:
+            entry = self._entries.get(key)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UsageError(f"no schedule named {key!r} (known: {known})")
+        now = self.clock.now()
+        result = self.store.claim(
+            key, now, "manual", self.semantics.conversation(entry.schedule), now,
+            with_turns=self.executor.wants_turns,
+        )  # fmt: skip
+        if result is None:  # pragma: no cover - manual runs claim no slot
+            raise RunnerError(f"{key}: could not start a manual run")
+        if isinstance(result, RunRecord):
+            self._emit(result)
+            return result
+        with self._cond:
+            self._active[result.run_id] = key
+        return self._execute(entry, result)
+
+    def _dispatch(self, entry: _Entry, claim: Claim) -> None:
+        self.counters.fired += 1
+        with self._cond:
+            self._active[claim.run_id] = entry.key
+        if self.inline:
+            self._execute(entry, claim)
+        else:
+            self._queue.put((entry, claim))
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                self._execute(*job)
+            except (sqlite3.Error, RunnerError) as exc:  # the store closed under a stuck run
+                log.debug("run %s could not be recorded: %s", job[1].run_id, exc)
+
+    def _execute(self, entry: _Entry, claim: Claim) -> RunRecord:
+        if self._stopping and claim.trigger == "scheduler":
+            # Claimed but still queued when shutdown began: never started, slot stays claimed.
+            outcome = Outcome(False, error="not started: the runner was stopping", interrupted=True)
+            started = self.clock.now()
+        else:
+            started = self.clock.now()
+            if not self.inline:
+                self.store.mark_started(claim.run_id, started)
+            ctx = RunContext(
+                schedule=entry.schedule,
+                run_id=claim.run_id,
+                conversation_id=claim.conversation_id,
+                scheduled_for=claim.scheduled_for,
+                trigger=claim.trigger,
+                timeout=self.options.timeout,
+                turns=claim.turns,
+            )
+            try:
+                outcome = self.executor.run(ctx)
+            except Exception as exc:  # an executor bug must not kill the worker thread
+                log.exception("%s: the %s executor failed", entry.key, self.executor.name)
+                outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+            self._save_artifacts(claim.run_id, outcome)
+        status: RunStatus = (
+            "interrupted" if outcome.interrupted else "ok" if outcome.ok else "error"
+        )
+        schedule = entry.schedule
+        rules = partial(
+            after_run,
+            max_errors=self.semantics.max_errors(schedule),
+            retire_on_success=schedule.delete_after_run and schedule.schedule.at is not None,
+        )
+        record, state = self.store.finish(
+            claim.run_id, status, output=outcome.output, error=outcome.error,
+            completed_at=self.clock.now(), started_at=started,
+            turns=outcome.turns if claim.conversation_id else (),
+            update=rules,
+        )  # fmt: skip
+        with self._cond:
+            self._active.pop(claim.run_id, None)
+            self._cond.notify_all()
+        if state is not None and state.disabled:
+            self._park(entry.key, state.disabled_reason or "disabled")
+        elif state is not None and state.retired:
+            self._park(entry.key, "retired after a successful run (delete_after_run)")
+        self._emit(record)
+        return record
+
+    def _save_artifacts(self, run_id: str, outcome: Outcome) -> None:
+        if self._artifacts is None:
+            return
+        folder = self._artifacts / run_id
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "output.txt").write_text(outcome.output, encoding="utf-8")
+            for name, text in outcome.files.items():
+                (folder / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            log.warning("run %s: cannot save artifacts in %s: %s", run_id, folder, exc)
+
+    def _emit(self, record: RunRecord) -> None:
+        counts = self.counters.finished
+        counts[record.status] = counts.get(record.status, 0) + 1
+        if self._on_run is not None:
+            with self._emit_lock:  # one line at a time from several workers
+                self._on_run(record)
+
+
+def _show(dt: datetime | None) -> str:
+    return "none" if dt is None else dt.isoformat()

@@ -1,0 +1,540 @@
+"""The runs database: every run, and each schedule's state, in SQLite (WAL).
+
+The invariant that makes kill -9 safe: a slot is claimed (the schedule's `last_slot` moves to
+it and a run row appears in state 'running') in one transaction BEFORE the run executes. On the
+next start, rows still 'running' become 'interrupted' and their slots, already claimed, are not
+fired again. The claim itself refuses a slot at or before `last_slot`, so no code path, and no
+second process, can fire a slot twice.
+
+Times are stored as fixed-width UTC ISO text, so comparing strings compares instants.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from reconciler.errors import RunnerError
+
+RunStatus = Literal["running", "ok", "error", "skipped", "interrupted"]
+TriggerKind = Literal["scheduler", "manual"]
+Role = Literal["user", "assistant"]
+
+SCHEMA_VERSION = 1
+# The output column keeps the first megabyte; the artifact files keep everything.
+OUTPUT_COLUMN_LIMIT = 1_000_000
+INTERRUPTED = "the runner stopped during this run (kill, crash or shutdown)"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id          TEXT PRIMARY KEY,
+    schedule        TEXT NOT NULL,
+    trigger         TEXT NOT NULL CHECK (trigger IN ('scheduler', 'manual')),
+    scheduled_for   TEXT,
+    started_at      TEXT,
+    completed_at    TEXT,
+    duration_ms     INTEGER,
+    status          TEXT NOT NULL
+                    CHECK (status IN ('running', 'ok', 'error', 'skipped', 'interrupted')),
+    output          TEXT NOT NULL DEFAULT '',
+    error           TEXT,
+    conversation_id TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_schedule ON runs (schedule);
+CREATE INDEX IF NOT EXISTS runs_running ON runs (schedule) WHERE status = 'running';
+CREATE TABLE IF NOT EXISTS schedule_state (
+    schedule           TEXT PRIMARY KEY,
+    spec_fp            TEXT NOT NULL,
+    def_fp             TEXT NOT NULL,
+    seen_at            TEXT NOT NULL,
+    last_slot          TEXT,
+    consecutive_errors INTEGER NOT NULL DEFAULT 0,
+    disabled           INTEGER NOT NULL DEFAULT 0,
+    disabled_reason    TEXT,
+    retired            INTEGER NOT NULL DEFAULT 0,
+    conversation_id    TEXT
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    role            TEXT NOT NULL,
+    content         TEXT NOT NULL,
+    run_id          TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+);
+"""
+
+
+def to_text(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """What the runner remembers about one schedule between runs and restarts."""
+
+    schedule: str
+    spec_fp: str  # fingerprint of when it fires: a change re-anchors and forgets missed slots
+    def_fp: str  # fingerprint of the whole definition: a change re-enables it
+    seen_at: datetime  # when this timing was first seen: the anchor of an unanchored interval
+    last_slot: datetime | None = None  # the latest slot claimed (fired, skipped or missed)
+    consecutive_errors: int = 0
+    disabled: bool = False
+    disabled_reason: str | None = None
+    retired: bool = False  # a one-shot with delete_after_run that succeeded
+    conversation_id: str | None = None  # history: keep
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the runs table, ready to render (`schedctl runs --local`)."""
+
+    run_id: str
+    schedule: str
+    trigger: TriggerKind
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: int | None
+    status: RunStatus
+    output: str
+    error: str | None
+    conversation_id: str | None
+    schedule_disabled: bool = False  # the schedule's state now, so `runs` shows auto-disable
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(dt: datetime | None) -> str | None:
+            return None if dt is None else dt.isoformat()
+
+        return {
+            "run_id": self.run_id,
+            "schedule": self.schedule,
+            "trigger": self.trigger,
+            "scheduled_for": iso(self.scheduled_for),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "duration_ms": self.duration_ms,
+            "status": self.status,
+            "output": self.output,
+            "error": self.error,
+            "conversation_id": self.conversation_id,
+            "schedule_disabled": self.schedule_disabled,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run that owns its slot and may now execute."""
+
+    run_id: str
+    schedule: str
+    trigger: TriggerKind
+    scheduled_for: datetime
+    conversation_id: str | None
+    turns: list[tuple[Role, str]] = field(default_factory=list)  # earlier turns (history: keep)
+
+
+_RUN_COLUMNS = (
+    "r.run_id, r.schedule, r.trigger, r.scheduled_for, r.started_at, r.completed_at, "
+    "r.duration_ms, r.status, r.output, r.error, r.conversation_id, "
+    "COALESCE(s.disabled, 0)"
+)
+
+
+def _run(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        schedule=row[1],
+        trigger=row[2],
+        scheduled_for=from_text(row[3]),
+        started_at=from_text(row[4]),
+        completed_at=from_text(row[5]),
+        duration_ms=row[6],
+        status=row[7],
+        output=row[8],
+        error=row[9],
+        conversation_id=row[10],
+        schedule_disabled=bool(row[11]),
+    )
+
+
+def _state(row: Sequence[Any]) -> ScheduleState:
+    return ScheduleState(
+        schedule=row[0],
+        spec_fp=row[1],
+        def_fp=row[2],
+        seen_at=cast("datetime", from_text(row[3])),
+        last_slot=from_text(row[4]),
+        consecutive_errors=row[5],
+        disabled=bool(row[6]),
+        disabled_reason=row[7],
+        retired=bool(row[8]),
+        conversation_id=row[9],
+    )
+
+
+_STATE_COLUMNS = (
+    "schedule, spec_fp, def_fp, seen_at, last_slot, consecutive_errors, disabled, "
+    "disabled_reason, retired, conversation_id"
+)
+
+
+def _state_row(s: ScheduleState) -> tuple[Any, ...]:
+    return (
+        s.schedule,
+        s.spec_fp,
+        s.def_fp,
+        to_text(s.seen_at),
+        None if s.last_slot is None else to_text(s.last_slot),
+        s.consecutive_errors,
+        int(s.disabled),
+        s.disabled_reason,
+        int(s.retired),
+        s.conversation_id,
+    )
+
+
+class Store:
+    """One connection shared by the scheduler thread and the workers, behind a lock.
+
+    `path` None keeps everything in memory (`--simulate` writes no file by default).
+    """
+
+    def __init__(self, path: str | Path | None, *, readonly: bool = False) -> None:
+        self.path = None if path is None else Path(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path is None:
+                target, uri = ":memory:", False
+            elif readonly:
+                target, uri = self.path.resolve().as_uri() + "?mode=ro", True
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                target, uri = str(self.path), False
+            self._db = sqlite3.connect(
+                target, uri=uri, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            if not readonly:
+                self._init_schema()
+        except (sqlite3.Error, OSError) as exc:
+            raise RunnerError(
+                f"cannot open the runs database {self.path or ':memory:'}: {exc}"
+            ) from None
+
+    def _init_schema(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RunnerError(
+                f"{self.path}: the runs database was written by a newer schedctl "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a process kill; only a power cut may lose the
+        # last transactions, and then the slot and its row vanish together.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def recover(self, now: datetime) -> list[str]:
+        """Rows left 'running' by a process that died: interrupted. Their slots stay claimed."""
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE status = 'running'")]
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', completed_at = ?, "
+                "error = COALESCE(error, ?) WHERE status = 'running'",
+                (to_text(now), INTERRUPTED),
+            )
+        return ids
+
+    def sync_states(
+        self, schedules: Sequence[tuple[str, str, str]], now: datetime
+    ) -> dict[str, ScheduleState]:
+        """(key, spec_fp, def_fp) -> each schedule's state, created or reset as its definition says.
+
+        A new timing starts from `now`. Any change of the definition re-enables a schedule that
+        errors disabled, the way applying the file would on the platform.
+        """
+        out: dict[str, ScheduleState] = {}
+        changed: list[ScheduleState] = []
+        with self._tx() as db:
+            known = {
+                r[0]: _state(r) for r in db.execute(f"SELECT {_STATE_COLUMNS} FROM schedule_state")
+            }
+            for key, spec_fp, def_fp in schedules:
+                old = known.get(key)
+                if old is None:
+                    state = ScheduleState(key, spec_fp, def_fp, now)
+                elif old.spec_fp != spec_fp or old.def_fp != def_fp:
+                    seen = now if old.spec_fp != spec_fp else old.seen_at
+                    state = replace(
+                        old, spec_fp=spec_fp, def_fp=def_fp, seen_at=seen, consecutive_errors=0,
+                        disabled=False, disabled_reason=None, retired=False,
+                    )  # fmt: skip
+                else:
+                    out[key] = old
+                    continue
+                out[key] = state
+                changed.append(state)
+            if changed:
+                db.executemany(
+                    f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_state_row(s) for s in changed],
+                )
+        return out
+
+    # -- the run lifecycle -------------------------------------------------------------------
+
+    def claim(
+        self,
+        key: str,
+        slot: datetime,
+        trigger: TriggerKind,
+        conversation: Literal["keep", "fresh", "none"],
+        now: datetime,
+        *,
+        skip_reason: str | None = None,
+        with_turns: bool = False,
+    ) -> Claim | RunRecord | None:
+        """Claim `slot` and open its run, in one transaction.
+
+        Returns the Claim to execute; a 'skipped' RunRecord when `skip_reason` is given or the
+        schedule's previous run is still running; None when a scheduler slot was already
+        claimed (it never fires twice). Manual runs claim no slot.
+        """
+        slot_text, now_text = to_text(slot), to_text(now)
+        with self._tx() as db:
+            if trigger == "scheduler":
+                moved = db.execute(
+                    "UPDATE schedule_state SET last_slot = ? "
+                    "WHERE schedule = ? AND (last_slot IS NULL OR last_slot < ?)",
+                    (slot_text, key, slot_text),
+                ).rowcount
+                if not moved:
+                    return None
+            running = db.execute(
+                "SELECT run_id FROM runs WHERE schedule = ? AND status = 'running' LIMIT 1", (key,)
+            ).fetchone()
+            if running is not None and skip_reason is None:
+                skip_reason = f"the previous run {running[0]} is still running"
+            run_id = new_id("run")
+            if skip_reason is not None:
+                db.execute(
+                    "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, started_at, "
+                    "completed_at, duration_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, 0, 'skipped', ?)",
+                    (run_id, key, trigger, slot_text, now_text, now_text, skip_reason),
+                )
+                return RunRecord(
+                    run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None
+                )
+            conversation_id: str | None = None
+            turns: list[tuple[Role, str]] = []
+            if conversation == "fresh":
+                conversation_id = new_id("conv")
+            elif conversation == "keep":
+                row = db.execute(
+                    "SELECT conversation_id FROM schedule_state WHERE schedule = ?", (key,)
+                ).fetchone()
+                conversation_id = row[0] if row is not None else None
+                if conversation_id is None:
+                    conversation_id = new_id("conv")
+                    db.execute(
+                        "UPDATE schedule_state SET conversation_id = ? WHERE schedule = ?",
+                        (conversation_id, key),
+                    )
+                elif with_turns:
+                    turns = [
+                        (r[0], r[1])
+                        for r in db.execute(
+                            "SELECT role, content FROM turns WHERE conversation_id = ? ORDER BY seq",
+                            (conversation_id,),
+                        )
+                    ]
+            db.execute(
+                "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, status, conversation_id) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (run_id, key, trigger, slot_text, conversation_id),
+            )
+        return Claim(run_id, key, trigger, slot, conversation_id, turns)
+
+    def pass_slot(self, key: str, slot: datetime) -> None:
+        """Mark a slot handled without running it (`--missed skip`)."""
+        slot_text = to_text(slot)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE schedule_state SET last_slot = ? "
+                "WHERE schedule = ? AND (last_slot IS NULL OR last_slot < ?)",
+                (slot_text, key, slot_text),
+            )
+
+    def mark_started(self, run_id: str, at: datetime) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET started_at = ? WHERE run_id = ?", (to_text(at), run_id))
+
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        output: str,
+        error: str | None,
+        completed_at: datetime,
+        started_at: datetime | None = None,
+        turns: Sequence[tuple[Role, str]] = (),
+        update: Callable[[ScheduleState, str], ScheduleState] | None = None,
+    ) -> tuple[RunRecord, ScheduleState | None]:
+        """Close a run and apply the platform rules (`update`) to its schedule, in one transaction.
+
+        When the rules disable the schedule, the run's error says so. Returns the run and the
+        schedule state after it.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT schedule, trigger, scheduled_for, started_at, conversation_id "
+                "FROM runs WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                raise RunnerError(f"unknown run {run_id}")
+            key, trigger, scheduled_text, started_text, conversation_id = row
+            found = db.execute(
+                f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE schedule = ?", (key,)
+            ).fetchone()
+            state = None if found is None else _state(found)
+            if state is not None and update is not None:
+                new = update(state, status)
+                if new.disabled and not state.disabled:
+                    error = f"{error or status}; {new.disabled_reason}"
+                if new != state:
+                    db.execute(
+                        f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _state_row(new),
+                    )
+                state = new
+            started = from_text(started_text) or started_at or completed_at
+            duration_ms = max(0, round((completed_at - started).total_seconds() * 1000))
+            column = output if len(output) <= OUTPUT_COLUMN_LIMIT else output[:OUTPUT_COLUMN_LIMIT]
+            db.execute(
+                "UPDATE runs SET status = ?, completed_at = ?, duration_ms = ?, output = ?, error = ?, "
+                "started_at = COALESCE(started_at, ?) WHERE run_id = ?",
+                (
+                    status,
+                    to_text(completed_at),
+                    duration_ms,
+                    column,
+                    error,
+                    to_text(started),
+                    run_id,
+                ),
+            )
+            if turns and conversation_id is not None:
+                seq = db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?",
+                    (conversation_id,),
+                ).fetchone()[0]
+                db.executemany(
+                    "INSERT INTO turns (conversation_id, seq, role, content, run_id) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (conversation_id, seq + i, role, content, run_id)
+                        for i, (role, content) in enumerate(turns, start=1)
+                    ],
+                )
+            record = RunRecord(
+                run_id, key, trigger, from_text(scheduled_text), started, completed_at,
+                duration_ms, status, column, error, conversation_id, bool(state and state.disabled),
+            )  # fmt: skip
+        return record, state
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # a database no runner has written to yet
+                    return []
+                raise RunnerError(f"cannot read the runs database {self.path}: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                raise RunnerError(f"cannot read the runs database {self.path}: {exc}") from None
+
+    def list_runs(self, name: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """Most recent first."""
+        where = "WHERE r.schedule = ?" if name else ""
+        params: list[Any] = [name] if name else []
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN schedule_state s ON s.schedule = r.schedule "
+            f"{where} ORDER BY r.rowid DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [_run(r) for r in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN schedule_state s ON s.schedule = r.schedule "
+            "WHERE r.run_id = ?",
+            [run_id],
+        )
+        return _run(rows[0]) if rows else None
+
+    def states(self) -> dict[str, ScheduleState]:
+        return {
+            r[0]: _state(r) for r in self._query(f"SELECT {_STATE_COLUMNS} FROM schedule_state")
+        }
+
+    def turns(self, conversation_id: str) -> list[tuple[Role, str]]:
+        rows = self._query(
+            "SELECT role, content FROM turns WHERE conversation_id = ? ORDER BY seq",
+            [conversation_id],
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+def list_runs(db_path: str | Path, name: str | None = None, limit: int = 20) -> list[RunRecord]:
+    """The local runner's history, most recent first (`schedctl runs --local`). Opens read-only."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise RunnerError(
+            f"no runs database at {path} (`schedctl run` creates it on its first run)"
+        )
+    with Store(path, readonly=True) as store:
+        return store.list_runs(name, limit)
