@@ -69,8 +69,8 @@ class MessageStyle:
         """One readable sentence for one pydantic error."""
         kind = str(error.get("type", ""))
         loc = [p for p in error.get("loc", ()) if p not in self.union_tags]
-        if loc and loc[0] == "body":
-            loc = loc[1:]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]  # where FastAPI found it; the field name says enough
         ctx: Mapping[str, Any] = error.get("ctx") or {}
         if kind == _VERBATIM:
             return str(error["msg"])

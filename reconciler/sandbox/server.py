@@ -4,6 +4,7 @@ the foreground (`schedctl sandbox`)."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -93,10 +94,30 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Stop on SIGINT / SIGTERM and return normally.
+
+        uvicorn's own version re-raises the signal once shut down, which turns a clean stop
+        into a KeyboardInterrupt traceback or a death by SIGTERM.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only; a background server is stopped by flag
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def _server(app: FastAPI) -> uvicorn.Server:
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     silence_dropped_connections(logging.getLogger("uvicorn.error"))
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def _close(app: FastAPI) -> None:
