@@ -161,3 +161,41 @@ def test_help_has_an_example() -> None:
     result = run_cli(["init", "--help"])
     assert result.returncode == 0
     assert "Example:" in result.stdout and "schedctl init" in result.stdout
+
+
+@pytest.mark.parametrize("platform", ["engine", "aitroop"])
+def test_scaffold_plans_applies_and_passes_the_workflow_checks(
+    tmp_path: Path, platform: str
+) -> None:
+    """The issue's walk-through: init, validate, render the PR comment, apply, drift check."""
+    from tests.test_workflows import SCAFFOLDED, at_least, check_jsonschema, zizmor
+
+    repo = git_repo(tmp_path / "schedules")
+    assert run_cli(["init", "--platform", platform], cwd=repo).returncode == 0
+    checked = run_cli(["validate", "--format", "github"], cwd=repo)
+    assert checked.returncode == 0 and checked.stdout == "", checked.stdout + checked.stderr
+
+    # What the pull-request job posts (here: rendered only), against the embedded sandbox.
+    plan = run_cli(["plan", "--format", "markdown"], cwd=repo)
+    assert plan.returncode == 0, plan.stderr
+    assert "morning-digest" in plan.stdout and "<details>" in plan.stdout
+    assert len(plan.stdout) < 65_000
+
+    # What the push-to-main job runs, then the nightly drift check: in sync, then drifted.
+    applied = run_cli(["apply", "--auto-approve"], cwd=repo)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert run_cli(["plan", "--detailed-exitcode"], cwd=repo).returncode == 0
+    digest = repo / "schedules" / "morning-digest.yaml"
+    digest.write_text(digest.read_text().replace('"09:00"', '"10:00"'), encoding="utf-8")
+    assert (
+        run_cli(["plan", "--detailed-exitcode", "--format", "markdown"], cwd=repo).returncode == 2
+    )
+    # The sandbox's databases are never committed.
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, timeout=30
+    )
+    assert ".schedctl" not in status.stdout
+
+    workflows = [repo / rel for rel in SCAFFOLDED]
+    check_jsonschema("vendor.github-workflows", *workflows)
+    assert at_least(zizmor(*workflows), "Medium") == []

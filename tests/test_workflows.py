@@ -114,22 +114,21 @@ def test_zizmor_check_is_not_vacuous(tmp_path: Path) -> None:
 # --- schema and zizmor ------------------------------------------------------------------------
 
 
-def test_workflows_match_the_github_workflow_schema(scaffolded: Path) -> None:
-    paths = [str(p) for p in all_workflows(scaffolded)]
+def check_jsonschema(schema: str, *paths: Path) -> None:
+    """`check-jsonschema --builtin-schema SCHEMA PATHS` must pass."""
     proc = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *paths],
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_match_the_github_workflow_schema(scaffolded: Path) -> None:
+    check_jsonschema("vendor.github-workflows", *all_workflows(scaffolded))
 
 
 def test_dependabot_config_matches_its_schema(scaffolded: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot",
-         str(scaffolded / ".github" / "dependabot.yml")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check_jsonschema("vendor.dependabot", scaffolded / ".github" / "dependabot.yml")
 
 
 def test_zizmor_finds_nothing_medium_or_high(scaffolded: Path) -> None:
@@ -194,7 +193,7 @@ def test_pull_request_plan_is_one_comment_updated_in_place(scaffolded: Path) -> 
     assert plan["needs"] == "validate"
     assert plan["permissions"] == {"contents": "read", "pull-requests": "write"}
     runs = "\n".join(s.get("run", "") for s in plan["steps"])
-    assert "schedctl --no-color plan --format markdown --out schedctl-plan.md" in runs
+    assert "schedctl --no-color plan --format markdown > schedctl-plan.md" in runs
     script = next(s["with"]["script"] for s in plan["steps"] if "script" in s.get("with", {}))
     assert "<!-- schedctl-plan -->" in script
     assert "updateComment" in script and "createComment" in script
