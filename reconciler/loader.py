@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +28,8 @@ from reconciler.yamlpos import (
     position_of,
 )
 
+# How a document that is not a mapping is named in the error.
+_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
 # Sections whose forms exclude each other: an override naming one form replaces the others.
@@ -123,7 +125,10 @@ def read_yaml_file(path: Path) -> tuple[list[tuple[Any, Pos]], str]:
     text = decode(data)
     if not text.strip():
         raise YamlProblem("file is empty", Pos(1, 1))
-    return load_documents(text), shown
+    docs = load_documents(text)
+    if not docs:
+        raise YamlProblem("file holds only comments: no YAML document", Pos(1, 1))
+    return docs, shown
 
 
 def _pydantic_diagnostics(
@@ -145,6 +150,10 @@ def _pydantic_diagnostics(
         elif kind == "missing":
             pos = position_of(data, loc[:-1])
             message = f"missing required key {shown_loc!r}"
+        elif kind == "invalid_key":  # `1: x` or `~: x`; pydantic's loc holds str(key)
+            pos = position_of(data, (*loc[:-1], err["input"]), key=True)
+            parent = ".".join(str(p) for p in loc[:-1])
+            message = f"{parent + ': ' if parent else ''}key {err['input']!r} is not a string"
         else:
             pos = position_of(data, loc)
             msg = str(err["msg"]).removeprefix("Value error, ")
@@ -156,18 +165,22 @@ def _pydantic_diagnostics(
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Field names of the (nested) model at `loc`, for 'did you mean' hints."""
     current: Any = model
+    keyed = False  # the previous field is a dict: this part is one of its keys
     for part in loc:
-        if isinstance(part, int) or not (
-            isinstance(current, type) and issubclass(current, BaseModel)
+        if (
+            keyed
+            or isinstance(part, int)
+            or not (isinstance(current, type) and issubclass(current, BaseModel))
         ):
+            keyed = False
             continue
         info = current.model_fields.get(part)
         if info is None:
             return []
         annotation = info.annotation
-        candidates = [
-            a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
-        ]
+        args = getattr(annotation, "__args__", (annotation,))
+        keyed = get_origin(annotation) is dict
+        candidates = [a for a in args if isinstance(a, type) and get_origin(a) is None]
         current = next((a for a in candidates if issubclass(a, BaseModel)), None)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
@@ -377,7 +390,7 @@ def _load_file(
             project.diagnostics.append(Diagnostic(shown, pos.line, pos.column, "empty document"))
             continue
         if not isinstance(data, PosDict):
-            kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+            kind = _KINDS.get(type(data), f"a {type(data).__name__}")
             project.diagnostics.append(
                 Diagnostic(
                     shown,
@@ -447,9 +460,14 @@ def _resolve_document(
             bad = [k for k in override if k not in body_keys]
             if bad:
                 pos = position_of(doc.data, ("overrides", target, bad[0]), key=True)
+                if bad[0] in Schedule.model_fields:
+                    problem = "cannot be overridden per target"
+                else:  # a typo: say so, with the same hint as a top-level unknown key
+                    hint = difflib.get_close_matches(str(bad[0]), sorted(body_keys), n=1)
+                    problem = f"unknown key (did you mean {hint[0]!r}?)" if hint else "unknown key"
                 project.diagnostics.append(
                     Diagnostic(doc.file, pos.line, pos.column,
-                               f"overrides.{target}.{bad[0]}: cannot be overridden per target")
+                               f"overrides.{target}.{bad[0]}: {problem}")
                 )  # fmt: skip
                 continue
             merged = deep_merge(doc.data, override)
