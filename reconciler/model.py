@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -173,6 +174,17 @@ class ScheduleSpec(StrictModel):
             raise ValueError("an interval must be longer than zero")
         return value
 
+    @field_validator("anchor")
+    @classmethod
+    def _anchor(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field check, so that the error names the anchor's line. `every` comes first: it is
+        # in info.data when it validated.
+        if value is not None and "every" in info.data and info.data["every"] is None:
+            raise ValueError(
+                "an anchor goes only with `every` (it is where the intervals count from)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_form(self) -> ScheduleSpec:
         given = self.forms()
@@ -181,8 +193,6 @@ class ScheduleSpec(StrictModel):
             raise ValueError(
                 f"exactly one of {', '.join(SCHEDULE_FORMS)} is required (found: {found})"
             )
-        if self.anchor is not None and self.every is None:
-            raise ValueError("`anchor` goes only with `every`")
         return self
 
     def forms(self) -> list[str]:
@@ -262,11 +272,14 @@ class ScheduleBody(StrictModel):
         default=False, description="One-shots only: retire after a successful run."
     )
 
-    @model_validator(mode="after")
-    def _delete_after_run(self) -> ScheduleBody:
-        if self.delete_after_run and self.schedule.at is None:
-            raise ValueError("delete_after_run goes only with a one-shot `at` schedule")
-        return self
+    @field_validator("delete_after_run")
+    @classmethod
+    def _delete_after_run(cls, value: bool, info: ValidationInfo) -> bool:
+        # A field check, so that the error names this line; `schedule` comes first.
+        schedule = info.data.get("schedule")
+        if value and schedule is not None and schedule.at is None:
+            raise ValueError("only a one-shot `at` schedule can be deleted after its run")
+        return value
 
 
 class Schedule(ScheduleBody):
