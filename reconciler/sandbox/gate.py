@@ -72,6 +72,9 @@ class Gate:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if fail_draw < faults.fail_rate:
+            # Read the body first: closing with it unread makes the kernel reset the
+            # connection, and the client would see that instead of our answer.
+            await _drain(receive)
             if kind_draw < DROP_SHARE:
                 await _drop(send)
             rate_limited = kind_draw < DROP_SHARE + (1 - DROP_SHARE) * _RATE_LIMITED_SHARE
@@ -82,6 +85,7 @@ class Gate:
             )
             return
         if not self._authorized(scope):
+            await _drain(receive)
             await send_json(send, 401, error_body("unauthorized"), {"www-authenticate": "Bearer"})
             return
         if method == "POST" and ambiguous_draw < faults.ambiguous_rate:
@@ -110,6 +114,13 @@ class Gate:
             await _drop(send)
         for message in held:  # not a create, or it failed: answer normally
             await send(message)
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def _drop(send: Send) -> NoReturn:
