@@ -61,6 +61,9 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Base = yaml.SafeLoader
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _Loader(_Base):  # type: ignore[misc]
     # Only the core-schema resolvers below: not PyYAML's YAML 1.1 set.
     yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
@@ -68,20 +71,27 @@ class _Loader(_Base):  # type: ignore[misc]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> PosDict:
         if not isinstance(node, yaml.MappingNode):
             raise YamlProblem("expected a mapping", _mark(node))
+        # flatten_mapping puts the pairs a `<<` merge key brings in first: an explicit key may
+        # override them (and a later merged mapping an earlier one), only explicit keys clash.
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         self.flatten_mapping(node)
+        merged = len(node.value) - explicit
         result = PosDict()
         result.pos = _mark(node)
-        for key_node, value_node in node.value:
+        explicit_keys: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError:
                 raise YamlProblem("a mapping key must be a plain value", _mark(key_node)) from None
-            if key in result:
-                first = result.key_pos[key]
-                raise YamlProblem(
-                    f"duplicate key {key!r} (first at line {first.line})", _mark(key_node)
-                )
+            if index >= merged:
+                if key in explicit_keys:
+                    first = result.key_pos[key]
+                    raise YamlProblem(
+                        f"duplicate key {key!r} (first at line {first.line})", _mark(key_node)
+                    )
+                explicit_keys.add(key)
             result[key] = self.construct_object(value_node, deep=True)
             result.key_pos[key] = _mark(key_node)
             result.value_pos[key] = _mark(value_node)
