@@ -28,8 +28,8 @@ from reconciler.yamlpos import (
     position_of,
 )
 
-# How a document that is not a mapping is named in the error.
-_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+# How a document that is not a mapping is named in the error (bool before int: a subclass).
+_KINDS = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
 # Sections whose forms exclude each other: an override naming one form replaces the others.
@@ -390,7 +390,7 @@ def _load_file(
             project.diagnostics.append(Diagnostic(shown, pos.line, pos.column, "empty document"))
             continue
         if not isinstance(data, PosDict):
-            kind = _KINDS.get(type(data), f"a {type(data).__name__}")
+            kind = next((k for t, k in _KINDS.items() if isinstance(data, t)), "a scalar")
             project.diagnostics.append(
                 Diagnostic(
                     shown,
