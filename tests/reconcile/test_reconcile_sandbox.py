@@ -179,7 +179,7 @@ def test_duplicates_are_reported_and_pruned(repo: Repo, sandbox: RunningSandbox)
 def test_ambiguous_creates_are_adopted_not_duplicated(repo: Repo, sandbox: RunningSandbox) -> None:
     seed(repo, 6)
     sandbox.set_faults(ambiguous_rate=1.0)  # every write commits, then the connection drops
-    plan, result = repo.apply()
+    _, result = repo.apply()
     sandbox.set_faults(ambiguous_rate=0.0)
     statuses = sorted({r.status for r in result.results})
     assert statuses == ["adopted"] and result.ok
