@@ -76,6 +76,10 @@ class Executor(Protocol):
         """Stop whatever is still running (the shutdown grace period is over)."""
         ...
 
+    def close(self) -> None:
+        """Release connections; called once, after the last run."""
+        ...
+
 
 def excerpt(text: str, limit: int = ERROR_EXCERPT) -> str:
     text = text.strip()
@@ -92,6 +96,9 @@ class PrintExecutor:
         return Outcome(ok=True, output=ctx.message())
 
     def cancel_all(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -167,6 +174,9 @@ class CommandExecutor:
         for proc in procs.values():
             _kill_group(proc)
 
+    def close(self) -> None:
+        pass
+
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the command's process group, SIGKILL what is left after a short grace."""
@@ -192,19 +202,35 @@ class _HttpBase:
         self.url = url
         # One pooled client for every run; httpx clients are thread-safe.
         self._client = httpx.Client(follow_redirects=False)
+        self._cancelled = False
 
     def cancel_all(self) -> None:
-        self._client.close()  # in-flight requests fail fast; their runs end as interrupted
+        self._cancelled = True
+        self._client.close()  # in-flight requests fail fast
+
+    def close(self) -> None:
+        self._client.close()
 
     def _post(
-        self, ctx: RunContext, payload: dict[str, Any], headers: dict[str, str]
-    ) -> httpx.Response | str:
+        self,
+        ctx: RunContext,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        files: dict[str, str],
+    ) -> httpx.Response | Outcome:
+        """The answer, or the failed Outcome when none came."""
         try:
             return self._client.post(self.url, json=payload, headers=headers, timeout=ctx.timeout)
         except httpx.TimeoutException:
-            return f"POST {self.url}: timed out after {ctx.timeout:g}s"
+            return Outcome(
+                False, error=f"POST {self.url}: timed out after {ctx.timeout:g}s", files=files
+            )
         except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client was closed
-            return f"POST {self.url}: {type(exc).__name__}: {exc}"
+            if self._cancelled:
+                return Outcome(False, error="stopped at shutdown", files=files, interrupted=True)
+            return Outcome(
+                False, error=f"POST {self.url}: {type(exc).__name__}: {exc}", files=files
+            )
 
 
 class HttpExecutor(_HttpBase):
@@ -234,9 +260,9 @@ class HttpExecutor(_HttpBase):
         if os.environ.get(HTTP_TOKEN_ENV):
             headers["Authorization"] = f"Bearer {os.environ[HTTP_TOKEN_ENV]}"
         files = {"request.json": json.dumps(payload, indent=2)}
-        answer = self._post(ctx, payload, headers)
-        if isinstance(answer, str):
-            return Outcome(False, "", answer, files=files)
+        answer = self._post(ctx, payload, headers, files)
+        if isinstance(answer, Outcome):
+            return answer
         if answer.is_success:
             return Outcome(True, answer.text, files=files)
         return Outcome(
@@ -273,9 +299,9 @@ class OpenAIExecutor(_HttpBase):
         payload = {"model": self.model, "messages": messages}
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         files = {"request.json": json.dumps(payload, indent=2)}
-        answer = self._post(ctx, payload, headers)
-        if isinstance(answer, str):
-            return Outcome(False, "", answer, files=files)
+        answer = self._post(ctx, payload, headers, files)
+        if isinstance(answer, Outcome):
+            return answer
         files["response.json"] = answer.text
         if not answer.is_success:
             return Outcome(

@@ -15,6 +15,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -154,6 +155,8 @@ class Runner:
         self.semantics = SEMANTICS[options.semantics]
         self.clock: Clock = clock or RealClock()
         self.executor = executor or parse_executor(options.executor)
+        self._owns_executor = executor is None
+        self._closed = False
         self.inline = self.clock.virtual if inline is None else inline  # simulate: no threads
         self._on_run = on_run
         self._items = list(schedules)
@@ -244,31 +247,33 @@ class Runner:
             self._hurry = self._hurry or hurry
             self._cond.notify_all()
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no run is queued or running; False when `timeout` (seconds) ran out."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._active, timeout)
+
     def shutdown(self) -> None:
         """Let running runs finish within the grace period, interrupt the rest, close the db."""
+        if self._closed:
+            return
+        self._closed = True
         self.stop()
-        deadline = self.clock.now() + timedelta(seconds=self.options.grace)
+        end = time.monotonic() + self.options.grace  # real seconds, whatever the clock
         with self._cond:
-            while self._active and not self._hurry and not self.clock.virtual:
-                left = (deadline - self.clock.now()).total_seconds()
-                if left <= 0:
-                    break
-                self._cond.wait(min(left, 1.0))
+            while self._active and not self._hurry and (left := end - time.monotonic()) > 0:
+                self._cond.wait(left)  # woken by each finished run and by a second signal
             if self._active:
-                log.warning(
-                    "stopping %d run(s) still going after the grace period", len(self._active)
-                )
+                log.warning("stopping %d run(s) still going at shutdown", len(self._active))
         if self._active:
             self.executor.cancel_all()
-            with self._cond:
-                self._cond.wait_for(lambda: not self._active, _CANCEL_WAIT_SECONDS)
+            self.wait_idle(_CANCEL_WAIT_SECONDS)
         for _ in self._workers:
             self._queue.put(None)
+        if self._owns_executor:
+            self.executor.close()
         if self._store is not None:
-            with self._cond:
-                left_over = list(self._active)
-            if left_over:  # workers stuck past every deadline: the next start would say the same
-                self.store.recover(self.clock.now())
+            if self._active:  # workers stuck past every deadline: record what the next start would
+                self._store.recover(self.clock.now())
             self._store.close()
         if self._lock is not None:
             self._lock.release()

@@ -1,0 +1,345 @@
+"""The scheduler loop on a virtual clock: when things fire, and the platform rules around them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import RunnerError, UsageError
+from reconciler.runner import RunnerOptions, run_once, simulate
+from reconciler.runner.clock import VirtualClock
+from reconciler.runner.executors import Outcome, RunContext
+from reconciler.runner.scheduler import Runnable, Runner
+from reconciler.runner.store import RunRecord, Store
+
+from .conftest import T0, FakeExecutor, Item, failing, item
+
+S = timedelta(seconds=1)
+
+
+def fires(records: Sequence[RunRecord], status: str | None = "ok") -> list[tuple[str, datetime]]:
+    return [(r.schedule, r.scheduled_for) for r in records if status is None or r.status == status]  # type: ignore[misc]
+
+
+def serve(
+    schedules: Sequence[Runnable],
+    start: datetime,
+    until: datetime,
+    options: RunnerOptions | None = None,
+    executor: FakeExecutor | None = None,
+) -> list[RunRecord]:
+    """One runner 'session' on a virtual clock from `start` to `until` (like start, Ctrl-C)."""
+    out: list[RunRecord] = []
+    runner = Runner(
+        schedules,
+        options or RunnerOptions(),
+        clock=VirtualClock(start),
+        executor=executor or FakeExecutor(),
+        on_run=out.append,
+    )
+    runner.start()
+    try:
+        runner.serve(until=until)
+    finally:
+        runner.shutdown()
+    return out
+
+
+def test_intervals_anchor_at_first_sight_on_whole_seconds() -> None:
+    start = T0 + timedelta(milliseconds=400)
+    records = simulate(
+        [item("one", {"every": "1s"}), item("two", {"every": "2s"})],
+        start,
+        T0 + 5 * S,
+        RunnerOptions(),
+    )
+    assert fires(records) == [
+        ("one", T0 + S), ("one", T0 + 2 * S), ("two", T0 + 2 * S), ("one", T0 + 3 * S),
+        ("one", T0 + 4 * S), ("two", T0 + 4 * S), ("one", T0 + 5 * S),
+    ]  # fmt: skip
+
+
+def test_cron_presets_zones_anchors_and_one_shots() -> None:
+    schedules = [
+        Item("rome", item("rome", {"cron": "0 9 * * *"}).schedule, "Europe/Rome"),
+        item("daily", {"daily": "12:30", "timezone": "America/New_York"}),
+        item("anchored", {"every": "6h", "anchor": "2020-01-01T01:00:00Z"}),
+        item("once", {"at": "2026-03-02T10:15:00Z"}),
+        item("weekly", {"weekly": {"at": "08:00", "days": ["tue"]}}),
+    ]
+    got = fires(simulate(schedules, T0, T0 + timedelta(days=1), RunnerOptions()))
+    assert got == [
+        ("once", datetime.fromisoformat("2026-03-02T10:15:00+00:00")),
+        ("anchored", datetime.fromisoformat("2026-03-02T13:00:00+00:00")),
+        ("daily", datetime.fromisoformat("2026-03-02T17:30:00+00:00")),
+        ("anchored", datetime.fromisoformat("2026-03-02T19:00:00+00:00")),
+        ("anchored", datetime.fromisoformat("2026-03-03T01:00:00+00:00")),
+        ("anchored", datetime.fromisoformat("2026-03-03T07:00:00+00:00")),
+        ("rome", datetime.fromisoformat("2026-03-03T08:00:00+00:00")),  # same instant: by name
+        ("weekly", datetime.fromisoformat("2026-03-03T08:00:00+00:00")),
+    ]
+    assert all(
+        r.trigger == "scheduler"
+        for r in simulate(schedules, T0, T0 + timedelta(days=1), RunnerOptions())
+    )
+
+
+def test_window_is_after_from_up_to_and_including_until() -> None:
+    got = fires(
+        simulate([item("d", {"daily": "09:00"})], T0, T0 + timedelta(days=2), RunnerOptions())
+    )
+    assert [t for _, t in got] == [T0 + timedelta(days=1), T0 + timedelta(days=2)]
+
+
+def test_disabled_in_the_file_never_fires() -> None:
+    assert (
+        simulate([item("off", {"every": "1s"}, enabled=False)], T0, T0 + 5 * S, RunnerOptions())
+        == []
+    )
+
+
+def test_engine_auto_disables_after_max_retries() -> None:
+    records = serve(
+        [item("flaky", {"every": "1s"}, max_retries=2), item("default", {"every": "1s"}), item("fine", {"every": "1s"})],
+        T0, T0 + 10 * S, executor=FakeExecutor(lambda ctx: failing(ctx) if ctx.key != "fine" else Outcome(True)),
+    )  # fmt: skip
+    by = {k: [r for r in records if r.schedule == k] for k in ("flaky", "default", "fine")}
+    assert [r.status for r in by["flaky"]] == ["error", "error"]
+    assert by["flaky"][-1].error == "boom; auto-disabled after 2 consecutive errors"
+    assert by["flaky"][-1].schedule_disabled
+    assert len(by["default"]) == 3  # engine maxRetries default 3
+    assert len(by["fine"]) == 10  # a flaky neighbour takes nobody down
+
+
+def test_aitroop_never_auto_disables() -> None:
+    records = serve(
+        [item("flaky", {"every": "5m"}, max_retries=1)], T0, T0 + timedelta(minutes=30),
+        RunnerOptions(semantics="aitroop"), FakeExecutor(failing),
+    )  # fmt: skip
+    assert [r.status for r in records] == ["error"] * 6 and not records[-1].schedule_disabled
+
+
+def test_disabled_state_survives_restart_until_the_definition_changes(tmp_path: Path) -> None:
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    flaky = item("flaky", {"every": "1s"}, max_retries=1)
+    assert len(serve([flaky], T0, T0 + 5 * S, options, FakeExecutor(failing))) == 1
+    assert serve([flaky], T0 + 10 * S, T0 + 20 * S, options) == []
+    edited = item("flaky", {"every": "1s"}, prompt="a better prompt", max_retries=1)
+    assert [r.status for r in serve([edited], T0 + 30 * S, T0 + 33 * S, options)] == ["ok"] * 4
+
+
+def test_delete_after_run_retires_after_success_only(tmp_path: Path) -> None:
+    at = {"at": (T0 + 3 * S).isoformat()}
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    failed = serve(
+        [item("remind", at, delete_after_run=True)], T0, T0 + 5 * S, options, FakeExecutor(failing)
+    )
+    assert [r.status for r in failed] == ["error"]
+    with Store(tmp_path / "runs.db") as store:
+        assert not store.states()["remind"].retired
+    other = item("remind2", at, delete_after_run=True)
+    assert [r.status for r in serve([other], T0, T0 + 5 * S, options)] == ["ok"]
+    with Store(tmp_path / "runs.db") as store:
+        assert store.states()["remind2"].retired
+    # Retired: a later start neither fires it nor lets --once forget it happened.
+    assert serve([other], T0 + 10 * S, T0 + 20 * S, options) == []
+
+
+def test_conversation_ids(tmp_path: Path) -> None:
+    schedules = [
+        item("keep", {"every": "5m"}, history="keep"),
+        item("fresh", {"every": "5m"}, history="fresh"),
+        item("app", {"every": "5m"}, action={"app": {"id": "app_1", "input": {"x": 1}}}),
+    ]
+    conv = {
+        k: [
+            r.conversation_id
+            for r in serve(schedules, T0, T0 + timedelta(minutes=15))
+            if r.schedule == k
+        ]
+        for k in ("keep", "fresh", "app")
+    }
+    assert len(conv["keep"]) == 3 and len(set(conv["keep"])) == 1
+    assert len(set(conv["fresh"])) == 3 and None not in conv["fresh"]
+    aitroop = serve(schedules, T0, T0 + timedelta(minutes=15), RunnerOptions(semantics="aitroop"))
+    by = {
+        k: [r.conversation_id for r in aitroop if r.schedule == k] for k in ("keep", "fresh", "app")
+    }
+    assert len(set(by["fresh"])) == 1 and None not in by["fresh"]  # one session per schedule
+    assert by["app"] == [None, None, None]  # run_app has no session
+    # history: keep survives a restart: the same conversation continues.
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    one = serve(schedules[:1], T0, T0 + timedelta(minutes=5), options)
+    two = serve(schedules[:1], T0 + timedelta(minutes=6), T0 + timedelta(minutes=10), options)
+    assert one[0].conversation_id == two[0].conversation_id
+
+
+def test_aitroop_skips_ticks_below_five_minutes_and_pushes_them_forward() -> None:
+    records = serve(
+        [item("tight", {"every": "1m"})],
+        T0,
+        T0 + timedelta(minutes=16),
+        RunnerOptions(semantics="aitroop"),
+    )
+    assert [r.status for r in records] == ["skipped"] * 4
+    assert [r.scheduled_for for r in records] == [T0 + timedelta(minutes=m) for m in (1, 6, 11, 16)]
+    assert "minimum interval" in (records[0].error or "")
+    engine = serve([item("tight", {"every": "1m"})], T0, T0 + timedelta(minutes=16))
+    assert [r.status for r in engine] == ["ok"] * 16
+
+
+def test_missed_slot_fires_once_after_downtime(tmp_path: Path) -> None:
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    schedules = [item("tick", {"every": "10s"})]
+    first = serve(schedules, T0, T0 + 30 * S, options)
+    assert [r.scheduled_for for r in first] == [T0 + 10 * S, T0 + 20 * S, T0 + 30 * S]
+    # Down from 30s to 75s: 40, 50, 60 and 70 were missed; 70 fires once, at start.
+    second = serve(schedules, T0 + 75 * S, T0 + 90 * S, options)
+    assert [r.scheduled_for for r in second] == [T0 + 70 * S, T0 + 80 * S, T0 + 90 * S]
+    assert second[0].started_at == T0 + 75 * S
+    # A restart with nothing missed fires nothing early.
+    third = serve(schedules, T0 + 95 * S, T0 + 100 * S, options)
+    assert [r.scheduled_for for r in third] == [T0 + 100 * S]
+
+
+def test_missed_skip_fires_nothing_and_does_not_remember_it_later(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    schedules = [item("tick", {"every": "10s"})]
+    serve(schedules, T0, T0 + 10 * S, RunnerOptions(db_path=db))
+    skipped = serve(schedules, T0 + 35 * S, T0 + 40 * S, RunnerOptions(db_path=db, missed="skip"))
+    assert [r.scheduled_for for r in skipped] == [T0 + 40 * S]
+    # The skipped slot 30 was handled: a later --missed once start does not fire it.
+    again = serve(schedules, T0 + 41 * S, T0 + 45 * S, RunnerOptions(db_path=db))
+    assert again == []
+
+
+def test_a_run_interrupted_by_a_crash_is_not_fired_again(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    schedules = [item("tick", {"every": "10s"})]
+    with Store(db) as store:  # a runner claimed slot 10 and died before finishing it
+        store.sync_states([("tick", "x", "y")], T0)
+    runner = Runner(
+        schedules, RunnerOptions(db_path=db), clock=VirtualClock(T0), executor=FakeExecutor()
+    )
+    runner.start()
+    claim = runner.store.claim("tick", T0 + 10 * S, "scheduler", "fresh", T0 + 10 * S)
+    runner.store.close()  # no shutdown: like kill -9
+    runner._lock.release()  # type: ignore[union-attr]
+    after = serve(schedules, T0 + 12 * S, T0 + 20 * S, RunnerOptions(db_path=db))
+    assert [r.scheduled_for for r in after] == [T0 + 20 * S]
+    with Store(db) as store:
+        assert store.get_run(claim.run_id).status == "interrupted"  # type: ignore[union-attr]
+
+
+def test_a_still_running_schedule_is_skipped_and_the_pool_is_bounded() -> None:
+    gate = threading.Event()
+    executor = FakeExecutor(block=gate)
+    schedules = [item(f"s{i}", {"every": "1s"}) for i in range(5)]
+    out: list[RunRecord] = []
+    runner = Runner(
+        schedules,
+        RunnerOptions(),
+        clock=VirtualClock(T0),
+        executor=executor,
+        on_run=out.append,
+        inline=False,
+    )
+    runner.start()
+    runner.serve(until=T0 + 3 * S)  # virtual time runs ahead while the workers are stuck
+    assert executor.running == 3 and len(executor.calls) == 3
+    skipped = [r for r in out if r.status == "skipped"]
+    assert len(skipped) == 10 and {r.scheduled_for for r in skipped} == {T0 + 2 * S, T0 + 3 * S}
+    gate.set()
+    assert runner.wait_idle(10)
+    runner.shutdown()
+    assert executor.max_running == 3
+    assert sorted(r.schedule for r in out if r.status == "ok") == [f"s{i}" for i in range(5)]
+
+
+def test_shutdown_interrupts_runs_past_the_grace_period() -> None:
+    gate = threading.Event()
+    executor = FakeExecutor(
+        block=gate, result=lambda ctx: Outcome(False, error="stopped at shutdown", interrupted=True)
+    )
+    out: list[RunRecord] = []
+    runner = Runner(
+        [item("slow", {"every": "1s"})],
+        RunnerOptions(grace=0.2),
+        clock=VirtualClock(T0),
+        executor=executor,
+        on_run=out.append,
+        inline=False,
+    )
+    executor.cancel_all = gate.set  # type: ignore[method-assign]
+    runner.start()
+    runner.serve(until=T0 + S)
+    runner.shutdown()
+    assert [r.status for r in out] == ["interrupted"]
+
+
+def test_reload_recomputes_changed_stops_removed_starts_added() -> None:
+    clock = VirtualClock(T0)
+    out: list[RunRecord] = []
+    a, b = item("a", {"every": "10s"}), item("b", {"every": "10s"})
+    runner = Runner(
+        [a, b], RunnerOptions(), clock=clock, executor=FakeExecutor(), on_run=out.append
+    )
+    runner.start()
+    runner.serve(until=T0 + 15 * S)
+    clock.advance_to(T0 + 17 * S)
+    added, changed, removed = runner.reload(
+        [item("a", {"every": "3s"}), item("c", {"every": "5s"})]
+    )
+    assert (added, changed, removed) == (["c"], ["a"], ["b"])
+    assert runner.next_fire("a") == T0 + 20 * S  # re-anchored at the change (whole seconds)
+    assert runner.next_fire("b") is None
+    runner.reload([item("a", {"every": "3s"}), item("c", {"every": "5s"})])  # no change: no effect
+    assert runner.next_fire("a") == T0 + 20 * S
+    runner.serve(until=T0 + 25 * S)
+    runner.shutdown()
+    assert fires(out) == [
+        ("a", T0 + 10 * S), ("b", T0 + 10 * S), ("a", T0 + 20 * S), ("c", T0 + 22 * S), ("a", T0 + 23 * S),
+    ]  # fmt: skip
+
+
+def test_once_is_manual_and_runs_disabled_schedules(tmp_path: Path) -> None:
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    schedules = [item("off", {"every": "1h"}, enabled=False)]
+    record = run_once(schedules, "off", options)
+    assert record.trigger == "manual" and record.status == "ok" and record.output == "do off"
+    assert (tmp_path / "artifacts" / record.run_id / "output.txt").read_text() == "do off"
+    with pytest.raises(UsageError, match="no schedule named 'nope'"):
+        run_once(schedules, "nope", options)
+
+
+def test_one_live_runner_per_database(tmp_path: Path) -> None:
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    first = Runner([item("a", {"every": "1h"})], options, executor=FakeExecutor())
+    first.start()
+    try:
+        with pytest.raises(RunnerError, match="another `schedctl run`"):
+            Runner([item("a", {"every": "1h"})], options, executor=FakeExecutor()).start()
+        assert run_once([item("a", {"every": "1h"})], "a", options).status == "ok"  # --once may
+    finally:
+        first.shutdown()
+
+
+def test_executor_exceptions_become_errors() -> None:
+    def explode(ctx: RunContext) -> Outcome:
+        raise ValueError("bad")
+
+    records = serve([item("a", {"every": "1s"})], T0, T0 + S, executor=FakeExecutor(explode))
+    assert records[0].status == "error" and records[0].error == "ValueError: bad"
+
+
+def test_simulate_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    simulate(
+        [item("a", {"every": "1s"})], T0, T0 + 3 * S, replace(RunnerOptions(), executor="print")
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,51 @@
+"""Platform rules as pure functions."""
+
+from __future__ import annotations
+
+from reconciler.runner.semantics import AITROOP, ENGINE, after_run, semantics_for_platform
+from reconciler.runner.store import ScheduleState
+
+from .conftest import T0, item
+
+
+def state(**kw: object) -> ScheduleState:
+    return ScheduleState("a", "s", "d", T0, **kw)  # type: ignore[arg-type]
+
+
+def test_engine_max_retries_default_and_explicit() -> None:
+    assert ENGINE.max_errors(item("a", {"every": "1m"}).schedule) == 3
+    assert ENGINE.max_errors(item("a", {"every": "1m"}, max_retries=5).schedule) == 5
+    assert ENGINE.max_errors(item("a", {"every": "1m"}, max_retries=0).schedule) == 1
+    assert AITROOP.max_errors(item("a", {"every": "1m"}, max_retries=2).schedule) is None
+
+
+def test_after_run() -> None:
+    s = state(consecutive_errors=2)
+    assert after_run(s, "ok", max_errors=3, retire_on_success=False).consecutive_errors == 0
+    disabled = after_run(s, "error", max_errors=3, retire_on_success=False)
+    assert (
+        disabled.disabled and disabled.disabled_reason == "auto-disabled after 3 consecutive errors"
+    )
+    assert not after_run(s, "error", max_errors=None, retire_on_success=False).disabled
+    assert after_run(s, "skipped", max_errors=1, retire_on_success=True) == s
+    assert after_run(s, "interrupted", max_errors=1, retire_on_success=True) == s
+    assert after_run(s, "ok", max_errors=1, retire_on_success=True).retired
+    assert not after_run(s, "error", max_errors=9, retire_on_success=True).retired
+
+
+def test_aitroop_minimum_and_sessions() -> None:
+    short = item("a", {"every": "4m"}, history="fresh").schedule
+    assert AITROOP.below_minimum(short) and not ENGINE.below_minimum(short)
+    assert not AITROOP.below_minimum(item("a", {"every": "5m"}).schedule)
+    assert not AITROOP.below_minimum(item("a", {"cron": "* * * * *"}).schedule)
+    assert AITROOP.conversation(short) == "keep" and ENGINE.conversation(short) == "fresh"
+    app = item("a", {"daily": "09:00"}, action={"app": {"id": "app_1"}}).schedule
+    assert AITROOP.conversation(app) == "none" and ENGINE.conversation(app) == "keep"
+    notes = AITROOP.notes(item("a", {"every": "1m"}, history="fresh", max_retries=2).schedule)
+    assert len(notes) == 3 and ENGINE.notes(short) == []
+
+
+def test_platform_defaults() -> None:
+    assert semantics_for_platform("aitroop") is AITROOP
+    assert semantics_for_platform("engine") is ENGINE
+    assert semantics_for_platform("some-plugin") is ENGINE
