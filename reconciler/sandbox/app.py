@@ -34,7 +34,11 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     app.state.sandbox = ctx
     # The Gate middleware enforces the token; this dependency only documents the scheme.
     documented_auth = [Depends(HTTPBearer(auto_error=False))] if opts.token else []
-    errors: dict[int | str, dict[str, object]] = {422: {"model": ErrorBody}}
+    # 400: a body FastAPI cannot even decode (not UTF-8); 422: everything else that is invalid.
+    errors: dict[int | str, dict[str, object]] = {
+        400: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    }
     if opts.token:
         errors[401] = {"model": ErrorBody}
     app.include_router(api.router(), dependencies=documented_auth, responses=errors)

@@ -260,7 +260,7 @@ class EngineApi:
 
         @router.get(BASE + "/{task_id}", response_model=EngineTask, responses=not_found)
         async def get_task(slug: str, task_id: str) -> Response:
-            return tasks.respond(tasks.load(slug, task_id))
+            return tasks.get(slug, task_id)
 
         @router.patch(BASE + "/{task_id}", response_model=EngineTask, responses=not_found)
         async def update_task(slug: str, task_id: str, body: TaskPatch) -> Response:

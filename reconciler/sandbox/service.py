@@ -112,12 +112,15 @@ class TaskService(Generic[TaskT]):
         task = self.model.model_validate_json(body)
         now = self.ctx.now()
         if task.next_run is not None and task.next_run <= iso(now):
-            task = self.save(scope, task.rescheduled(now))
+            task = task.rescheduled(now)
+            self.save(scope, task)
         return task
 
-    def save(self, scope: str, task: TaskT) -> TaskT:
-        self.ctx.store.put_task(scope, task.id, task.to_json(), task.next_run)
-        return task
+    def save(self, scope: str, task: TaskT) -> str:
+        """Store the task; returns its JSON, which is also the answer to send."""
+        body = task.to_json()
+        self.ctx.store.put_task(scope, task.id, body, task.next_run)
+        return body
 
     def refresh_due(self, scope: str) -> None:
         """Move next-run times that have passed forward, as the platform's scheduler would.
@@ -129,8 +132,8 @@ class TaskService(Generic[TaskT]):
         for body in self.ctx.store.due_tasks(scope, iso(now)):
             self.save(scope, self.model.model_validate_json(body).rescheduled(now))
 
-    def respond(self, task: TaskT, status: int = 200) -> Response:
-        return json_response(task.to_json(), status)
+    def get(self, scope: str, task_id: str) -> Response:
+        return json_response(self.load(scope, task_id).to_json())
 
     def list(self, scope: str, cursor: str | None, limit: int | None) -> Response:
         self.refresh_due(scope)
@@ -145,14 +148,14 @@ class TaskService(Generic[TaskT]):
     def create(self, scope: str, prefix: str, build: Callable[[str, datetime], TaskT]) -> Response:
         now = self.ctx.now()
         task = build(self.ctx.store.mint_id(prefix), now)
-        return self.respond(self.save(scope, task.rescheduled(now)), 201)
+        return json_response(self.save(scope, task.rescheduled(now)), 201)
 
     def change(
         self, scope: str, task_id: str, edit: Callable[[TaskT, datetime], TaskT]
     ) -> Response:
         now = self.ctx.now()
         task = edit(self.load(scope, task_id), now)
-        return self.respond(self.save(scope, task.rescheduled(now)))
+        return json_response(self.save(scope, task.rescheduled(now)))
 
     def delete(self, scope: str, task_id: str) -> Response:
         if not self.ctx.store.delete_task(scope, task_id):

@@ -90,8 +90,15 @@ class Store:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def _execute(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        """One statement, its own transaction (autocommit): a third of the round trips of
+        BEGIN / statement / COMMIT. A cascade runs inside the statement's transaction."""
+        with self._lock:
+            return self._conn.execute(sql, params)
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """Several statements in one transaction."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -106,13 +113,12 @@ class Store:
         so a restarted sandbox with the same seed continues the sequence instead of repeating it."""
         if self._seed is None:
             return prefix + secrets.token_hex(8)
-        with self._write() as conn:
+        with self._lock:
             self._counter += 1
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('id_counter', ?)",
-                (str(self._counter),),
-            )
             n = self._counter
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('id_counter', ?)", (str(n),)
+            )
         return prefix + hashlib.sha256(f"{self._seed}:{n}".encode()).hexdigest()[:16]
 
     # tasks
@@ -126,17 +132,15 @@ class Store:
 
     def put_task(self, scope: str, task_id: str, body: str, next_run_at: str | None) -> None:
         """Insert a task, or replace the body of an existing one (keeping its list position)."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO tasks (id, scope, next_run_at, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET next_run_at = excluded.next_run_at, "
-                "body = excluded.body",
-                (task_id, scope, next_run_at, body),
-            )
+        self._execute(
+            "INSERT INTO tasks (id, scope, next_run_at, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET next_run_at = excluded.next_run_at, "
+            "body = excluded.body",
+            (task_id, scope, next_run_at, body),
+        )
 
     def delete_task(self, scope: str, task_id: str) -> bool:
-        with self._write() as conn:
-            cur = conn.execute("DELETE FROM tasks WHERE id = ? AND scope = ?", (task_id, scope))
+        cur = self._execute("DELETE FROM tasks WHERE id = ? AND scope = ?", (task_id, scope))
         return cur.rowcount > 0
 
     def due_tasks(self, scope: str, now: str) -> list[str]:
