@@ -7,10 +7,10 @@ so every description and example here is what an editor shows on hover.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,12 @@ TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # Compound durations ("1h30m"); the validator rejects the empty and all-zero ones.
 DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+_DURATION_PARTS = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+# What datetime arithmetic can hold: longer intervals, and instants within a day of datetime's
+# own limits (which may not convert to UTC or to another zone), are refused.
+MAX_INTERVAL = timedelta.max
+EARLIEST = date(1, 1, 2)
+LATEST = date(9999, 12, 30)
 
 SCHEDULE_FORMS = ("cron", "every", "at", "daily", "weekly", "monthly")
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -41,8 +47,13 @@ DEFAULT_GLOBS = ("schedules/**/*.y*ml",)  # .yaml and .yml
 @lru_cache(maxsize=1024)
 def check_timezone(name: str) -> str:
     """Return `name` if it is an IANA zone in the zone database, else raise ValueError."""
-    # ZoneInfo also opens files such as "localtime" or "posixrules": only real zone names pass.
-    if not ZONE_NAME.match(name) or name in {"localtime", "posixrules", "Factory"}:
+    # ZoneInfo also opens files such as "localtime", "posixrules", the posix/ and right/ copies,
+    # and on a case-insensitive disk "europe/rome": only the database's own names pass.
+    if (
+        not ZONE_NAME.match(name)
+        or name in {"localtime", "posixrules", "Factory"}
+        or name not in _zone_names()
+    ):
         raise ValueError(f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)")
     try:
         ZoneInfo(name)
@@ -51,6 +62,30 @@ def check_timezone(name: str) -> str:
             f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)"
         ) from None
     return name
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _too_long(duration: str) -> bool:
+    """Whether a DURATION_PATTERN text is longer than a timedelta can hold."""
+    match = _DURATION_PARTS.match(duration)
+    if match is None:
+        return False
+    if any(len(n) > 15 for n in match.groups() if n):  # also keeps int() off huge digit runs
+        return True
+    days, hours, minutes, seconds = (int(n) if n else 0 for n in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    return total > MAX_INTERVAL.total_seconds()
+
+
+def check_instant(value: datetime) -> datetime:
+    """`value` if datetime arithmetic can hold it in any zone, else raise ValueError."""
+    if not EARLIEST <= value.date() <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
 
 
 def weekday_number(value: int | str) -> int:
@@ -172,6 +207,8 @@ class ScheduleSpec(StrictModel):
     def _every(cls, value: str | None) -> str | None:
         if value is not None and not any(ch in "123456789" for ch in value):  # "", "0m"
             raise ValueError("an interval must be longer than zero")
+        if value is not None and _too_long(value):
+            raise ValueError(f"an interval must be at most {MAX_INTERVAL.days} days")
         return value
 
     @field_validator("anchor")
@@ -183,7 +220,12 @@ class ScheduleSpec(StrictModel):
             raise ValueError(
                 "an anchor goes only with `every` (it is where the intervals count from)"
             )
-        return value
+        return None if value is None else check_instant(value)
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else check_instant(value)
 
     @model_validator(mode="after")
     def _one_form(self) -> ScheduleSpec:
