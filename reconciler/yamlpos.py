@@ -9,7 +9,8 @@ is a string, `10:30` is not a base-60 integer, and timestamps stay strings for p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -243,6 +244,20 @@ def _guard_depth(text: str) -> None:
 
 def load_documents(text: str) -> list[tuple[Any, Pos]]:
     """Every document of a YAML stream with its start position. Raises YamlProblem."""
+    to_editor = _editor_lines(text)
+    if to_editor is None:
+        return _load_documents(text)
+    try:
+        docs = _load_documents(text)
+    except YamlProblem as exc:
+        raise YamlProblem(exc.message, to_editor(exc.pos)) from None
+    done: set[int] = set()
+    for value, _ in docs:
+        _move_positions(value, to_editor, done)
+    return [(value, to_editor(pos)) for value, pos in docs]
+
+
+def _load_documents(text: str) -> list[tuple[Any, Pos]]:
     loader = _Loader(text)
     docs: list[tuple[Any, Pos]] = []
     try:
@@ -271,10 +286,44 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
 
 def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
     """Whether the error mark points at a tab (libyaml's messages do not always say so)."""
-    if mark is None:
-        return False
-    lines = text.split("\n")
-    return 0 <= mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t"
+    return mark is not None and text[mark.index : mark.index + 1] == "\t"
+
+
+# libyaml (YAML 1.1) also breaks lines at NEL, U+2028 and U+2029; editors and GitHub do not.
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_EDITOR_BREAK = re.compile("\r\n|[\r\n]")
+
+
+def _editor_lines(text: str) -> Callable[[Pos], Pos] | None:
+    """A map from libyaml's line:column to the editor's, or None when they are the same."""
+    if not any(ch in text for ch in "\x85\u2028\u2029"):
+        return None
+    yaml_starts = [0, *(m.end() for m in _YAML_BREAK.finditer(text))]
+    editor_starts = [0, *(m.end() for m in _EDITOR_BREAK.finditer(text))]
+
+    def to_editor(pos: Pos) -> Pos:
+        index = yaml_starts[min(pos.line, len(yaml_starts)) - 1] + pos.column - 1
+        line = bisect_right(editor_starts, index)
+        return Pos(line, index - editor_starts[line - 1] + 1)
+
+    return to_editor
+
+
+def _move_positions(value: Any, to_editor: Callable[[Pos], Pos], done: set[int]) -> None:
+    """Rewrite every position in a loaded tree (shared by aliases: each object once)."""
+    if not isinstance(value, (PosDict, PosList)) or id(value) in done:
+        return
+    done.add(id(value))
+    value.pos = to_editor(value.pos)
+    if isinstance(value, PosDict):
+        value.key_pos = {k: to_editor(p) for k, p in value.key_pos.items()}
+        value.value_pos = {k: to_editor(p) for k, p in value.value_pos.items()}
+        children: Iterable[Any] = value.values()
+    else:
+        value.item_pos = [to_editor(p) for p in value.item_pos]
+        children = value
+    for child in children:
+        _move_positions(child, to_editor, done)
 
 
 def position_of(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> Pos:
