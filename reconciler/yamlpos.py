@@ -176,26 +176,33 @@ _Loader.add_constructor(
 
 def _check_size(value: Any, pos: Pos) -> None:
     """Refuse documents that alias-expand past MAX_EXPANDED_NODES or nest past MAX_DEPTH."""
-    sizes: dict[int, int] = {}
+    # id -> (expanded size, height): an alias is measured once, and its height still counts
+    # wherever it is used again, deeper (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests).
+    measured: dict[int, tuple[int, int]] = {}
+    too_deep = YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", pos)
 
-    def size(obj: Any, depth: int) -> int:
+    def measure(obj: Any, depth: int) -> tuple[int, int]:
         if depth > MAX_DEPTH:
-            raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", pos)
+            raise too_deep
         if not isinstance(obj, (dict, list)):
-            return 1
-        known = sizes.get(id(obj))
+            return 1, 0
+        known = measured.get(id(obj))
         if known is not None:
+            if depth + known[1] > MAX_DEPTH:
+                raise too_deep
             return known
-        children = obj.values() if isinstance(obj, dict) else obj
-        total = 1 + sum(size(child, depth + 1) for child in children)
+        total, height = 1, 0
+        for child in obj.values() if isinstance(obj, dict) else obj:
+            size, child_height = measure(child, depth + 1)
+            total, height = total + size, max(height, child_height + 1)
         if total > MAX_EXPANDED_NODES:
             raise YamlProblem(
                 f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", pos
             )
-        sizes[id(obj)] = total
-        return total
+        measured[id(obj)] = (total, height)
+        return total, height
 
-    size(value, 0)
+    measure(value, 0)
 
 
 def decode(data: bytes) -> str:
