@@ -88,29 +88,41 @@ def make_plan(
     prune: bool = False,
     allow_empty: bool = False,
 ) -> Plan:
-    """List every target once and diff it against the project's schedules."""
-    targets: list[TargetPlan] = []
-    for name, conn in conns.items():
-        provider = conn.provider
-        where = provider.describe_target()
-        desired = [provider.desired(s) for s in project.for_target(name)]
-        try:
-            listing = provider.list_tasks()
-        except ListingError as exc:
-            targets.append(TargetPlan(name, conn.platform, where, error=f"target {name!r}: {exc}"))
-            continue
-        targets.append(
-            diff_target(
-                name,
-                conn.platform,
-                desired,
-                listing,
-                owner=project.config.owner,
-                prune=prune,
-                allow_empty=allow_empty,
-                where=where,
+    """List every target once and diff it against the project's schedules.
+
+    The targets' listings run side by side, and the desired forms are computed meanwhile.
+    """
+    owner = project.config.owner
+    with ThreadPoolExecutor(max_workers=max(1, 2 * len(conns)), thread_name_prefix="plan") as pool:
+        desired = {
+            name: pool.submit(
+                lambda p, n: [p.desired(s) for s in project.for_target(n)], conn.provider, name
             )
-        )
+            for name, conn in conns.items()
+        }
+        listings = {name: pool.submit(conn.provider.list_tasks) for name, conn in conns.items()}
+        targets: list[TargetPlan] = []
+        for name, conn in conns.items():
+            where = conn.provider.describe_target()
+            try:
+                listing = listings[name].result()
+            except ListingError as exc:
+                targets.append(
+                    TargetPlan(name, conn.platform, where, error=f"target {name!r}: {exc}")
+                )
+                continue
+            targets.append(
+                diff_target(
+                    name,
+                    conn.platform,
+                    desired[name].result(),
+                    listing,
+                    owner=owner,
+                    prune=prune,
+                    allow_empty=allow_empty,
+                    where=where,
+                )
+            )
     return Plan(
         targets,
         owner=project.config.owner,

@@ -178,6 +178,8 @@ def _path_rank(path: str) -> tuple[int, str]:
 
 
 def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    if before == after:  # the common case: in sync
+        return ()
     paths = sorted(set(before) | set(after), key=_path_rank)
     return tuple(
         FieldChange(p, before.get(p), after.get(p)) for p in paths if before.get(p) != after.get(p)

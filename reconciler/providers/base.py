@@ -24,9 +24,10 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from reconciler import timing
@@ -98,17 +99,19 @@ class Listing:
     fingerprint: str
 
 
-def fingerprint(tasks: Sequence[LiveTask]) -> str:
+def fingerprint_row(task: LiveTask) -> str:
+    marker = str(task.marker) if task.marker else ""
+    return json.dumps([task.id, marker, task.title, task.normalized], sort_keys=True)
+
+
+def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
     """A digest of what a plan depends on: ids, markers, titles, comparison forms.
 
     Server-computed fields (next run, counters) are not in it, so a task firing between
     `plan --out` and `apply` does not make the plan stale.
     """
-    rows = sorted(
-        (t.id, str(t.marker) if t.marker else "", t.title, json.dumps(t.normalized, sort_keys=True))
-        for t in tasks
-    )
-    return "sha256:" + hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+    rows = sorted(rows if rows is not None else map(fingerprint_row, tasks))
+    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,9 +167,13 @@ class MarkerStyle:
     close: str
     joiner: str
 
-    @property
+    @cached_property
     def pattern(self) -> re.Pattern[str]:
-        return _marker_pattern(self.open, self.close)
+        # Owner and key follow the config's patterns, so free text is never taken for a marker.
+        return re.compile(
+            rf"\s*{re.escape(self.open)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
+            rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(self.close)}\s*\Z"
+        )
 
     def attach(self, text: str, marker: Marker) -> str:
         tag = f"{self.open}{marker}{self.close}"
@@ -178,15 +185,6 @@ class MarkerStyle:
         if match is None:
             return text, None
         return text[: match.start()].rstrip(), Marker(match["owner"], match["key"])
-
-
-@lru_cache(maxsize=8)
-def _marker_pattern(open_: str, close: str) -> re.Pattern[str]:
-    # Owner and key follow the config's patterns, so free text is never mistaken for a marker.
-    return re.compile(
-        rf"\s*{re.escape(open_)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
-        rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(close)}\s*\Z"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,9 +220,8 @@ def _link_header_next(value: str | None) -> str | None:
     return None
 
 
-def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
-    """Every item of a listing, following cursors and links. ListingError when incomplete."""
-    items: list[Json] = []
+def iter_pages(client: ApiClient, path: str) -> Iterator[list[Json]]:
+    """Each page's items, following cursors and links. ListingError when it cannot finish."""
     seen: set[str] = set()
     url, params = path, None
     pages = 0
@@ -241,10 +238,10 @@ def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
         for item in page:
             if not isinstance(item, Mapping) or "id" not in item:
                 raise ListingError(f"GET {client.url(url)}: a listed item has no id: {item!r:.100}")
-            items.append(dict(item))
+        yield page
         nxt = nxt or _link_header_next(response.headers.get("link"))
         if nxt is None:
-            return items, pages
+            return
         if nxt in seen or pages >= MAX_PAGES:
             raise ListingError(f"GET {client.url(path)}: the listing's pages loop (cursor {nxt!r})")
         seen.add(nxt)
@@ -252,6 +249,12 @@ def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
             url, params = nxt, None
         else:
             url, params = path, {"cursor": nxt}
+
+
+def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
+    """Every item of a listing and the number of pages read."""
+    pages = list(iter_pages(client, path))
+    return [dict(item) for page in pages for item in page], len(pages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +267,11 @@ def canonical_cron(expression: str) -> str:
         return timing.CronExpr.parse(expression).canonical()
     except ValueError:  # a live expression we cannot parse compares as written
         return " ".join(expression.split())
+
+
+@lru_cache(maxsize=1024)
+def canonical_every(every: str) -> str:
+    return timing.format_duration(timing.parse_duration(every))
 
 
 def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
@@ -280,7 +288,7 @@ def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
 
 
 def _flatten(prefix: str, value: Any, out: Json) -> None:
-    if isinstance(value, Mapping) and prefix != "action.app.input":
+    if isinstance(value, dict) and prefix != "action.app.input":
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
     elif value is not None:
@@ -298,7 +306,7 @@ def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
     if schedule.get("cron") is not None:
         schedule["cron"] = canonical_cron(str(schedule["cron"]))
     if schedule.get("every") is not None:
-        schedule["every"] = timing.format_duration(timing.parse_duration(str(schedule["every"])))
+        schedule["every"] = canonical_every(str(schedule["every"]))
     for key in ("at", "anchor"):
         if schedule.get(key) is not None:
             schedule[key] = utc_iso(schedule[key], zone)
@@ -313,7 +321,7 @@ def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
         if path in out or not _applies(path, out):
             continue
         out[path] = value
-    return dict(sorted(out.items()))
+    return out
 
 
 def _applies(path: str, flat: Mapping[str, Any]) -> bool:
@@ -413,12 +421,18 @@ class RestProvider(ABC):
         )
 
     def list_tasks(self) -> Listing:
-        items, pages = read_all_pages(self.client, self.collection_path())
-        tasks = [self.live(item) for item in items]
-        return Listing(tasks, pages, fingerprint(tasks))
+        # Each page is converted on a worker while the next one is in flight: waiting on the
+        # socket frees the GIL, so the listing costs little more than its round trips.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            futures = [
+                pool.submit(self._live_page, page)
+                for page in iter_pages(self.client, self.collection_path())
+            ]
+        tasks = [task for future in futures for task in future.result()]
+        return Listing(tasks, len(futures), fingerprint(tasks))
 
-    def iter_raw(self) -> Iterator[Json]:
-        yield from read_all_pages(self.client, self.collection_path())[0]
+    def _live_page(self, page: list[Json]) -> list[LiveTask]:
+        return [self.live(dict(item)) for item in page]
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
         if not isinstance(body, Mapping) or "id" not in body:

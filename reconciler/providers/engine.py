@@ -170,9 +170,8 @@ class EngineProvider(RestProvider):
         return str(remote.get("name") or ""), marker
 
     def from_remote(self, remote: Mapping[str, Any]) -> Json:
-        title, marker = self.split_marker(remote)
-        description, _ = MARKER.detach(str(remote.get("description") or ""))
-        doc: Json = {"name": marker.key if marker else None, "title": title}
+        description, marker = MARKER.detach(str(remote.get("description") or ""))
+        doc: Json = {"name": marker.key if marker else None, "title": str(remote.get("name") or "")}
         if description:
             doc["description"] = description
         doc["enabled"] = remote.get("enabled", True)
