@@ -79,7 +79,9 @@ class Repo:
 
     def apply(self, *, prune: bool = False, concurrency: int = 8) -> tuple[Plan, ApplyResult]:
         project = self.project()
-        with connect(project.config, project.root, ["t"], concurrency=concurrency, retry=FAST) as conns:
+        with connect(
+            project.config, project.root, ["t"], concurrency=concurrency, retry=FAST
+        ) as conns:
             plan = make_plan(project, conns, prune=prune)
             return plan, apply_plan(plan, conns, concurrency=concurrency)
 

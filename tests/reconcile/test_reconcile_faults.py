@@ -13,7 +13,10 @@ from tests.reconcile.test_reconcile_sandbox import FORMS, raw_list
 
 
 def _docs(start: int, stop: int, prompt: str = "") -> list[dict[str, Any]]:
-    return [prompt_doc(f"task-{i:03d}", prompt or None, **FORMS[i % len(FORMS)]) for i in range(start, stop)]
+    return [
+        prompt_doc(f"task-{i:03d}", prompt or None, **FORMS[i % len(FORMS)])
+        for i in range(start, stop)
+    ]
 
 
 @pytest.mark.slow

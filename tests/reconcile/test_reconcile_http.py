@@ -17,10 +17,16 @@ TOKEN = "s3cr3t-token-value"
 BASE = "https://api.example.com/v1"
 
 
-def client(handler: Callable[[httpx.Request], httpx.Response], **kw: Any) -> tuple[ApiClient, list[float]]:
+def client(
+    handler: Callable[[httpx.Request], httpx.Response], **kw: Any
+) -> tuple[ApiClient, list[float]]:
     slept: list[float] = []
-    retry = kw.pop("retry", RetryPolicy(attempts=4, backoff=0.1, backoff_max=1.0, retry_after_max=5.0))
-    api = ApiClient(BASE, TOKEN, transport=httpx.MockTransport(handler), retry=retry, sleep=slept.append, **kw)
+    retry = kw.pop(
+        "retry", RetryPolicy(attempts=4, backoff=0.1, backoff_max=1.0, retry_after_max=5.0)
+    )
+    api = ApiClient(
+        BASE, TOKEN, transport=httpx.MockTransport(handler), retry=retry, sleep=slept.append, **kw
+    )
     return api, slept
 
 
@@ -49,12 +55,21 @@ def test_connection_errors_are_retried_for_get_then_reported() -> None:
     with pytest.raises(ApiError) as info:
         api.request("GET", "tasks")
     assert len(slept) == 3 and not isinstance(info.value, AmbiguousWrite)
-    assert info.value.method == "GET" and info.value.url == f"{BASE}/tasks" and info.value.status is None
+    assert (
+        info.value.method == "GET"
+        and info.value.url == f"{BASE}/tasks"
+        and info.value.status is None
+    )
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_refused_post_is_retried(status: int) -> None:
-    answers = iter([httpx.Response(status, headers={"Retry-After": "0"}), httpx.Response(201, json={"id": "1"})])
+    answers = iter(
+        [
+            httpx.Response(status, headers={"Retry-After": "0"}),
+            httpx.Response(201, json={"id": "1"}),
+        ]
+    )
     api, _ = client(lambda r: next(answers))
     assert api.request("POST", "tasks", json_body={}) == {"id": "1"}
 
@@ -93,7 +108,10 @@ def test_a_post_answered_by_a_gateway_error_is_ambiguous_and_a_connect_error_is_
 
 
 def test_errors_carry_method_url_status_and_the_servers_message_without_the_token() -> None:
-    body = {"error": f"bad schedule; your token {TOKEN} is fine", "message": f"invalid schedule ({TOKEN})"}
+    body = {
+        "error": f"bad schedule; your token {TOKEN} is fine",
+        "message": f"invalid schedule ({TOKEN})",
+    }
     api, slept = client(lambda r: httpx.Response(422, json=body))
     with pytest.raises(ApiError) as info:
         api.request("PUT", "tasks/9", json_body={})
@@ -126,7 +144,9 @@ def test_redirects_stay_on_the_origin_and_never_carry_the_token_elsewhere() -> N
         api.request("GET", "https://evil.example.net/x")
 
 
-def test_verbose_logging_shows_method_url_status_and_time_but_never_the_token(caplog: pytest.LogCaptureFixture) -> None:
+def test_verbose_logging_shows_method_url_status_and_time_but_never_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     api, _ = client(lambda r: httpx.Response(200, json={"echo": TOKEN}))
     with caplog.at_level(logging.DEBUG):
         api.request("GET", "tasks")
@@ -135,8 +155,15 @@ def test_verbose_logging_shows_method_url_status_and_time_but_never_the_token(ca
     assert TOKEN not in text
 
 
-def test_token_comes_from_the_named_variable(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    target = Target(platform="engine", url="https://e.example.com", token_env="SCHEDCTL_TEST_TOKEN", verify_tls=False)
+def test_token_comes_from_the_named_variable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = Target(
+        platform="engine",
+        url="https://e.example.com",
+        token_env="SCHEDCTL_TEST_TOKEN",
+        verify_tls=False,
+    )
     monkeypatch.delenv("SCHEDCTL_TEST_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="SCHEDCTL_TEST_TOKEN is not set"):
         client_for("prod", target)

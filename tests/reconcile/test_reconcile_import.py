@@ -97,7 +97,9 @@ def test_import_without_adopt_gives_conflicts(repo: Repo, sandbox: RunningSandbo
     project = repo.project_unvalidated()
     out = repo.root / "schedules"
     with connect(project.config, project.root, ["t"]) as conns:
-        results = import_target(conns["t"], out, schema_root=repo.root, now=datetime.now(timezone.utc))
+        results = import_target(
+            conns["t"], out, schema_root=repo.root, now=datetime.now(timezone.utc)
+        )
     assert [r.status for r in results] == ["written"] * 3
     docs = [yaml.safe_load((out / f"{r.key}.yaml").read_text()) for r in results]
     assert all(d["targets"] == ["t"] for d in docs)

@@ -57,7 +57,9 @@ def raw_task(platform: str, name: str, *, description: str = "") -> dict[str, An
     }
 
 
-def test_apply_then_plan_changes_nothing_and_only_reads(repo: Repo, sandbox: RunningSandbox) -> None:
+def test_apply_then_plan_changes_nothing_and_only_reads(
+    repo: Repo, sandbox: RunningSandbox
+) -> None:
     seed(repo)
     plan, result = repo.apply()
     assert plan.summary["create"] == len(FORMS)
@@ -81,7 +83,9 @@ def test_edited_prompt_is_one_update(repo: Repo, sandbox: RunningSandbox) -> Non
     assert change.action == "update" and [f.path for f in change.fields] == ["action.prompt"]
     assert change.fields[0].after == "A new prompt."
     method = "PATCH" if repo.platform == "engine" else "PUT"
-    assert writes(sandbox.request_log) == [(method, f"{tasks_path(repo.platform)}/{change.remote_id}")]
+    assert writes(sandbox.request_log) == [
+        (method, f"{tasks_path(repo.platform)}/{change.remote_id}")
+    ]
     assert result.ok
 
 
@@ -95,7 +99,9 @@ def test_removed_file_with_prune_is_one_delete(repo: Repo, sandbox: RunningSandb
     plan, result = repo.apply(prune=True)
     (change,) = plan.targets[0].changes
     assert change.action == "delete" and change.key == "task-001"
-    assert writes(sandbox.request_log) == [("DELETE", f"{tasks_path(repo.platform)}/{change.remote_id}")]
+    assert writes(sandbox.request_log) == [
+        ("DELETE", f"{tasks_path(repo.platform)}/{change.remote_id}")
+    ]
     # the plan's listing, then the fresh one that re-checks the delete
     assert [m for m, _ in sandbox.request_log].count("GET") == 2
     assert result.ok and not repo.plan(prune=True).pending
@@ -110,7 +116,9 @@ def test_unowned_objects_are_never_written(repo: Repo, sandbox: RunningSandbox) 
             body = raw_task(platform, f"Task {i:03d}")
         elif i < 12:  # another owner's marker on one of our keys
             if platform == "engine":
-                body = raw_task(platform, f"Task {i:03d}", description=f"x\n\n[schedctl:team-b/task-{i:03d}]")
+                body = raw_task(
+                    platform, f"Task {i:03d}", description=f"x\n\n[schedctl:team-b/task-{i:03d}]"
+                )
             else:
                 body = raw_task(platform, f"Task {i:03d} [[team-b/task-{i:03d}]]")
         else:  # unrelated and unmarked
@@ -189,7 +197,9 @@ def test_ambiguous_creates_are_adopted_not_duplicated(repo: Repo, sandbox: Runni
     assert not repo.plan().pending
 
 
-def test_empty_desired_set_is_not_pruned_without_allow_empty(repo: Repo, sandbox: RunningSandbox) -> None:
+def test_empty_desired_set_is_not_pruned_without_allow_empty(
+    repo: Repo, sandbox: RunningSandbox
+) -> None:
     seed(repo, 2)
     repo.apply()
     from reconciler.errors import UsageError
@@ -197,7 +207,9 @@ def test_empty_desired_set_is_not_pruned_without_allow_empty(repo: Repo, sandbox
     for i in range(2):
         repo.remove(f"s{i:03d}")
     repo.write("other", {**prompt_doc("elsewhere"), "targets": ["u"]})
-    text = repo.config.read_text().replace("targets:\n  t:", "targets:\n  u: {platform: engine, url: 'http://127.0.0.1:9'}\n  t:")
+    text = repo.config.read_text().replace(
+        "targets:\n  t:", "targets:\n  u: {platform: engine, url: 'http://127.0.0.1:9'}\n  t:"
+    )
     repo.config.write_text(text)
     project = repo.project()
     from reconciler.apply import make_plan

@@ -83,7 +83,9 @@ def test_cursors_links_and_link_headers_are_followed() -> None:
         if cursor == "b":
             return httpx.Response(200, json={"data": [{"id": 2}], "next": "/tasks/page3"})
         if request.url.path == "/tasks/page3":
-            return httpx.Response(200, json={"data": [{"id": 3}]}, headers={"Link": '<http://h/tasks/p4>; rel="next"'})
+            return httpx.Response(
+                200, json={"data": [{"id": 3}]}, headers={"Link": '<http://h/tasks/p4>; rel="next"'}
+            )
         return httpx.Response(200, json=[{"id": 4}])
 
     items, pages = read_all_pages(paged(handler), "tasks")
@@ -114,15 +116,25 @@ def test_equivalent_schedules_compare_equal() -> None:
     norm = lambda d: normalize(e.from_remote(e.to_remote(d, "UTC", "k")), e.defaults)  # noqa: E731
     assert norm(doc(cron="0 9 * * MON-FRI")) == norm(doc(cron="0 9 * * 1-5"))
     assert norm(doc(daily="09:00")) == norm(doc(cron="0 9 * * *"))
-    assert norm(doc(weekly={"at": "08:30", "days": ["fri", "mon"]})) == norm(doc(cron="30 8 * * 1,5"))
+    assert norm(doc(weekly={"at": "08:30", "days": ["fri", "mon"]})) == norm(
+        doc(cron="30 8 * * 1,5")
+    )
     assert norm(doc(every="60m")) == norm(doc(every="1h"))
     a = aitroop()
     anorm = lambda d: normalize(a.from_remote(a.to_remote(d, "UTC", "k")), a.defaults)  # noqa: E731
-    assert anorm(doc(cron="30 8 * * 1,3,5")) == anorm(doc(weekly={"at": "08:30", "days": ["mon", "wed", "fri"]}))
+    assert anorm(doc(cron="30 8 * * 1,3,5")) == anorm(
+        doc(weekly={"at": "08:30", "days": ["mon", "wed", "fri"]})
+    )
     assert a.to_remote(doc(cron="0 9 1 * *"), "UTC", "k")["schedule_type"] == "monthly"
     # server defaults equal omitted fields
     assert normalize({"name": "k", "schedule": {"daily": "09:00"}}, a.defaults) == normalize(
-        {"name": "k", "title": "k", "enabled": True, "schedule": {"daily": "09:00", "timezone": "UTC"}}, a.defaults
+        {
+            "name": "k",
+            "title": "k",
+            "enabled": True,
+            "schedule": {"daily": "09:00", "timezone": "UTC"},
+        },
+        a.defaults,
     )
 
 
@@ -167,7 +179,13 @@ def test_engine_round_trip_is_lossless(remote: dict[str, Any]) -> None:
 )  # fmt: skip
 def test_aitroop_round_trip_is_lossless(remote: dict[str, Any]) -> None:
     a = aitroop()
-    server = {"id": "t1", "cron_expr": "label", "session_id": "s", "run_count": 2, "next_run_at": "2026-06-01T00:00:00Z"}
+    server = {
+        "id": "t1",
+        "cron_expr": "label",
+        "session_id": "s",
+        "run_count": 2,
+        "next_run_at": "2026-06-01T00:00:00Z",
+    }
     document = a.from_remote({**remote, **server})
     assert a.to_remote(document, "UTC", document["name"]) == remote
 
@@ -182,7 +200,9 @@ def live(task_id: str, title: str, marker: Marker | None, prompt: str = "p") -> 
 
 def desired(key: str, title: str, prompt: str = "p") -> DesiredTask:
     document = {"title": title, "schedule": {"daily": "09:00"}, "action": {"prompt": prompt}}
-    return DesiredTask(key, title, {"body": key}, document, normalize(document, {}), f"{key}.yaml:1")
+    return DesiredTask(
+        key, title, {"body": key}, document, normalize(document, {}), f"{key}.yaml:1"
+    )
 
 
 def listing(*tasks: LiveTask) -> Listing:
@@ -208,13 +228,17 @@ def test_the_plan_diff_covers_every_kind_of_change() -> None:
     assert set(by) == {("update", "edited"), ("conflict", "clash"), ("duplicate", "dup"), ("create", "new"),
                        ("delete", "gone")}  # fmt: skip
     assert by["update", "edited"].fields == (FieldChange("action.prompt", "old", "new"),)
-    assert by["duplicate", "dup"].remote_id == "6" and by["duplicate", "dup"].delete  # the closest is kept
+    assert (
+        by["duplicate", "dup"].remote_id == "6" and by["duplicate", "dup"].delete
+    )  # the closest is kept
     assert by["conflict", "clash"].remote_id == "4"
     assert plan.in_sync == 2
     touched = {c.remote_id for c in plan.changes if c.writes}
     assert not touched & {"4", "7", "8"}
     unpruned = diff_target("t", "engine", want, live_tasks, owner=me)
-    assert [c.key for c in unpruned.orphans] == ["gone"] and not any(c.writes and c.action == "delete" for c in unpruned.changes)
+    assert [c.key for c in unpruned.orphans] == ["gone"] and not any(
+        c.writes and c.action == "delete" for c in unpruned.changes
+    )
     with pytest.raises(UsageError, match="allow-empty"):
         diff_target("t", "engine", [], live_tasks, owner=me, prune=True)
 
@@ -225,7 +249,13 @@ def test_a_plan_round_trips_through_json() -> None:
     whole = Plan([plan], owner="acme", prune=True, config="/x/schedctl.yaml")
     data = json.loads(json.dumps(whole.to_dict()))
     assert data["format_version"] == "1"
-    assert data["targets"][0]["summary"] == {"create": 1, "update": 0, "delete": 1, "conflict": 0, "duplicate": 0}
+    assert data["targets"][0]["summary"] == {
+        "create": 1,
+        "update": 0,
+        "delete": 1,
+        "conflict": 0,
+        "duplicate": 0,
+    }
     again = Plan.from_dict(data)
     assert again.to_dict() == whole.to_dict()
     with pytest.raises(UsageError):
@@ -242,7 +272,9 @@ def test_markdown_stays_under_the_comment_limit_and_says_what_it_left_out() -> N
     assert "more change(s) left out" in text
     assert "| `t` | 40 | 0 | 0 | 0 | 0 | 0 |" in text
     assert "+11520 added" in text  # 40 x 288 a day: every change counts, shown or left out
-    small = render_markdown(Plan([TargetPlan("t", "engine", changes=changes[:1])], owner="acme"), NOW)
+    small = render_markdown(
+        Plan([TargetPlan("t", "engine", changes=changes[:1])], owner="acme"), NOW
+    )
     assert "<details>" in small and "Next fires after: 2026-06-01 00:05 UTC" in small
     assert "left out" not in small
 
@@ -253,4 +285,6 @@ def test_text_plan_uses_terraform_symbols() -> None:
     text = render_text(Plan([TargetPlan("t", "engine", changes=changes)], owner="acme"))
     assert "  + a  'A'" in text and "  ~ b  'B'  (id 2)" in text and "  - c  'C'  (id 3)" in text
     assert "enabled: true -> false" in text
-    assert text.endswith("Plan: 1 to create, 1 to update, 1 to delete, 0 conflict(s), 0 duplicate(s).")
+    assert text.endswith(
+        "Plan: 1 to create, 1 to update, 1 to delete, 0 conflict(s), 0 duplicate(s)."
+    )
