@@ -157,7 +157,7 @@ def _checked(kind: str, construct: Any) -> Any:
     def checked(loader: _Loader, node: yaml.ScalarNode) -> Any:
         try:
             return construct(loader, node)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, IndexError):  # IndexError: PyYAML's float on ""
             text = str(node.value)
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise YamlProblem(f"not a valid {kind}: {shown!r}", _mark(node)) from None
