@@ -50,17 +50,21 @@ def random_instants(rng: random.Random, n: int) -> list[datetime]:
 def bench_next_after(rng: random.Random, count: int) -> None:
     print(f"next_after(): {count} calls per expression, zones {', '.join(ZONES[:4])}")
     starts = random_instants(rng, count)
-    total_calls, total_time = 0, 0.0
+    total_calls, total_time, total_cpu = 0, 0.0, 0.0
     for expr in TYPICAL:
         triggers = [CronTrigger(expr, ZONES[i % 4]) for i in range(4)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i, start in enumerate(starts):
             triggers[i % 4].next_after(start)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         total_calls += count
         total_time += elapsed
-        print(f"  {expr:<16} {count / elapsed:>10,.0f} /s")
-    print(f"  {'all':<16} {total_calls / total_time:>10,.0f} /s   (target >= 30,000 /s)")
+        total_cpu += cpu
+        print(f"  {expr:<16} {count / elapsed:>10,.0f} /s   (per CPU second {count / cpu:>10,.0f})")
+    print(
+        f"  {'all':<16} {total_calls / total_time:>10,.0f} /s   "
+        f"(per CPU second {total_calls / total_cpu:>10,.0f}; target >= 30,000 /s)"
+    )
 
 
 def mixed_schedules(rng: random.Random, n: int) -> list[Trigger]:
@@ -97,14 +101,14 @@ def mixed_schedules(rng: random.Random, n: int) -> list[Trigger]:
 def bench_many(rng: random.Random, schedules: int, fires: int) -> None:
     triggers = mixed_schedules(rng, schedules)
     start = datetime(2025, 3, 1, tzinfo=timezone.utc)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     produced = 0
     for trig in triggers:
         produced += len(trig.fires(start, fires))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"fires(): next {fires} fires of {schedules} mixed schedules: {elapsed:.2f} s "
-        f"({produced:,} fires, {produced / elapsed:,.0f} fires/s; target < 5 s)"
+        f"(CPU {cpu:.2f} s; {produced:,} fires, {produced / elapsed:,.0f} fires/s; target < 5 s)"
     )
 
 

@@ -39,9 +39,10 @@ datetimes that share a tzinfo by wall time, ignoring `fold`; compare `.timestamp
 Differences from Vixie cron, kept on purpose: Vixie catches fixed-time jobs up only after
 forward jumps below 3 hours and treats bigger jumps as a clock reset; here every gap in the
 zone database is handled as above (Pacific/Apia's skipped 2011-12-30 fires its fixed-time
-jobs at 2011-12-31 00:00). Zone transitions are found by probing the zone every 30 minutes
-near a day whose offset changes, so two transitions less than 30 minutes apart, or two in the
-same local day, are not modelled (tzdata has none since 1970 in common zones).
+jobs at 2011-12-31 00:00). Zone transitions are found by probing the zone (ZoneInfo keeps
+its table private) and assumed at least 6 days apart; tzdata's closest pair since 1970 is
+6.96 days apart (Brazil 2000). Offsets with seconds (local mean time before ~1900) are not
+modelled: fires are whole minutes of UTC plus the offset.
 
 Intervals are elapsed time: fires at anchor + k*every for every integer k, computed in UTC,
 whatever the wall clock does (`trigger_for` documents the default anchor). One-shots fire once.
@@ -291,16 +292,20 @@ def _plain_span(zone: ZoneInfo, wall: int) -> tuple[int | None, int, int]:
     00:00 on the wall) around `wall` where the offset is constant and no wall time is skipped
     or repeated; offset is None when `wall` itself is in such a gap or repeat [low, high)."""
     ordinal = min(max(wall // 86400 + _EPOCH_ORDINAL, 1), _MAX_ORDINAL)
-    low_utc, high_utc, offset, transitions = _zone_year(zone, date.fromordinal(ordinal).year)
-    low = low_utc + offset
+    year = date.fromordinal(ordinal).year
+    _, _, offset, transitions = _zone_year(zone, year)
+    # The table is exact for the local dates of its year: clamp the stretch to them.
+    low = (date(year, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400
+    high = (_MAX_ORDINAL + 1 if year == 9999 else date(year + 1, 1, 1).toordinal()) - _EPOCH_ORDINAL
+    high *= 86400
     for instant, before, after in transitions:
         region_low, region_high = instant + min(before, after), instant + max(before, after)
         if wall < region_low:
-            return offset, low, region_low
+            return offset, low, min(high, region_low)
         if wall < region_high:
             return None, region_low, region_high
-        offset, low = after, region_high
-    return offset, low, high_utc + offset
+        offset, low = after, max(low, region_high)
+    return offset, low, high
 
 
 @lru_cache(maxsize=32768)
@@ -696,7 +701,7 @@ class CronTrigger(Trigger):
                             i = bisect_right(sods, last - midnight) if last >= midnight else 0
                             if i < n:
                                 for hour, minute in hms[i:]:
-                                    yield datetime(year, month, day, hour, minute, tzinfo=zone)
+                                    yield datetime(year, month, day, hour, minute, 0, 0, zone)
                                 last = midnight + sods[-1]
                     day += 1
             month += 1
@@ -753,7 +758,7 @@ class CronTrigger(Trigger):
                             i = bisect_left(sods, last - midnight)
                             if i > 0:
                                 for hour, minute in reversed(hms[:i]):
-                                    yield datetime(year, month, day, hour, minute, tzinfo=zone)
+                                    yield datetime(year, month, day, hour, minute, 0, 0, zone)
                                 last = midnight + sods[0]
             month -= 1
             day = 31
@@ -1128,7 +1133,7 @@ def _aware(t: datetime, zone: ZoneInfo) -> datetime:
 
 
 def trigger_for(
-    spec: ScheduleSpec, timezone: str = "UTC", created_at: datetime | None = None
+    spec: ScheduleSpec, timezone: str | None = "UTC", created_at: datetime | None = None
 ) -> Trigger:
     """The trigger of a schedule spec.
 
