@@ -30,7 +30,7 @@ from reconciler.plan import Change, Plan, TargetPlan, diff_target
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
-    from reconciler.providers.base import Listing, LiveTask
+    from reconciler.providers.base import DesiredTask, Listing, LiveTask
     from reconciler.targets import Connection
 
 Status = Literal["done", "adopted", "failed", "skipped"]
@@ -81,6 +81,37 @@ OnResult = Callable[[ChangeResult], None]
 # Plan
 
 
+@dataclass(frozen=True)
+class Survey:
+    """One target's desired forms and its live listing (or why the listing failed)."""
+
+    desired: list[DesiredTask]
+    listing: Listing | None
+    error: str | None = None
+
+
+def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Survey]:
+    """Desired forms and one listing per target: the listings run side by side, and the
+    desired forms are computed meanwhile (waiting on sockets frees the GIL)."""
+
+    def desired_of(name: str) -> list[DesiredTask]:
+        provider = conns[name].provider
+        return [provider.desired(s) for s in project.for_target(name)]
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, 2 * len(conns)), thread_name_prefix="survey"
+    ) as pool:
+        desired = {name: pool.submit(desired_of, name) for name in conns}
+        listings = {name: pool.submit(conn.provider.list_tasks) for name, conn in conns.items()}
+        out: dict[str, Survey] = {}
+        for name in conns:
+            try:
+                out[name] = Survey(desired[name].result(), listings[name].result())
+            except ListingError as exc:
+                out[name] = Survey(desired[name].result(), None, f"target {name!r}: {exc}")
+    return out
+
+
 def make_plan(
     project: Project,
     conns: Mapping[str, Connection],
@@ -88,44 +119,30 @@ def make_plan(
     prune: bool = False,
     allow_empty: bool = False,
 ) -> Plan:
-    """List every target once and diff it against the project's schedules.
-
-    The targets' listings run side by side, and the desired forms are computed meanwhile.
-    """
+    """List every target once and diff it against the project's schedules."""
     owner = project.config.owner
-    with ThreadPoolExecutor(max_workers=max(1, 2 * len(conns)), thread_name_prefix="plan") as pool:
-        desired = {
-            name: pool.submit(
-                lambda p, n: [p.desired(s) for s in project.for_target(n)], conn.provider, name
+    targets: list[TargetPlan] = []
+    for name, found in survey(project, conns).items():
+        conn = conns[name]
+        where = conn.provider.describe_target()
+        if found.listing is None:
+            targets.append(TargetPlan(name, conn.platform, where, error=found.error))
+            continue
+        targets.append(
+            diff_target(
+                name,
+                conn.platform,
+                found.desired,
+                found.listing,
+                owner=owner,
+                prune=prune,
+                allow_empty=allow_empty,
+                where=where,
             )
-            for name, conn in conns.items()
-        }
-        listings = {name: pool.submit(conn.provider.list_tasks) for name, conn in conns.items()}
-        targets: list[TargetPlan] = []
-        for name, conn in conns.items():
-            where = conn.provider.describe_target()
-            try:
-                listing = listings[name].result()
-            except ListingError as exc:
-                targets.append(
-                    TargetPlan(name, conn.platform, where, error=f"target {name!r}: {exc}")
-                )
-                continue
-            targets.append(
-                diff_target(
-                    name,
-                    conn.platform,
-                    desired[name].result(),
-                    listing,
-                    owner=owner,
-                    prune=prune,
-                    allow_empty=allow_empty,
-                    where=where,
-                )
-            )
+        )
     return Plan(
         targets,
-        owner=project.config.owner,
+        owner=owner,
         prune=prune,
         config=str(Path(project.config_file).resolve()) if project.config_file else None,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from reconciler.errors import ListingError, UsageError
+from reconciler.apply import survey
+from reconciler.errors import UsageError
 from reconciler.plan import field_diff
 
 if TYPE_CHECKING:
@@ -38,17 +39,14 @@ def status_rows(
     rows: list[StatusRow] = []
     problems: list[str] = []
     owner = project.config.owner
-    for name, conn in conns.items():
-        provider = conn.provider
-        where = provider.describe_target()
-        desired = {s.key: provider.desired(s) for s in project.for_target(name)}
-        try:
-            listing = provider.list_tasks()
-        except ListingError as exc:
-            problems.append(f"target {name!r}: {exc}")
+    for name, found in survey(project, conns).items():
+        where = conns[name].provider.describe_target()
+        if found.listing is None:
+            problems.append(str(found.error))
             continue
+        desired = {d.key: d for d in found.desired}
         seen: set[str] = set()
-        for task in listing.tasks:
+        for task in found.listing.tasks:
             key = task.marker.key if task.marker else ""
             state: State
             if task.marker is None or task.marker.owner != owner:

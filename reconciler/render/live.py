@@ -24,6 +24,7 @@ STATE_STYLES = {"in sync": "green", "drifted": "yellow", "missing": "red", "not 
 # The same run field under each platform's name (engine camelCase, aitroop snake_case).
 RUN_FIELDS: dict[str, tuple[str, ...]] = {
     "run": ("runId", "run_id", "id"),
+    "task": ("schedule", "taskId", "task_id"),
     "trigger": ("triggerType", "triggered", "trigger"),
     "status": ("status",),
     "started": ("startedAt", "started_at"),
