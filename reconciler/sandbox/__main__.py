@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from reconciler.errors import SandboxError
+
 from . import PLATFORMS, SandboxOptions, serve
 
 
@@ -36,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    serve(opts, args.host, args.port)
+    try:
+        serve(opts, args.host, args.port)
+    except SandboxError as exc:
+        parser.exit(1, f"error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ class RunningSandbox:
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
-        """(method, path) of every /api request received, faulted ones included."""
-        return self.ctx.request_log
+        """(method, path) of every /api request received, faulted ones included (a copy;
+        the last 100,000)."""
+        return list(self.ctx.request_log)
 
     def set_faults(
         self,

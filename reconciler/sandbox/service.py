@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,8 +80,9 @@ class Context:
     clock: Callable[[], datetime]
     # The fault stream (seeded: the same requests meet the same faults).
     rng: random.Random = field(default_factory=random.Random)
-    # (method, path) of every /api request received, faulted ones included.
-    request_log: list[tuple[str, str]] = field(default_factory=list)
+    # (method, path) of the /api requests received, faulted ones included; bounded, since
+    # `schedctl sandbox` may serve for days.
+    request_log: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def now(self) -> datetime:
         return self.clock()

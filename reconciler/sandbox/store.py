@@ -56,6 +56,8 @@ class Store:
         self._lock = threading.Lock()
         self._seed = seed
         try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)  # e.g. .schedctl/
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -67,11 +69,13 @@ class Store:
             )
             stored = self._meta("platform")
             counter = self._meta("id_counter")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise SandboxError(f"cannot open sandbox database {path}: {exc}") from exc
         if stored != platform:
             self._conn.close()
-            raise SandboxError(f"sandbox database {path} holds a {stored} sandbox, not {platform}")
+            raise SandboxError(
+                f"sandbox database {path} belongs to the {stored} platform, not {platform}"
+            )
         self._counter = int(counter or 0)
 
     def close(self) -> None:

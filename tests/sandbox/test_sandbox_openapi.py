@@ -37,7 +37,9 @@ ENDPOINTS = {
 }
 
 
-def test_document_lists_every_endpoint(engine_sandbox: RunningSandbox, aitroop_sandbox: RunningSandbox) -> None:
+def test_document_lists_every_endpoint(
+    engine_sandbox: RunningSandbox, aitroop_sandbox: RunningSandbox
+) -> None:
     for platform, sandbox in (("engine", engine_sandbox), ("aitroop", aitroop_sandbox)):
         with client(sandbox) as c:
             spec = c.get("/openapi.json").json()
@@ -46,7 +48,9 @@ def test_document_lists_every_endpoint(engine_sandbox: RunningSandbox, aitroop_s
 
 
 @pytest.fixture(scope="module", params=["engine", "aitroop"])
-def live_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def live_schema(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
     db = tmp_path_factory.mktemp("fuzz") / f"{request.param}.db"
     with running_sandbox(SandboxOptions(platform=request.param, db=db, seed=0)) as sandbox:
         yield from_url(sandbox.url + "/openapi.json")

@@ -49,7 +49,7 @@ def test_a_database_belongs_to_one_platform(tmp_path: Path) -> None:
     with running_sandbox(SandboxOptions(platform="engine", db=db)):
         pass
     with (
-        pytest.raises(SandboxError, match="holds a engine sandbox, not aitroop"),
+        pytest.raises(SandboxError, match="belongs to the engine platform, not aitroop"),
         running_sandbox(SandboxOptions(platform="aitroop", db=db)),
     ):
         pass
@@ -139,3 +139,27 @@ def test_module_entry_point_rejects_bad_options() -> None:
         timeout=30,
     )
     assert proc.returncode == 2 and "fail_rate must be between 0 and 1" in proc.stderr
+
+
+def test_database_directory_is_created(tmp_path: Path) -> None:
+    db = tmp_path / ".schedctl" / "sandbox.db"
+    with running_sandbox(SandboxOptions(platform="engine", db=db)) as sandbox, client(sandbox) as c:
+        assert c.post(ENGINE, json=engine_task()).status_code == 201
+    assert db.exists()
+
+
+def test_module_entry_point_reports_startup_errors(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    with running_sandbox(SandboxOptions(platform="engine", db=db)):
+        pass
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler.sandbox", "--platform", "aitroop", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr == f"error: sandbox database {db} belongs to the engine platform, not aitroop\n"
+    )
+    assert proc.stdout == ""
