@@ -1005,3 +1005,23 @@ def test_same_meaning_same_canonical(cron: tuple[str, RefCron], data: st.DataObj
                 nums = [7 if v == 0 and data.draw(st.booleans()) else v for v in nums]
             respelled.append(",".join(str(v) for v in nums))
     assert parse_cron(" ".join(respelled)).canonical() == parse_cron(text).canonical()
+
+
+@settings(max_examples=100, deadline=None)
+@given(cron=crons(dense_days=False))
+def test_describe_and_canonical_never_crash(cron: tuple[str, RefCron]) -> None:
+    text, _ = cron
+    words = describe_cron(text)
+    assert words and not words.startswith("Invalid")
+    assert describe_cron(parse_cron(text).canonical()) == words  # words follow the meaning
+
+
+@settings(max_examples=30, deadline=None)
+@given(cron=crons(dense_days=False))
+def test_runs_per_day_matches_a_count(cron: tuple[str, RefCron]) -> None:
+    """The 400-year average against a count over 2001-2028 (a 28-year cycle within 1901-2099)."""
+    text, ref = cron
+    expr = parse_cron(" ".join(["0", "12", *text.split(" ")[2:]]))
+    start, span = date(2001, 1, 1), (date(2029, 1, 1) - date(2001, 1, 1)).days
+    days = sum(1 for i in range(span) if ref.day_matches(start + timedelta(days=i)))
+    assert expr.runs_per_day() == pytest.approx(days / span, abs=5e-4)
