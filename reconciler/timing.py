@@ -308,7 +308,7 @@ def _plain_span(zone: ZoneInfo, wall: int) -> tuple[int | None, int, int]:
     return offset, low, high
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=131072)
 def _day_offset(zone: ZoneInfo, ordinal: int) -> int | None:
     """The UTC offset (seconds) of a local date no transition touches, None if one does.
 
@@ -506,10 +506,17 @@ def _canonical(e: CronExpr) -> str:
     month = _render(e.months, 1, 12, True, min_step_len=3)  # "1,7" reads better than "*/6"
     full_dom, full_dow = len(e.days) == 31, len(e.weekdays) == 7
     if e.dom_star or e.dow_star:  # both must match
-        dom = _render(e.days, 1, 31, True)
-        dow = _render(e.weekdays, 0, 6, True)
-        if not dom.startswith("*") and not dow.startswith("*"):
-            if 1 in e.days:
+        # Steps only from three values up: "0,6" reads better than "*/6".
+        dom = _render(e.days, 1, 31, True, min_step_len=3)
+        dow = _render(e.weekdays, 0, 6, True, min_step_len=3)
+        if not dom.startswith("*") and not dow.startswith("*"):  # one must carry the star
+            dow_step = _star_step(e.weekdays, 0, 6)
+            dom_step = _star_step(e.days, 1, 31)
+            if dow_step is not None:
+                dow = f"*/{dow_step}"
+            elif dom_step is not None:
+                dom = f"*/{dom_step}"
+            elif 1 in e.days:
                 dom = _forced_star(e.days, 1, 31)
             else:
                 dow = _forced_star(e.weekdays, 0, 6)
