@@ -80,13 +80,13 @@ class Gate:
             rate_limited = kind_draw < DROP_SHARE + (1 - DROP_SHARE) * _RATE_LIMITED_SHARE
             status = 429 if rate_limited else 503
             message = "rate limited" if rate_limited else "service unavailable"
-            await send_json(
+            await _send_json(
                 send, status, error_body(message), {"retry-after": f"{faults.retry_after:g}"}
             )
             return
         if not self._authorized(scope):
             await _drain(receive)
-            await send_json(send, 401, error_body("unauthorized"), {"www-authenticate": "Bearer"})
+            await _send_json(send, 401, error_body("unauthorized"), {"www-authenticate": "Bearer"})
             return
         if method == "POST" and ambiguous_draw < faults.ambiguous_rate:
             await self._commit_then_drop(scope, receive, send)
@@ -134,7 +134,7 @@ async def _drop(send: Send) -> NoReturn:
     raise DroppedConnection
 
 
-async def send_json(
+async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
     payload = json.dumps(body).encode()

@@ -116,7 +116,17 @@ class _Server(uvicorn.Server):
 
 
 def _server(app: FastAPI) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # Longer than clients keep idle pooled connections (httpx: 5 s). uvicorn's default,
+        # also 5 s, races a client reusing a connection as the server closes it: a spurious
+        # reset, which to a client that must not retry a POST blindly looks like an ambiguous
+        # create. The sandbox injects such faults on purpose, never by accident.
+        timeout_keep_alive=120,
+    )
     silence_dropped_connections(logging.getLogger("uvicorn.error"))
     return _Server(config)
 
