@@ -104,12 +104,12 @@ def run_schedules(
         watcher: Watcher | None = None
         try:
             if watch is not None:
-                roots = watch_roots(watch, selection.root)
-                watcher = Watcher(
-                    roots, reloader(watch, config, selection.target, lambda: current, apply)
-                )
+                deep, flat = watch_roots(watch, selection.root, selection.globs)
+                on_change = reloader(watch, config, selection.target, lambda: current, apply)
+                watcher = Watcher(deep, flat, on_change)
                 watcher.start()
-                log.info("watching %s for changes", ", ".join(str(r) for r in roots))
+                shown = [f"{d}/**" for d in deep] + [str(d) for d in flat]
+                log.info("watching %s for changes", ", ".join(shown))
             log.info(
                 "running %d schedule(s), at most %d at once, %s semantics, executor %s",
                 len(selection.schedules), options.max_concurrent, options.semantics, runner.executor.name,

@@ -36,6 +36,7 @@ class Selection:
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     config_file: str | None = None
+    globs: list[str] = field(default_factory=list)  # the config's schedule globs
 
 
 def default_target(project: Project) -> str:
@@ -61,10 +62,8 @@ def load_selection(
 ) -> Selection:
     """Load, validate, select. Never raises for bad files: they are in `.errors`."""
     now = now or datetime.now(timezone.utc)
+    # An unknown --target is one of the loader's diagnostics: it stops the run like a bad file.
     project = load_project(paths, config, only_targets=(target,) if target else ())
-    if target is not None and target not in project.config.targets and not project.errors:
-        known = ", ".join(project.config.targets)
-        raise UsageError(f"--target {target!r} is not a target of the config (it has: {known})")
     found = validate_project(project, now)
     blocking = set(project.diagnostics)
     for s in project.schedules:
@@ -84,6 +83,7 @@ def load_selection(
         errors=errors,
         warnings=sorted(set(warnings)),
         config_file=project.config_file,
+        globs=list(project.config.schedules),
     )
 
 
@@ -101,14 +101,45 @@ def keep_last_good(old: Sequence[ResolvedSchedule], new: Selection) -> list[Reso
     return kept
 
 
-def watch_roots(paths: Sequence[str], root: Path) -> list[Path]:
-    """Directories to watch: those given (a file's parent), else the repository root."""
-    dirs = {(Path(p) if Path(p).is_dir() else Path(p).parent).resolve() for p in paths} or {
-        root.resolve()
-    }
-    dirs.add(root.resolve())  # the config file lives there
-    # A directory inside another watched one is covered by the recursive watch already.
-    return sorted(d for d in dirs if not any(o != d and d.is_relative_to(o) for o in dirs))
+_GLOB_CHARS = frozenset("*?[")
+
+
+def watch_roots(
+    paths: Sequence[str], root: Path, globs: Sequence[str]
+) -> tuple[list[Path], list[Path]]:
+    """(directories watched recursively, directories watched flat).
+
+    Not the whole repository: `.schedctl/artifacts/` gains a directory per run, and a
+    recursive watch there would use one inotify watch per run. So: the directories given
+    (a file's directory flat), else each config glob's fixed prefix (`schedules/`), and the
+    config's directory flat.
+    """
+    deep: set[Path] = set()
+    flat: set[Path] = {root.resolve()}
+    for raw in paths:
+        path = Path(raw).resolve()
+        (deep if path.is_dir() else flat).add(path if path.is_dir() else path.parent)
+    if not paths:
+        for pattern in globs:
+            parts = Path(pattern).parts
+            fixed = _prefix(parts)
+            base = root.joinpath(*fixed).resolve()
+            # Recursion only when a directory part is a wildcard (`**`, `team-*`).
+            if base.is_dir():
+                (deep if len(fixed) < len(parts) - 1 else flat).add(base)
+    # A directory inside a recursively watched one is covered already.
+    deep = {d for d in deep if not any(o != d and d.is_relative_to(o) for o in deep)}
+    flat = {d for d in flat if not any(d.is_relative_to(o) for o in deep)}
+    return sorted(deep), sorted(flat)
+
+
+def _prefix(parts: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for part in parts[:-1]:  # the last part names files
+        if _GLOB_CHARS & set(part):
+            break
+        out.append(part)
+    return out
 
 
 def _is_schedule_file(_change: object, path: str) -> bool:
@@ -116,33 +147,44 @@ def _is_schedule_file(_change: object, path: str) -> bool:
 
 
 class Watcher:
-    """Calls `on_change` after YAML files under `roots` change (watchfiles, in a thread)."""
+    """Calls `on_change` after YAML files change under the roots (watchfiles, one thread each)."""
 
-    def __init__(self, roots: Sequence[Path], on_change: Callable[[], None]) -> None:
-        self.roots = list(roots)
+    def __init__(
+        self, deep: Sequence[Path], flat: Sequence[Path], on_change: Callable[[], None]
+    ) -> None:
         self.on_change = on_change
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="schedctl-watch", daemon=True)
+        self._lock = threading.Lock()  # two watch threads, one reload at a time
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(roots, recursive), name="schedctl-watch", daemon=True
+            )
+            for roots, recursive in ((list(deep), True), (list(flat), False))
+            if roots
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, roots: list[Path], recursive: bool) -> None:
         import watchfiles
 
         changes = watchfiles.watch(
-            *self.roots, watch_filter=_is_schedule_file, stop_event=self._stop,
+            *roots, watch_filter=_is_schedule_file, stop_event=self._stop, recursive=recursive,
             debounce=WATCH_DEBOUNCE_MS, step=50,
         )  # fmt: skip
         for _batch in changes:
             if self._stop.is_set():
                 return
             try:
-                self.on_change()
+                with self._lock:
+                    self.on_change()
             except Exception:  # a reload bug must not end watching
                 log.exception("reload failed")
 

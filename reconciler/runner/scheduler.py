@@ -197,7 +197,9 @@ class Runner:
             except RunnerError:
                 if exclusive:
                     raise
-        self._store = Store(db)
+        # Batch (one transaction, no "still running" lookups) only where runs are inline and
+        # time is virtual: `--simulate`. Everything else commits each step before the next.
+        self._store = Store(db, batch=self.clock.virtual and self.inline)
         now = self.clock.now()
         if db is None or self._lock is not None:
             for run_id in self.store.recover(now):
@@ -368,6 +370,10 @@ class Runner:
     ) -> None:
         entry.active = True
         after = state.seen_at if state.last_slot is None else max(state.seen_at, state.last_slot)
+        if state.seen_at == now.replace(microsecond=0):
+            # First seen just now: seen_at was rounded down for the interval anchor, but a slot
+            # in that rounded-off fraction of a second was never due while we were watching.
+            after = max(after, now)
         first = entry.trigger.next_after(after)
         if first is None:
             entry.active = False
@@ -536,8 +542,8 @@ class Runner:
             retire_on_success=schedule.delete_after_run and schedule.schedule.at is not None,
         )
         record, state = self.store.finish(
-            claim.run_id, status, output=outcome.output, error=outcome.error,
-            completed_at=self.clock.now(), started_at=started,
+            claim, status, output=outcome.output, error=outcome.error,
+            started_at=started, completed_at=self.clock.now(),
             turns=outcome.turns if claim.conversation_id else (),
             update=rules,
         )  # fmt: skip

@@ -89,8 +89,10 @@ def semantics_for_platform(platform: str) -> Semantics:
 def after_run(
     state: ScheduleState, status: str, *, max_errors: int | None, retire_on_success: bool
 ) -> ScheduleState:
-    """The schedule's state once a run ended with `status` (pure)."""
+    """The schedule's state once a run ended with `status` (pure; the same object if unchanged)."""
     if status == "ok":
+        if state.consecutive_errors == 0 and (state.retired or not retire_on_success):
+            return state  # the common case, unchanged: the store then writes nothing
         return replace(state, consecutive_errors=0, retired=state.retired or retire_on_success)
     if status != "error":  # skipped and interrupted runs say nothing about the task's health
         return state

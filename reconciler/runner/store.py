@@ -11,9 +11,9 @@ Times are stored as fixed-width UTC ISO text, so comparing strings compares inst
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS turns (
 
 
 def to_text(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    if dt.tzinfo is not timezone.utc:  # the scheduler's own instants are UTC already: fast path
+        dt = dt.astimezone(timezone.utc)
+    return dt.isoformat(timespec="microseconds")
 
 
 def from_text(text: str | None) -> datetime | None:
@@ -81,7 +83,7 @@ def from_text(text: str | None) -> datetime | None:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{secrets.token_hex(16)}"
 
 
 @dataclass(frozen=True)
@@ -213,11 +215,18 @@ class Store:
     """One connection shared by the scheduler thread and the workers, behind a lock.
 
     `path` None keeps everything in memory (`--simulate` writes no file by default).
+    `batch`: one transaction from open to close instead of one per operation; for a virtual
+    clock, where a crash has nothing to protect and a week of runs must take seconds.
     """
 
-    def __init__(self, path: str | Path | None, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None, *, readonly: bool = False, batch: bool = False
+    ) -> None:
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
+        self._batch = batch
+        # Batch mode has one writer, so states can be read from memory (written through).
+        self._cache: dict[str, ScheduleState] | None = {} if batch else None
         try:
             if self.path is None:
                 target, uri = ":memory:", False
@@ -231,6 +240,8 @@ class Store:
             )
             if not readonly:
                 self._init_schema()
+            if batch:
+                self._db.execute("BEGIN IMMEDIATE")
         except (sqlite3.Error, OSError) as exc:
             raise RunnerError(
                 f"cannot open the runs database {self.path or ':memory:'}: {exc}"
@@ -252,6 +263,8 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            if self._batch and self._db.in_transaction:
+                self._db.execute("COMMIT")
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -262,6 +275,10 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._batch:
+            with self._lock:
+                yield self._db
+            return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -270,6 +287,22 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _read_state(self, db: sqlite3.Connection, key: str) -> ScheduleState | None:
+        if self._cache is not None:
+            return self._cache.get(key)
+        row = db.execute(
+            f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE schedule = ?", (key,)
+        ).fetchone()
+        return None if row is None else _state(row)
+
+    def _write_states(self, db: sqlite3.Connection, states: Sequence[ScheduleState]) -> None:
+        db.executemany(
+            f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_state_row(s) for s in states],
+        )
+        if self._cache is not None:
+            self._cache.update((s.schedule, s) for s in states)
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -313,12 +346,9 @@ class Store:
                     continue
                 out[key] = state
                 changed.append(state)
-            if changed:
-                db.executemany(
-                    f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_state_row(s) for s in changed],
-                )
+            self._write_states(db, changed)
+            if self._cache is not None:
+                self._cache.update(out)
         return out
 
     # -- the run lifecycle -------------------------------------------------------------------
@@ -342,20 +372,56 @@ class Store:
         """
         slot_text, now_text = to_text(slot), to_text(now)
         with self._tx() as db:
+            state = self._read_state(db, key)
+            if state is None:
+                raise RunnerError(f"{key}: no state row (sync_states first)")
+            new = state
             if trigger == "scheduler":
-                moved = db.execute(
-                    "UPDATE schedule_state SET last_slot = ? "
-                    "WHERE schedule = ? AND (last_slot IS NULL OR last_slot < ?)",
-                    (slot_text, key, slot_text),
-                ).rowcount
-                if not moved:
+                if state.last_slot is not None and state.last_slot >= slot:
                     return None
-            running = db.execute(
-                "SELECT run_id FROM runs WHERE schedule = ? AND status = 'running' LIMIT 1", (key,)
-            ).fetchone()
+                new = replace(new, last_slot=slot)
+            # In batch mode runs execute inline and no other process can write: none is running.
+            running = (
+                None
+                if self._batch
+                else db.execute(
+                    "SELECT run_id FROM runs WHERE schedule = ? AND status = 'running' LIMIT 1",
+                    (key,),
+                ).fetchone()
+            )
             if running is not None and skip_reason is None:
                 skip_reason = f"the previous run {running[0]} is still running"
             run_id = new_id("run")
+            conversation_id: str | None = None
+            turns: list[tuple[Role, str]] = []
+            if skip_reason is not None:
+                pass
+            elif conversation == "fresh":
+                conversation_id = new_id("conv")
+            elif conversation == "keep":
+                conversation_id = state.conversation_id
+                if conversation_id is None:
+                    conversation_id = new_id("conv")
+                    new = replace(new, conversation_id=conversation_id)
+                elif with_turns:
+                    turns = [
+                        (r[0], r[1])
+                        for r in db.execute(
+                            "SELECT role, content FROM turns WHERE conversation_id = ? ORDER BY seq",
+                            (conversation_id,),
+                        )
+                    ]
+            if new is not state:
+                db.execute(
+                    "UPDATE schedule_state SET last_slot = ?, conversation_id = ? WHERE schedule = ?",
+                    (
+                        None if new.last_slot is None else to_text(new.last_slot),
+                        new.conversation_id,
+                        key,
+                    ),
+                )
+                if self._cache is not None:
+                    self._cache[key] = new
             if skip_reason is not None:
                 db.execute(
                     "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, started_at, "
@@ -365,29 +431,6 @@ class Store:
                 return RunRecord(
                     run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None
                 )
-            conversation_id: str | None = None
-            turns: list[tuple[Role, str]] = []
-            if conversation == "fresh":
-                conversation_id = new_id("conv")
-            elif conversation == "keep":
-                row = db.execute(
-                    "SELECT conversation_id FROM schedule_state WHERE schedule = ?", (key,)
-                ).fetchone()
-                conversation_id = row[0] if row is not None else None
-                if conversation_id is None:
-                    conversation_id = new_id("conv")
-                    db.execute(
-                        "UPDATE schedule_state SET conversation_id = ? WHERE schedule = ?",
-                        (conversation_id, key),
-                    )
-                elif with_turns:
-                    turns = [
-                        (r[0], r[1])
-                        for r in db.execute(
-                            "SELECT role, content FROM turns WHERE conversation_id = ? ORDER BY seq",
-                            (conversation_id,),
-                        )
-                    ]
             db.execute(
                 "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, status, conversation_id) "
                 "VALUES (?, ?, ?, ?, 'running', ?)",
@@ -397,13 +440,10 @@ class Store:
 
     def pass_slot(self, key: str, slot: datetime) -> None:
         """Mark a slot handled without running it (`--missed skip`)."""
-        slot_text = to_text(slot)
         with self._tx() as db:
-            db.execute(
-                "UPDATE schedule_state SET last_slot = ? "
-                "WHERE schedule = ? AND (last_slot IS NULL OR last_slot < ?)",
-                (slot_text, key, slot_text),
-            )
+            state = self._read_state(db, key)
+            if state is not None and (state.last_slot is None or state.last_slot < slot):
+                self._write_states(db, [replace(state, last_slot=slot)])
 
     def mark_started(self, run_id: str, at: datetime) -> None:
         with self._tx() as db:
@@ -411,13 +451,13 @@ class Store:
 
     def finish(
         self,
-        run_id: str,
+        claim: Claim,
         status: RunStatus,
         *,
         output: str,
         error: str | None,
+        started_at: datetime,
         completed_at: datetime,
-        started_at: datetime | None = None,
         turns: Sequence[tuple[Role, str]] = (),
         update: Callable[[ScheduleState, str], ScheduleState] | None = None,
     ) -> tuple[RunRecord, ScheduleState | None]:
@@ -426,44 +466,29 @@ class Store:
         When the rules disable the schedule, the run's error says so. Returns the run and the
         schedule state after it.
         """
+        key, conversation_id = claim.schedule, claim.conversation_id
+        duration_ms = max(0, round((completed_at - started_at).total_seconds() * 1000))
+        column = output if len(output) <= OUTPUT_COLUMN_LIMIT else output[:OUTPUT_COLUMN_LIMIT]
         with self._tx() as db:
-            row = db.execute(
-                "SELECT schedule, trigger, scheduled_for, started_at, conversation_id "
-                "FROM runs WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()
-            if row is None:
-                raise RunnerError(f"unknown run {run_id}")
-            key, trigger, scheduled_text, started_text, conversation_id = row
-            found = db.execute(
-                f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE schedule = ?", (key,)
-            ).fetchone()
-            state = None if found is None else _state(found)
+            state = self._read_state(db, key)
             if state is not None and update is not None:
                 new = update(state, status)
                 if new.disabled and not state.disabled:
                     error = f"{error or status}; {new.disabled_reason}"
-                if new != state:
-                    db.execute(
-                        f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        _state_row(new),
-                    )
+                if new is not state:
+                    self._write_states(db, [new])
                 state = new
-            started = from_text(started_text) or started_at or completed_at
-            duration_ms = max(0, round((completed_at - started).total_seconds() * 1000))
-            column = output if len(output) <= OUTPUT_COLUMN_LIMIT else output[:OUTPUT_COLUMN_LIMIT]
             db.execute(
-                "UPDATE runs SET status = ?, completed_at = ?, duration_ms = ?, output = ?, error = ?, "
-                "started_at = COALESCE(started_at, ?) WHERE run_id = ?",
+                "UPDATE runs SET status = ?, started_at = ?, completed_at = ?, duration_ms = ?, "
+                "output = ?, error = ? WHERE run_id = ?",
                 (
                     status,
+                    to_text(started_at),
                     to_text(completed_at),
                     duration_ms,
                     column,
                     error,
-                    to_text(started),
-                    run_id,
+                    claim.run_id,
                 ),
             )
             if turns and conversation_id is not None:
@@ -474,14 +499,14 @@ class Store:
                 db.executemany(
                     "INSERT INTO turns (conversation_id, seq, role, content, run_id) VALUES (?, ?, ?, ?, ?)",
                     [
-                        (conversation_id, seq + i, role, content, run_id)
+                        (conversation_id, seq + i, role, content, claim.run_id)
                         for i, (role, content) in enumerate(turns, start=1)
                     ],
                 )
-            record = RunRecord(
-                run_id, key, trigger, from_text(scheduled_text), started, completed_at,
-                duration_ms, status, column, error, conversation_id, bool(state and state.disabled),
-            )  # fmt: skip
+        record = RunRecord(
+            claim.run_id, key, claim.trigger, claim.scheduled_for, started_at, completed_at,
+            duration_ms, status, column, error, conversation_id, bool(state and state.disabled),
+        )  # fmt: skip
         return record, state
 
     # -- reading -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def test_a_slot_is_claimed_once(store: Store) -> None:
     slot = T0 + timedelta(seconds=1)
     first = store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(first, Claim)
-    store.finish(first.run_id, "ok", output="", error=None, completed_at=slot)
+    store.finish(first, "ok", output="", error=None, started_at=T0, completed_at=slot)
     assert store.claim("a", slot, "scheduler", "fresh", slot) is None  # the same slot again
     assert store.claim("a", T0, "scheduler", "fresh", slot) is None  # an earlier one
     assert store.states()["a"].last_slot == slot
@@ -72,14 +72,14 @@ def test_conversations_keep_fresh_none(store: Store) -> None:
     for i in range(3):
         c = store.claim("a", T0 + timedelta(seconds=i + 1), "scheduler", "keep", T0)
         assert isinstance(c, Claim)
-        store.finish(c.run_id, "ok", output="", error=None, completed_at=T0)
+        store.finish(c, "ok", output="", error=None, started_at=T0, completed_at=T0)
         ids.append(c.conversation_id)
     assert len(set(ids)) == 1 and ids[0] is not None and ids[0].startswith("conv_")
     fresh = []
     for i in range(2):
         c = store.claim("b", T0 + timedelta(seconds=i + 1), "scheduler", "fresh", T0)
         assert isinstance(c, Claim)
-        store.finish(c.run_id, "ok", output="", error=None, completed_at=T0)
+        store.finish(c, "ok", output="", error=None, started_at=T0, completed_at=T0)
         fresh.append(c.conversation_id)
     assert len(set(fresh)) == 2
     none = store.claim("b", T0 + timedelta(seconds=9), "scheduler", "none", T0)
@@ -90,20 +90,22 @@ def test_turns_are_kept_per_conversation(store: Store) -> None:
     c1 = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0, with_turns=True)
     assert isinstance(c1, Claim) and c1.turns == []
     store.finish(
-        c1.run_id,
+        c1,
         "ok",
         output="hi",
         error=None,
+        started_at=T0,
         completed_at=T0,
         turns=[("user", "q1"), ("assistant", "a1")],
     )
     c2 = store.claim("a", T0 + timedelta(seconds=2), "scheduler", "keep", T0, with_turns=True)
     assert isinstance(c2, Claim) and c2.turns == [("user", "q1"), ("assistant", "a1")]
     store.finish(
-        c2.run_id,
+        c2,
         "ok",
         output="",
         error=None,
+        started_at=T0,
         completed_at=T0,
         turns=[("user", "q2"), ("assistant", "a2")],
     )
@@ -122,7 +124,9 @@ def test_finish_applies_rules_and_says_so_in_the_error(store: Store) -> None:
         c = store.claim("a", T0 + timedelta(seconds=i + 1), "scheduler", "fresh", T0)
         assert isinstance(c, Claim)
         records.append(
-            store.finish(c.run_id, "error", output="", error="boom", completed_at=T0, update=rules)
+            store.finish(
+                c, "error", output="", error="boom", started_at=T0, completed_at=T0, update=rules
+            )
         )
     (_, s1), (second, s2) = records
     assert s1 is not None and s1.consecutive_errors == 1 and not s1.disabled
@@ -138,7 +142,7 @@ def test_definition_changes_reset_state(store: Store) -> None:
     rules = partial(after_run, max_errors=1, retire_on_success=False)
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(c, Claim)
-    store.finish(c.run_id, "error", output="", error="x", completed_at=T0, update=rules)
+    store.finish(c, "error", output="", error="x", started_at=T0, completed_at=T0, update=rules)
     later = T0 + timedelta(hours=1)
     same = store.sync_states([("a", "spec", "def")], later)["a"]
     assert same.disabled and same.seen_at == T0
@@ -153,7 +157,9 @@ def test_definition_changes_reset_state(store: Store) -> None:
 def test_output_column_is_capped(store: Store) -> None:
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "fresh", T0)
     assert isinstance(c, Claim)
-    record, _ = store.finish(c.run_id, "ok", output="x" * 1_000_005, error=None, completed_at=T0)
+    record, _ = store.finish(
+        c, "ok", output="x" * 1_000_005, error=None, started_at=T0, completed_at=T0
+    )
     assert len(record.output) == 1_000_000
 
 
@@ -162,7 +168,7 @@ def test_list_runs_reads_only_and_filters(tmp_path: Path, store: Store) -> None:
         c = store.claim(key, T0, "manual", "fresh", T0)
         assert isinstance(c, Claim)
         store.finish(
-            c.run_id,
+            c,
             "ok",
             output=key,
             error=None,

@@ -1,0 +1,278 @@
+#!/usr/bin/env python
+"""Local runner benchmarks (issue 6): each figure printed against its limit. Not a test.
+
+    python bench/bench_runner.py            # all figures
+    python bench/bench_runner.py --quick    # shorter lateness and idle windows
+
+Figures:
+  load      10,000 schedules (100 files) through load_selection (load + validate) and
+            Runner.start (state rows in a new runs.db, the heap): <= 2 s, <= 150 MB resident.
+            Measured in a fresh process, so the resident figure is the whole process.
+  idle CPU  that runner serving, in a window where nothing is due: near zero (<= 1 % of a core).
+  lateness  a live runner (real clock, print executor, max 3 at once) firing 300 interval
+            schedules spread over each second: started_at - scheduled_for, p99 <= 50 ms.
+            A burst of 100 fires at one instant is shown too, for information: there the
+            wait is the queue in front of 3 workers, not the scheduler.
+  simulate  a week of 1,000 schedules (the mix below) on the virtual clock: <= 5 s.
+
+The schedule mix, for load and simulate: 35 % daily, 15 % weekdays, 15 % weekly, 5 % monthly,
+10 % hourly cron, 15 % every 15m..6h, 3 % every 5m, 2 % one-shot; zones from a short list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LIMITS = {
+    "load_s": 2.0,
+    "rss_mb": 150.0,
+    "idle_cpu_pct": 1.0,
+    "lateness_p99_ms": 50.0,
+    "simulate_s": 5.0,
+}
+ZONES = ["UTC", "Europe/Rome", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
+WEEK_START = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def mix(n: int, rng: random.Random, avoid_minutes: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """n schedule documents; cron minutes in `avoid_minutes` are not used (a quiet idle window)."""
+    minutes = [m for m in range(60) if m not in avoid_minutes]
+    docs = []
+    for i in range(n):
+        r = rng.random()
+        hh, mm = rng.randrange(24), rng.choice(minutes)
+        at = f"{hh:02d}:{mm:02d}"
+        if r < 0.35:
+            spec: dict[str, Any] = {"daily": at}
+        elif r < 0.50:
+            spec = {"cron": f"{mm} {hh} * * 1-5"}
+        elif r < 0.65:
+            spec = {
+                "weekly": {
+                    "at": at,
+                    "days": rng.sample(
+                        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], rng.randint(1, 3)
+                    ),
+                }
+            }
+        elif r < 0.70:
+            spec = {"monthly": {"at": at, "day": rng.randint(1, 28)}}
+        elif r < 0.80:
+            spec = {"cron": f"{mm} * * * *"}
+        elif r < 0.95:
+            spec = {"every": rng.choice(["15m", "30m", "1h", "2h", "6h"])}
+        elif r < 0.98:
+            spec = {"every": "5m"}
+        else:
+            spec = {
+                "at": (
+                    WEEK_START + timedelta(days=rng.randint(0, 6), minutes=rng.randrange(1440))
+                ).isoformat()
+            }
+        spec["timezone"] = rng.choice(ZONES)
+        docs.append({"name": f"job-{i:05d}", "schedule": spec,
+                     "action": {"prompt": f"Summarise what changed for team {i % 97} since the last run."}})  # fmt: skip
+    return docs
+
+
+def write_project(root: Path, docs: list[dict[str, Any]], per_file: int = 100) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "schedctl.yaml").write_text(
+        "defaults: {targets: [local]}\ntargets:\n  local: {platform: engine, sandbox: .schedctl/sandbox.db}\n"
+    )
+    folder = root / "schedules"
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(docs), per_file):
+        (folder / f"batch-{start // per_file:03d}.yaml").write_text(
+            yaml.safe_dump_all(docs[start : start + per_file], sort_keys=False)
+        )
+
+
+# -- phases (each runs in its own process: `--phase NAME DIR`) -----------------------------------
+
+
+def phase_load(root: Path, idle_seconds: float) -> dict[str, Any]:
+    os.chdir(root)
+    from reconciler.runner import Runner, RunnerOptions, load_selection
+
+    started = time.perf_counter()
+    selection = load_selection([], None, None)
+    runner = Runner(selection.schedules, RunnerOptions(db_path=root / ".schedctl" / "runs.db"))
+    runner.start()
+    load_s = time.perf_counter() - started
+    assert not selection.errors and len(selection.schedules) == 10_000, selection.errors[:3]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+    serving = threading.Thread(target=runner.serve)
+    serving.start()
+    time.sleep(0.5)  # past the start-up work
+    cpu0, wall0, fired0 = time.process_time(), time.monotonic(), runner.counters.fired
+    time.sleep(idle_seconds)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    fired = runner.counters.fired - fired0
+    runner.stop()
+    serving.join()
+    runner.shutdown()
+    return {
+        "load_s": load_s,
+        "rss_mb": rss_mb,
+        "idle_cpu_pct": 100 * cpu / wall,
+        "idle_s": wall,
+        "idle_fires": fired,
+    }
+
+
+def phase_lateness(root: Path, seconds: float) -> dict[str, Any]:
+    from reconciler.model import Schedule
+    from reconciler.runner import Runner, RunnerOptions, list_runs
+
+    class Item:
+        def __init__(self, name: str, spec: dict[str, Any]) -> None:
+            self.key, self.timezone = name, "UTC"
+            self.schedule = Schedule.model_validate(
+                {"name": name, "schedule": spec, "action": {"prompt": "p"}}
+            )
+
+    anchor = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+    def measure(items: list[Item], db: Path) -> list[float]:
+        runner = Runner(items, RunnerOptions(db_path=db))
+        runner.start()
+        serving = threading.Thread(target=runner.serve)
+        serving.start()
+        time.sleep(seconds)
+        runner.stop()
+        serving.join()
+        runner.shutdown()
+        runs = list_runs(db, None, 1_000_000)
+        return [
+            (r.started_at - r.scheduled_for).total_seconds() * 1000
+            for r in runs
+            if r.status == "ok" and r.started_at and r.scheduled_for
+        ]
+
+    spread = [
+        Item(
+            f"spread-{i}",
+            {
+                "every": f"{1 + i % 3}s",
+                "anchor": (anchor + timedelta(microseconds=3_333 * i)).isoformat(),
+            },
+        )
+        for i in range(300)
+    ]
+    burst = [Item(f"burst-{i}", {"every": "2s", "anchor": anchor.isoformat()}) for i in range(100)]
+    late = sorted(measure(spread, root / "spread.db"))
+    burst_late = sorted(measure(burst, root / "burst.db"))
+    return {
+        "lateness_p50_ms": statistics.median(late),
+        "lateness_p99_ms": late[int(0.99 * (len(late) - 1))],
+        "lateness_max_ms": late[-1],
+        "lateness_fires": len(late),
+        "burst_p99_ms": burst_late[int(0.99 * (len(burst_late) - 1))],
+        "burst_fires": len(burst_late),
+    }
+
+
+def phase_simulate(root: Path) -> dict[str, Any]:
+    from reconciler.model import Schedule
+    from reconciler.runner import RunnerOptions, simulate
+
+    class Item:
+        def __init__(self, doc: dict[str, Any]) -> None:
+            self.key, self.timezone = doc["name"], "UTC"
+            self.schedule = Schedule.model_validate(doc)
+
+    items = [Item(d) for d in mix(1_000, random.Random(7))]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    records = simulate(items, WEEK_START, WEEK_START + timedelta(days=7), RunnerOptions())
+    return {
+        "simulate_s": time.perf_counter() - wall0,
+        "simulate_cpu_s": time.process_time() - cpu0,
+        "simulate_fires": len(records),
+    }
+
+
+def run_phase(name: str, root: Path, *extra: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", name, str(root), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"phase {name} failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--phase", nargs=2, metavar=("NAME", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        name, folder = args.phase
+        root = Path(folder)
+        result = {"load": lambda: phase_load(root, args.seconds), "lateness": lambda: phase_lateness(root, args.seconds),
+                  "simulate": lambda: phase_simulate(root)}[name]()  # fmt: skip
+        print(json.dumps(result))
+        return
+
+    seconds = "4" if args.quick else "10"
+    with tempfile.TemporaryDirectory(prefix="schedctl-bench-") as tmp:
+        root = Path(tmp)
+        now = datetime.now(timezone.utc)
+        quiet = {(now.minute + k) % 60 for k in range(3)}  # no cron minute inside the idle window
+        write_project(root / "load", mix(10_000, random.Random(1), quiet))
+        figures = run_phase("load", root / "load", "--seconds", seconds)
+        (root / "late").mkdir()
+        figures |= run_phase("lateness", root / "late", "--seconds", seconds)
+        figures |= run_phase("simulate", root)
+
+    print(
+        f"schedctl runner benchmark (python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f})"
+    )
+    rows = [
+        ("load 10,000 schedules", figures["load_s"], "s", "load_s", ""),
+        ("peak resident memory", figures["rss_mb"], "MB", "rss_mb", "whole process, after load"),
+        ("CPU between fires", figures["idle_cpu_pct"], "%", "idle_cpu_pct",
+         f"{figures['idle_s']:.1f} s window, {figures['idle_fires']} fires in it"),
+        ("fire lateness p99", figures["lateness_p99_ms"], "ms", "lateness_p99_ms",
+         f"p50 {figures['lateness_p50_ms']:.1f} ms, max {figures['lateness_max_ms']:.1f} ms, {figures['lateness_fires']} fires"),
+        ("simulated week, 1,000", figures["simulate_s"], "s", "simulate_s",
+         f"{figures['simulate_fires']:,} fires, {figures['simulate_cpu_s']:.2f} s CPU"),
+    ]  # fmt: skip
+    failed = False
+    for label, value, unit, key, note in rows:
+        ok = value <= LIMITS[key]
+        failed |= not ok
+        print(
+            f"  {label:<24} {value:>9.2f} {unit:<3} limit {LIMITS[key]:>6g} {unit:<3} {'ok' if ok else 'OVER'}  {note}"
+        )
+    print(
+        f"  (info) burst of 100 fires at one instant, 3 workers: p99 {figures['burst_p99_ms']:.1f} ms over {figures['burst_fires']} fires"
+    )
+    raise SystemExit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
