@@ -12,6 +12,7 @@ the target is listed again, and the object adopted when its marker shows it was 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -102,7 +103,14 @@ def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Surve
         max_workers=max(1, 2 * len(conns)), thread_name_prefix="survey"
     ) as pool:
         desired = {name: pool.submit(desired_of, name) for name in conns}
-        listings = {name: pool.submit(conn.provider.list_tasks) for name, conn in conns.items()}
+        # The listing's page worker looks desired forms up by key once they are ready.
+        hints = {
+            name: functools.cache(lambda n=name: {d.key: d for d in desired[n].result()})
+            for name in conns
+        }
+        listings = {
+            name: pool.submit(conn.provider.list_tasks, hints[name]) for name, conn in conns.items()
+        }
         out: dict[str, Survey] = {}
         for name in conns:
             try:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -125,9 +125,11 @@ class Provider(Protocol):
     target_name: str
     owner: str
 
-    def list_tasks(self) -> Listing: ...
+    def list_tasks(
+        self, known: Callable[[], Mapping[str, DesiredTask]] | None = None
+    ) -> Listing: ...
     def desired(self, resolved: ResolvedSchedule) -> DesiredTask: ...
-    def live(self, remote: Json) -> LiveTask: ...
+    def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask: ...
     def create(self, payload: Json) -> LiveTask: ...
     def update(self, remote_id: str, payload: Json) -> LiveTask: ...
     def delete(self, remote_id: str) -> None: ...
@@ -394,15 +396,22 @@ class RestProvider(ABC):
     def marker(self, key: str) -> Marker:
         return Marker(self.owner, key)
 
-    def live(self, remote: Json) -> LiveTask:
+    def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
         title, marker = self.split_marker(remote)
-        document = self.from_remote(remote)
+        hint = hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
+        if hint is not None and all(remote.get(k) == v for k, v in hint.payload.items()):
+            # Every field the platform holds equals what would be sent: the forms are the same
+            # (from_remote reads only those fields), so the conversion is skipped.
+            document, normalized = hint.document, hint.normalized
+        else:
+            document = self.from_remote(remote)
+            normalized = normalize(document, self.defaults)
         return LiveTask(
             id=str(remote["id"]),
             title=title,
             marker=marker,
             document=document,
-            normalized=normalize(document, self.defaults),
+            normalized=normalized,
             status=self.status_of(remote),
         )
 
@@ -420,19 +429,24 @@ class RestProvider(ABC):
             source=f"{resolved.doc.file}:{pos.line}",
         )
 
-    def list_tasks(self) -> Listing:
+    def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
+        """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion."""
         # Each page is converted on a worker while the next one is in flight: waiting on the
         # socket frees the GIL, so the listing costs little more than its round trips.
         with ThreadPoolExecutor(max_workers=1) as pool:
             futures = [
-                pool.submit(self._live_page, page)
+                pool.submit(self._live_page, page, known)
                 for page in iter_pages(self.client, self.collection_path())
             ]
-        tasks = [task for future in futures for task in future.result()]
-        return Listing(tasks, len(futures), fingerprint(tasks))
+        converted = [pair for future in futures for pair in future.result()]
+        tasks = [task for task, _ in converted]
+        return Listing(tasks, len(futures), fingerprint(tasks, [row for _, row in converted]))
 
-    def _live_page(self, page: list[Json]) -> list[LiveTask]:
-        return [self.live(dict(item)) for item in page]
+    def _live_page(
+        self, page: list[Json], known: Callable[[], Mapping[str, DesiredTask]] | None
+    ) -> list[tuple[LiveTask, str]]:
+        hints = known() if known is not None else None
+        return [(task, fingerprint_row(task)) for task in (self.live(item, hints) for item in page)]
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
         if not isinstance(body, Mapping) or "id" not in body:
