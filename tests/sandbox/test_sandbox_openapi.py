@@ -60,7 +60,7 @@ schema = schemathesis.pytest.from_fixture("live_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 def test_fuzz_no_server_errors_and_no_off_document_answers(case: schemathesis.Case) -> None:
     case.call_and_validate(
         checks=[
