@@ -220,8 +220,10 @@ class _Run:
             else:
                 assert change.payload is not None and change.remote_id is not None
                 task = provider.update(change.remote_id, change.payload)
-        except AmbiguousWrite:
-            return ("ambiguous", change)
+        except AmbiguousWrite as exc:
+            if change.action == "create":  # settled by re-listing; updates are retried by http
+                return ("ambiguous", change)
+            return ChangeResult(target, change, "failed", str(exc), change.remote_id)
         except SchedctlError as exc:
             return ChangeResult(target, change, "failed", str(exc), change.remote_id)
         return ChangeResult(target, change, "done", "", task.id)
@@ -290,12 +292,12 @@ class _Run:
             by_id = {t.id: t for t in listing.tasks}
             for change in changes:
                 live = by_id.get(str(change.remote_id))
-                mine = _owned(listing, self.plan.owner, change.key)
+                mine = {t.id for t in _owned(listing, self.plan.owner, change.key)}
                 if live is None:
                     self.record(
                         ChangeResult(target, change, "done", "already gone", change.remote_id)
                     )
-                elif live not in mine:
+                elif live.id not in mine:
                     self.record(ChangeResult(target, change, "skipped", "no longer marked as ours"))
                 elif change.action == "duplicate" and len(mine) < 2:
                     self.record(ChangeResult(target, change, "skipped", "no longer a duplicate"))

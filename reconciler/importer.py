@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from reconciler.errors import SchedctlError
-from reconciler.model import KEY_PATTERN
 
 if TYPE_CHECKING:
     from reconciler.providers.base import LiveTask
@@ -128,8 +127,6 @@ def import_target(
             continue
         key = task.marker.key if ours and task.marker else unique_key(slugify(task.title), taken)
         if select and not (fnmatch.fnmatch(task.title, select) or fnmatch.fnmatch(key, select)):
-            continue
-        if not re.match(KEY_PATTERN, key):  # pragma: no cover - slugify and markers guarantee it
             continue
         if _past_one_shot(task, now):
             results.append(
