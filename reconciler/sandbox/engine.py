@@ -25,7 +25,7 @@ from .clock import (
     parse_iso,
 )
 from .paging import Cursor, Limit, ListPage
-from .problems import ErrorBody, MessageStyle, reject
+from .problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
 from .service import Context, StoredTask, TaskService
 
 STYLE = MessageStyle(
@@ -40,12 +40,11 @@ Text = Annotated[StrictStr, Field(min_length=1)]
 Channel = Literal["slack", "telegram", "whatsapp"]
 
 
-def _timestamp(value: str, field: str) -> str:
+def _check_timestamp(value: str, field: str) -> None:
     try:
         parse_iso(value)
     except ValueError:
-        raise reject(f"invalid schedule: {field} is not an ISO 8601 timestamp: {value!r}") from None
-    return value
+        raise reject(f"{SCHEDULE_PREFIX}{field} is not an ISO 8601 timestamp: {value!r}") from None
 
 
 class CronSchedule(BaseModel):
@@ -55,17 +54,18 @@ class CronSchedule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        # Counted here because timing also takes @daily-style macros: the platform does not.
         count = len(self.expression.split())
         if count != 5:
             raise reject(
-                "invalid schedule: cron expression must have 5 fields "
+                f"{SCHEDULE_PREFIX}cron expression must have 5 fields "
                 f"(minute hour day-of-month month day-of-week), got {count}"
             )
         why = check_cron(self.expression)
         if why is not None:
-            raise reject(f"invalid schedule: cron expression {self.expression!r}: {why}")
+            raise reject(f"{SCHEDULE_PREFIX}cron expression {self.expression!r}: {why}")
         if self.timezone is not None and not is_zone(self.timezone):
-            raise reject(f"invalid schedule: unknown timezone {self.timezone!r}")
+            raise reject(f"{SCHEDULE_PREFIX}unknown timezone {self.timezone!r}")
         return self
 
 
@@ -77,7 +77,7 @@ class IntervalSchedule(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.anchorAt is not None:
-            _timestamp(self.anchorAt, "anchorAt")
+            _check_timestamp(self.anchorAt, "anchorAt")
         return self
 
 
@@ -87,7 +87,7 @@ class OneShotSchedule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        _timestamp(self.runAt, "runAt")
+        _check_timestamp(self.runAt, "runAt")
         return self
 
 

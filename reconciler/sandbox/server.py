@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -152,12 +153,11 @@ def running_sandbox(
     )
     thread.start()
     try:
-        waited = 0.0
+        deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
-            if not thread.is_alive() or waited > _START_TIMEOUT:
+            if not thread.is_alive() or time.monotonic() > deadline:
                 raise SandboxError("the sandbox server did not start")
             thread.join(0.005)
-            waited += 0.005
         yield RunningSandbox(url=_url(sock), opts=opts, app=app)
     finally:
         server.should_exit = True
@@ -180,8 +180,10 @@ def serve(
     app = create_app(opts)
     try:
         sock = _bind(host, port)
-        announce(_url(sock))
-        _server(app).run(sockets=[sock])
-        sock.close()
+        try:
+            announce(_url(sock))
+            _server(app).run(sockets=[sock])
+        finally:
+            sock.close()
     finally:
         _close(app)
