@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -83,7 +84,8 @@ def from_text(text: str | None) -> datetime | None:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
+    """Time-ordered (hex nanoseconds, then random): ids sort by creation and index appends."""
+    return f"{prefix}_{time.time_ns():016x}{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,22 @@ _RUN_COLUMNS = (
 )
 
 
+FLUSH_EVERY = 5_000
+_RUN_INSERT = (
+    "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, started_at, completed_at, "
+    "duration_ms, status, output, error, conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _run_params(row: list[Any]) -> list[Any]:
+    """A RunRecord-ordered row with datetimes, as _RUN_INSERT parameters."""
+    out = list(row)
+    for i in (3, 4, 5):
+        if out[i] is not None:
+            out[i] = to_text(out[i])
+    return out
+
+
 def _run(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         run_id=row[0],
@@ -216,7 +234,9 @@ class Store:
 
     `path` None keeps everything in memory (`--simulate` writes no file by default).
     `batch`: one transaction from open to close instead of one per operation; for a virtual
-    clock, where a crash has nothing to protect and a week of runs must take seconds.
+    clock, where a crash has nothing to protect and a week of runs must take seconds. A batch
+    store in memory keeps schedule state but no run history: it would vanish unread at close,
+    and every run already went to the caller.
     """
 
     def __init__(
@@ -225,8 +245,11 @@ class Store:
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
         self._batch = batch
-        # Batch mode has one writer, so states can be read from memory (written through).
+        # Batch mode has one writer and nobody reads until close: states live in memory, and
+        # run rows and changed states are written in bulk (every FLUSH_EVERY runs, and at close).
         self._cache: dict[str, ScheduleState] | None = {} if batch else None
+        self._pending_runs: dict[str, list[Any]] = {}
+        self._dirty: set[str] = set()
         try:
             if self.path is None:
                 target, uri = ":memory:", False
@@ -264,6 +287,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             if self._batch and self._db.in_transaction:
+                self._flush(everything=True)
                 self._db.execute("COMMIT")
             self._db.close()
 
@@ -298,11 +322,64 @@ class Store:
 
     def _write_states(self, db: sqlite3.Connection, states: Sequence[ScheduleState]) -> None:
         db.executemany(
-            f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_state_row(s) for s in states],
         )
         if self._cache is not None:
             self._cache.update((s.schedule, s) for s in states)
+
+    def _save_state(self, db: sqlite3.Connection, state: ScheduleState, *, slot_only: bool) -> None:
+        """`slot_only`: only last_slot and conversation_id changed (a claim)."""
+        if self._cache is not None:
+            self._cache[state.schedule] = state
+            self._dirty.add(state.schedule)
+        elif slot_only:
+            slot = None if state.last_slot is None else to_text(state.last_slot)
+            db.execute(
+                "UPDATE schedule_state SET last_slot = ?, conversation_id = ? WHERE schedule = ?",
+                (slot, state.conversation_id, state.schedule),
+            )
+        else:
+            self._write_states(db, [state])
+
+    def _insert_run(self, db: sqlite3.Connection, row: list[Any]) -> None:
+        """row: the _RUN_INSERT columns, times as datetimes."""
+        if self._cache is not None:
+            self._pending_runs[row[0]] = row
+        else:
+            db.execute(_RUN_INSERT, _run_params(row))
+
+    def _close_run(self, db: sqlite3.Connection, run_id: str, values: list[Any]) -> None:
+        """values: status, started_at, completed_at, duration_ms, output, error."""
+        row = self._pending_runs.get(run_id)
+        if row is not None:
+            row[4:10] = values[1], values[2], values[3], values[0], values[4], values[5]
+            if len(self._pending_runs) >= FLUSH_EVERY:
+                self._flush()
+            return
+        status, started, completed, duration_ms, output, error = values
+        db.execute(
+            "UPDATE runs SET status = ?, started_at = ?, completed_at = ?, duration_ms = ?, "
+            "output = ?, error = ? WHERE run_id = ?",
+            (status, to_text(started), to_text(completed), duration_ms, output, error, run_id),
+        )
+
+    def _flush(self, *, everything: bool = False) -> None:
+        """Write what batch mode holds in memory (the lock is held); running rows stay unless
+        `everything` (close), as they would be rewritten when they finish."""
+        done = [r for r in self._pending_runs.values() if everything or r[7] != "running"]
+        if self.path is not None:
+            self._db.executemany(_RUN_INSERT, [_run_params(r) for r in done])
+        for r in done:
+            del self._pending_runs[r[0]]
+        if self._cache is not None and self._dirty:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO schedule_state ({_STATE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_state_row(self._cache[k]) for k in self._dirty],
+            )
+            self._dirty.clear()
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -370,7 +447,6 @@ class Store:
         schedule's previous run is still running; None when a scheduler slot was already
         claimed (it never fires twice). Manual runs claim no slot.
         """
-        slot_text, now_text = to_text(slot), to_text(now)
         with self._tx() as db:
             state = self._read_state(db, key)
             if state is None:
@@ -412,29 +488,30 @@ class Store:
                         )
                     ]
             if new is not state:
-                db.execute(
-                    "UPDATE schedule_state SET last_slot = ?, conversation_id = ? WHERE schedule = ?",
-                    (
-                        None if new.last_slot is None else to_text(new.last_slot),
-                        new.conversation_id,
-                        key,
-                    ),
-                )
-                if self._cache is not None:
-                    self._cache[key] = new
+                self._save_state(db, new, slot_only=True)
             if skip_reason is not None:
-                db.execute(
-                    "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, started_at, "
-                    "completed_at, duration_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, 0, 'skipped', ?)",
-                    (run_id, key, trigger, slot_text, now_text, now_text, skip_reason),
-                )
-                return RunRecord(
+                skipped = RunRecord(
                     run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None
                 )
-            db.execute(
-                "INSERT INTO runs (run_id, schedule, trigger, scheduled_for, status, conversation_id) "
-                "VALUES (?, ?, ?, ?, 'running', ?)",
-                (run_id, key, trigger, slot_text, conversation_id),
+                self._insert_run(
+                    db, [run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None]
+                )
+                return skipped
+            self._insert_run(
+                db,
+                [
+                    run_id,
+                    key,
+                    trigger,
+                    slot,
+                    None,
+                    None,
+                    None,
+                    "running",
+                    "",
+                    None,
+                    conversation_id,
+                ],
             )
         return Claim(run_id, key, trigger, slot, conversation_id, turns)
 
@@ -443,7 +520,7 @@ class Store:
         with self._tx() as db:
             state = self._read_state(db, key)
             if state is not None and (state.last_slot is None or state.last_slot < slot):
-                self._write_states(db, [replace(state, last_slot=slot)])
+                self._save_state(db, replace(state, last_slot=slot), slot_only=True)
 
     def mark_started(self, run_id: str, at: datetime) -> None:
         with self._tx() as db:
@@ -476,20 +553,10 @@ class Store:
                 if new.disabled and not state.disabled:
                     error = f"{error or status}; {new.disabled_reason}"
                 if new is not state:
-                    self._write_states(db, [new])
+                    self._save_state(db, new, slot_only=False)
                 state = new
-            db.execute(
-                "UPDATE runs SET status = ?, started_at = ?, completed_at = ?, duration_ms = ?, "
-                "output = ?, error = ? WHERE run_id = ?",
-                (
-                    status,
-                    to_text(started_at),
-                    to_text(completed_at),
-                    duration_ms,
-                    column,
-                    error,
-                    claim.run_id,
-                ),
+            self._close_run(
+                db, claim.run_id, [status, started_at, completed_at, duration_ms, column, error]
             )
             if turns and conversation_id is not None:
                 seq = db.execute(
@@ -513,6 +580,10 @@ class Store:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
+            if self._batch:
+                if self.path is None:
+                    raise RunnerError("an in-memory simulation keeps no run history")
+                self._flush()
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:

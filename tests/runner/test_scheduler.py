@@ -16,7 +16,7 @@ from reconciler.runner import RunnerOptions, run_once, simulate
 from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import Outcome, RunContext
 from reconciler.runner.scheduler import Runnable, Runner
-from reconciler.runner.store import RunRecord, Store
+from reconciler.runner.store import Claim, RunRecord, Store
 
 from .conftest import T0, FakeExecutor, Item, failing, item
 
@@ -237,15 +237,10 @@ def test_missed_skip_fires_nothing_and_does_not_remember_it_later(tmp_path: Path
 def test_a_run_interrupted_by_a_crash_is_not_fired_again(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     schedules = [item("tick", {"every": "10s"})]
-    with Store(db) as store:  # a runner claimed slot 10 and died before finishing it
-        store.sync_states([("tick", "x", "y")], T0)
-    runner = Runner(
-        schedules, RunnerOptions(db_path=db), clock=VirtualClock(T0), executor=FakeExecutor()
-    )
-    runner.start()
-    claim = runner.store.claim("tick", T0 + 10 * S, "scheduler", "fresh", T0 + 10 * S)
-    runner.store.close()  # no shutdown: like kill -9
-    runner._lock.release()  # type: ignore[union-attr]
+    serve(schedules, T0, T0 + 5 * S, RunnerOptions(db_path=db))  # seen at T0, nothing fired yet
+    with Store(db) as store:  # a live runner claimed slot 10 and was killed before finishing it
+        claim = store.claim("tick", T0 + 10 * S, "scheduler", "fresh", T0 + 10 * S)
+        assert isinstance(claim, Claim)
     after = serve(schedules, T0 + 12 * S, T0 + 20 * S, RunnerOptions(db_path=db))
     assert [r.scheduled_for for r in after] == [T0 + 20 * S]
     with Store(db) as store:
@@ -359,3 +354,20 @@ def test_simulate_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         [item("a", {"every": "1s"})], T0, T0 + 3 * S, replace(RunnerOptions(), executor="print")
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_with_a_db_writes_every_run_and_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.runner.store.FLUSH_EVERY", 7)  # flush in the middle too
+    db = tmp_path / "sim.db"
+    records = simulate(
+        [item("a", {"every": "1s"}, history="keep")], T0, T0 + 20 * S, RunnerOptions(db_path=db)
+    )
+    with Store(db) as store:
+        stored = store.list_runs("a", 100)
+        assert [r.run_id for r in stored] == [r.run_id for r in reversed(records)]
+        assert {r.status for r in stored} == {"ok"} and len(
+            {r.conversation_id for r in stored}
+        ) == 1
+        assert store.states()["a"].last_slot == T0 + 20 * S

@@ -188,3 +188,14 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RunnerError, match="runs database"):
         Store(bad)
+
+
+def test_an_in_memory_batch_store_keeps_state_but_no_history() -> None:
+    with Store(None, batch=True) as store:
+        store.sync_states([("a", "s", "d")], T0)
+        claim = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
+        assert isinstance(claim, Claim)
+        store.finish(claim, "ok", output="", error=None, started_at=T0, completed_at=T0)
+        assert store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0) is None
+        with pytest.raises(RunnerError, match="keeps no run history"):
+            store.list_runs()
