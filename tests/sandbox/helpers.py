@@ -30,8 +30,8 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
 
 
 # Built once: loading CA certificates costs ~40 ms per client, and the sandbox is plain HTTP.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -61,7 +62,7 @@ schema = schemathesis.pytest.from_fixture("live_schema")
 
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzz_no_server_errors_and_no_off_document_answers(case: schemathesis.Case) -> None:
+def test_fuzz_no_server_errors_and_no_off_document_answers(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(
         checks=[
             checks.not_a_server_error,

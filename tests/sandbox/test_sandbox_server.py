@@ -163,3 +163,14 @@ def test_module_entry_point_reports_startup_errors(tmp_path: Path) -> None:
         proc.stderr == f"error: sandbox database {db} belongs to the engine platform, not aitroop\n"
     )
     assert proc.stdout == ""
+
+
+def test_importing_the_package_stays_light() -> None:
+    code = (
+        "import sys, reconciler.sandbox as s; "
+        "assert s.SandboxOptions(platform='engine').page_size is None; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'pydantic', 'starlette') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
