@@ -132,7 +132,7 @@ def run_once(
 ) -> RunRecord:
     """`--once NAME`: one manual run now, in this process, next to a live runner or not."""
     runner = Runner(schedules, options, on_run=on_run, inline=True)
-    runner.start(exclusive=False)
+    runner.start(exclusive=False, plan=False)
     try:
         return runner.fire_now(name)
     finally:

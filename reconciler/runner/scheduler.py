@@ -183,11 +183,12 @@ class Runner:
             raise RunnerError("the runner has not started")
         return self._store
 
-    def start(self, *, exclusive: bool = True) -> None:
+    def start(self, *, exclusive: bool = True, plan: bool = True) -> None:
         """Open the database, interrupt what a dead runner left running, and plan every fire.
 
         `exclusive`: hold the database's lock for the whole run (the scheduler). Without it
         (`--once`), stale runs are recovered only when no runner holds the lock.
+        `plan`: schedule fires (and say why some will not); `--once` only needs the entries.
         """
         db = self.options.db_path
         if db is not None:
@@ -211,9 +212,9 @@ class Runner:
             self._lock.release()
             self._lock = None
         with self._cond:
-            self._install(self._items, now, at_start=True)
+            self._install(self._items, now, at_start=True, plan=plan)
         for item in self._items:
-            for note in self.semantics.notes(item.schedule):
+            for note in self.semantics.notes(item.schedule) if plan else ():
                 log.warning("%s: %s (--semantics %s)", item.key, note, self.semantics.name)
         if not self.inline:
             for i in range(self.options.max_concurrent):
@@ -333,7 +334,9 @@ class Runner:
             log.info("%s: %s; next fire %s", key, what, _show(self.next_fire(key)))
         return added, changed, removed
 
-    def _install(self, items: Sequence[Runnable], now: datetime, *, at_start: bool) -> None:
+    def _install(
+        self, items: Sequence[Runnable], now: datetime, *, at_start: bool, plan: bool = True
+    ) -> None:
         """Create entries and push their first fire. Called with `_cond` held."""
         fps = {item.key: fingerprints(item) for item in items}
         # Whole seconds: an unanchored interval then fires on whole seconds too.
@@ -348,6 +351,8 @@ class Runner:
             old = self._entries.get(item.key)
             entry = _Entry(item, trigger, spec_fp, def_fp, gen=(old.gen + 1) if old else 0)
             self._entries[item.key] = entry
+            if not plan:
+                continue
             if not item.schedule.enabled:
                 log.info(
                     "%s: enabled: false; not scheduled (`--once %s` still runs it)",
@@ -377,6 +382,12 @@ class Runner:
         first = entry.trigger.next_after(after)
         if first is None:
             entry.active = False
+            if entry.schedule.schedule.at is not None and state.last_slot is None:
+                log.info(
+                    "%s: its one-shot time %s has passed; it does not fire",
+                    entry.key,
+                    _show(entry.schedule.schedule.at),
+                )
             return
         first = utc(first)
         if first > now:
@@ -570,10 +581,10 @@ class Runner:
             log.warning("run %s: cannot save artifacts in %s: %s", run_id, folder, exc)
 
     def _emit(self, record: RunRecord) -> None:
-        counts = self.counters.finished
-        counts[record.status] = counts.get(record.status, 0) + 1
-        if self._on_run is not None:
-            with self._emit_lock:  # one line at a time from several workers
+        with self._emit_lock:  # workers finish concurrently: one count and one line at a time
+            counts = self.counters.finished
+            counts[record.status] = counts.get(record.status, 0) + 1
+            if self._on_run is not None:
                 self._on_run(record)
 
 

@@ -115,8 +115,11 @@ def test_once_command_env_exit_status_and_auto_disable_in_runs(tmp_path: Path) -
     assert "exit status 4: nope; auto-disabled after 1 consecutive error" in history.stdout
     as_json = json.loads(schedctl(["runs", "--local", "--format", "json"], tmp_path).stdout)
     assert as_json[0]["schedule_disabled"] is True and as_json[1]["status"] == "ok"
-    again = schedctl(["run", "--once", "check"], tmp_path)  # run-now works on a disabled task
-    assert again.returncode == 0
+    again = schedctl(
+        ["run", "--once", "check", "--format", "json"], tmp_path
+    )  # run-now works on a disabled task
+    assert again.returncode == 0 and json.loads(again.stdout)["trigger"] == "manual"
+    assert "not scheduled" not in again.stderr  # --once plans nothing, so it says nothing about it
 
 
 def test_once_http_executor(tmp_path: Path) -> None:
