@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, NamedTuple, cast
 
 import yaml
 
@@ -22,8 +21,7 @@ MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(NamedTuple):
     line: int
     column: int
 
@@ -53,7 +51,8 @@ class PosList(list[Any]):
 
 
 def _mark(node: yaml.Node) -> Pos:
-    return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
+    mark = node.start_mark
+    return Pos(mark.line + 1, mark.column + 1)
 
 
 try:  # the C parser is several times faster; the constructor stays in Python either way
@@ -62,147 +61,191 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Base = yaml.SafeLoader
 
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TAG = "tag:yaml.org,2002:"
+_MERGE_TAG = _TAG + "merge"
 
 
 class _Loader(_Base):  # type: ignore[misc]
+    """Composes nodes (libyaml's parser, our resolvers); `_Builder` turns them into values."""
+
     # Only the core-schema resolvers below: not PyYAML's YAML 1.1 set.
     yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> PosDict:
-        if not isinstance(node, yaml.MappingNode):
-            raise YamlProblem("expected a mapping", _mark(node))
-        # flatten_mapping puts the pairs a `<<` merge key brings in first: an explicit key may
-        # override them (and a later merged mapping an earlier one), only explicit keys clash.
-        explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-        self.flatten_mapping(node)
-        merged = len(node.value) - explicit
-        result = PosDict()
-        result.pos = _mark(node)
-        explicit_keys: set[Any] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise YamlProblem("a mapping key must be a plain value", _mark(key_node)) from None
-            if index >= merged:
-                if key in explicit_keys:
-                    first = result.key_pos[key]
-                    raise YamlProblem(
-                        f"duplicate key {key!r} (first at line {first.line})", _mark(key_node)
-                    )
-                explicit_keys.add(key)
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_pos[key] = _mark(key_node)
-            result.value_pos[key] = _mark(value_node)
-        return result
-
-    def construct_yaml_map(self, node: yaml.MappingNode) -> Iterator[PosDict]:
-        yield self.construct_mapping(node)
-
-    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Iterator[PosList]:
-        if not isinstance(node, yaml.SequenceNode):  # `!!seq text`
-            raise YamlProblem("expected a sequence", _mark(node))
-        result = PosList()
-        result.pos = _mark(node)
-        yield result
-        for item in node.value:
-            result.append(self.construct_object(item, deep=True))
-            result.item_pos.append(_mark(item))
-
-    def construct_undefined(self, node: yaml.Node) -> Any:
-        raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        # PyYAML's resolve, minus path resolvers and list concatenation: called once per node.
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _TAG + "str"
+        return _TAG + "seq" if kind is yaml.SequenceNode else _TAG + "map"
 
 
 # YAML 1.2 core schema resolvers.
 _CORE = [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_TAG + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_TAG + "int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
     (
-        "tag:yaml.org,2002:int",
-        r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
-        "-+0123456789",
-    ),
-    (
-        "tag:yaml.org,2002:float",
+        _TAG + "float",
         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+0123456789.",
     ),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+    (_TAG + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (_MERGE_TAG, r"^(?:<<)$", "<"),
 ]
 for _tag, _regexp, _first in _CORE:
     _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
-_Loader.add_constructor("tag:yaml.org,2002:binary", _Loader.construct_undefined)
-_Loader.add_constructor("tag:yaml.org,2002:set", _Loader.construct_undefined)
-_Loader.add_constructor("tag:yaml.org,2002:omap", _Loader.construct_undefined)
-_Loader.add_constructor("tag:yaml.org,2002:pairs", _Loader.construct_undefined)
-_Loader.add_constructor(None, _Loader.construct_undefined)
 
 
-def _int_core(loader: _Loader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    return int(text, 0) if text.startswith("0x") else int(text, 10)
+def _int(text: str) -> int:
+    text = text.replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    if digits.startswith("0o"):
+        return sign * int(digits[2:], 8)
+    if digits.startswith("0x"):
+        return sign * int(digits[2:], 16)
+    return sign * int(digits, 10)
 
 
-def _checked(kind: str, construct: Any) -> Any:
-    """A scalar constructor whose bad input (`!!int abc`, `!!bool maybe`, a 5000-digit integer)
-    becomes a YamlProblem at the value instead of a ValueError or KeyError escaping."""
+def _float(text: str) -> float:
+    lowered = text.replace("_", "").lower()
+    if lowered.lstrip("+-") == ".inf":
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    if lowered == ".nan":
+        return float("nan")
+    return float(lowered)
 
-    def checked(loader: _Loader, node: yaml.ScalarNode) -> Any:
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(text)
+    return lowered == "true"
+
+
+_SCALARS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    _TAG + "str": ("string", str),
+    _TAG + "timestamp": ("string", str),  # timestamps stay text: pydantic parses them
+    _TAG + "null": ("null", lambda _text: None),
+    _TAG + "bool": ("boolean", _bool),
+    _TAG + "int": ("integer", _int),
+    _TAG + "float": ("number", _float),
+}
+
+
+class _Builder:
+    """Composed nodes -> PosDict / PosList / scalars, measuring as it goes.
+
+    Faster than PyYAML's generic constructor, and it enforces the bounds in the same walk: an
+    alias is built once and shared, and its expanded size and height count wherever it is used
+    (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies).
+    """
+
+    def __init__(self, doc_pos: Pos) -> None:
+        self.built: dict[int, tuple[Any, int, int]] = {}  # id(node) -> (value, size, height)
+        self.building: set[int] = set()  # containers being built: an alias to one is a cycle
+        self.too_deep = YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", doc_pos)
+        self.too_big = YamlProblem(
+            f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", doc_pos
+        )
+
+    def build(self, node: yaml.Node, depth: int = 0) -> tuple[Any, int, int]:
+        known = self.built.get(id(node))
+        if known is not None:
+            if depth + known[2] > MAX_DEPTH:
+                raise self.too_deep
+            return known
+        if depth > MAX_DEPTH:
+            raise self.too_deep
+        if isinstance(node, yaml.ScalarNode):
+            result = (self.scalar(node), 1, 0)
+        else:
+            if id(node) in self.building:  # `a: &a [*a]`
+                raise YamlProblem("invalid YAML: found unconstructable recursive node", _mark(node))
+            self.building.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                result = self.sequence(node, depth)
+            else:
+                result = self.mapping(cast(yaml.MappingNode, node), depth)
+            self.building.discard(id(node))
+        if result[1] > MAX_EXPANDED_NODES:
+            raise self.too_big
+        self.built[id(node)] = result
+        return result
+
+    @staticmethod
+    def scalar(node: yaml.ScalarNode) -> Any:
+        kind = _SCALARS.get(node.tag)
+        if kind is None:
+            if node.tag in (_TAG + "map", _TAG + "seq"):
+                expected = "a mapping" if node.tag.endswith("map") else "a sequence"
+                raise YamlProblem(f"expected {expected}", _mark(node))
+            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
         try:
-            return construct(loader, node)
-        except (ValueError, KeyError, IndexError):  # IndexError: PyYAML's float on ""
+            return kind[1](node.value)
+        except ValueError:  # `!!int abc`, `!!bool maybe`, a 5000-digit integer
             text = str(node.value)
             shown = text if len(text) <= 40 else text[:37] + "..."
-            raise YamlProblem(f"not a valid {kind}: {shown!r}", _mark(node)) from None
+            raise YamlProblem(f"not a valid {kind[0]}: {shown!r}", _mark(node)) from None
 
-    return checked
+    def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int]:
+        if node.tag != _TAG + "seq":
+            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+        result = PosList()
+        result.pos = _mark(node)
+        size, height = 1, 0
+        for item in node.value:
+            value, item_size, item_height = self.build(item, depth + 1)
+            result.append(value)
+            result.item_pos.append(_mark(item))
+            size, height = size + item_size, max(height, item_height + 1)
+        return result, size, height
 
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _checked("integer", _int_core))
-_Loader.add_constructor(
-    "tag:yaml.org,2002:float", _checked("number", yaml.SafeLoader.construct_yaml_float)
-)
-_Loader.add_constructor(
-    "tag:yaml.org,2002:bool", _checked("boolean", yaml.SafeLoader.construct_yaml_bool)
-)
-
-
-def _check_size(value: Any, pos: Pos) -> None:
-    """Refuse documents that alias-expand past MAX_EXPANDED_NODES or nest past MAX_DEPTH."""
-    # id -> (expanded size, height): an alias is measured once, and its height still counts
-    # wherever it is used again, deeper (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests).
-    measured: dict[int, tuple[int, int]] = {}
-    too_deep = YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", pos)
-
-    def measure(obj: Any, depth: int) -> tuple[int, int]:
-        if depth > MAX_DEPTH:
-            raise too_deep
-        if not isinstance(obj, (dict, list)):
-            return 1, 0
-        known = measured.get(id(obj))
-        if known is not None:
-            if depth + known[1] > MAX_DEPTH:
-                raise too_deep
-            return known
-        total, height = 1, 0
-        for child in obj.values() if isinstance(obj, dict) else obj:
-            size, child_height = measure(child, depth + 1)
-            total, height = total + size, max(height, child_height + 1)
-        if total > MAX_EXPANDED_NODES:
-            raise YamlProblem(
-                f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", pos
-            )
-        measured[id(obj)] = (total, height)
-        return total, height
-
-    measure(value, 0)
+    def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int]:
+        if node.tag != _TAG + "map":
+            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+        result = PosDict()
+        result.pos = _mark(node)
+        size, height = 1, 0
+        explicit: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                explicit.append((key_node, value_node))
+                continue
+            # `<<`: keys of the merged mappings first; an earlier mapping wins over a later one.
+            listed = isinstance(value_node, yaml.SequenceNode)
+            for source in reversed(value_node.value if listed else [value_node]):
+                if not isinstance(source, yaml.MappingNode):
+                    wanted = "a mapping" if listed else "a mapping or list of mappings"
+                    raise YamlProblem(
+                        f"invalid YAML: expected {wanted} for merging, but found {source.id}",
+                        _mark(source),
+                    )
+                merged, merged_size, merged_height = self.build(source, depth)
+                result.update(merged)
+                result.key_pos.update(merged.key_pos)
+                result.value_pos.update(merged.value_pos)
+                size, height = size + merged_size, max(height, merged_height)
+        seen: set[Any] = set()
+        for key_node, value_node in explicit:
+            key, _, _ = self.build(key_node, depth + 1)
+            try:
+                hash(key)
+            except TypeError:
+                raise YamlProblem("a mapping key must be a plain value", _mark(key_node)) from None
+            key_pos = _mark(key_node)
+            if key in seen:
+                first = result.key_pos[key]
+                raise YamlProblem(f"duplicate key {key!r} (first at line {first.line})", key_pos)
+            seen.add(key)
+            value, value_size, value_height = self.build(value_node, depth + 1)
+            result[key] = value
+            result.key_pos[key] = key_pos
+            result.value_pos[key] = _mark(value_node)
+            size, height = size + value_size + 1, max(height, value_height + 1)
+        return result, size, height
 
 
 def decode(data: bytes) -> str:
@@ -271,10 +314,10 @@ def _load_documents(text: str) -> list[tuple[Any, Pos]]:
         _guard_depth(text)
         while loader.check_node():
             node = loader.get_node()
-            pos = _mark(node) if node is not None else Pos(1, 1)
-            value = loader.construct_document(node)
-            _check_size(value, pos)
-            docs.append((value, pos))
+            if node is None:
+                continue
+            pos = _mark(node)
+            docs.append((_Builder(pos).build(node)[0], pos))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
