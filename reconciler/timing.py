@@ -173,7 +173,7 @@ def _parse_field(text: str, index: int) -> frozenset[int]:
     return frozenset(values)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32768)
 def parse_cron(text: str) -> CronExpr:
     """Parse a 5-field cron expression or macro (cached); raises CronError."""
     if not isinstance(text, str):

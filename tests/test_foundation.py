@@ -286,3 +286,24 @@ def test_python_dash_m_and_help() -> None:
     result = run_cli(["no-such-command"])
     assert result.returncode == 1
     assert "No such command" in result.stderr
+
+
+def _crowd_repo(repo: Path, bodies: list[str]) -> list[str]:
+    for i, body in enumerate(bodies):
+        write(repo / "schedules" / f"s{i}.yaml", f"name: task-{i}\n{body}action: {{prompt: hi}}\n")
+    project = load_project([], str(repo / "schedctl.yaml"))
+    return [d.message for d in validate_project(project) if "tasks are due" in d.message]
+
+
+def test_more_than_three_tasks_in_one_minute_warn_on_engine(repo: Path) -> None:
+    same = 'schedule: {cron: "0 9 * * *"}\n'
+    warnings = _crowd_repo(repo, [same] * 3 + ['schedule: {daily: "09:00"}\n'])
+    assert len(warnings) == 4  # one per task, naming all four
+    assert "4 tasks are due at" in warnings[0] and "task-0, task-1, task-2, task-3" in warnings[0]
+    assert "at most 3 at once" in warnings[0]
+
+
+def test_three_tasks_or_one_busy_task_do_not_crowd(repo: Path) -> None:
+    assert _crowd_repo(repo, ['schedule: {cron: "0 9 * * *"}\n'] * 3) == []
+    # a task due every second is one task in each minute, not sixty
+    assert _crowd_repo(repo, ["schedule: {every: 1s}\n"] * 2) == []

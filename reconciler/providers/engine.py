@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from reconciler.model import Target
 
 MAX_CONCURRENT = 3
-# How far ahead the same-minute check looks, and how many fires of one schedule it counts.
+# How far ahead the same-minute check looks, and how many fires of one schedule it counts:
+# a week of a daily or hourly task; two days of a 15-minute one, whose day repeats itself.
 CROWD_WINDOW = timedelta(days=7)
-CROWD_MAX_FIRES = 2_100
+CROWD_MAX_FIRES = 200
 
 
 def crowded_minutes(
@@ -51,11 +52,14 @@ def crowded_minutes(
     for indexes in alike.values():
         first = schedules[indexes[0]]
         trigger = timing.trigger_for(first.schedule.schedule, first.timezone, created_at=now)
+        minutes: dict[int, None] = {}  # a task due twice in one minute is still one task
         for fire in itertools.islice(trigger.iter_fires(now), CROWD_MAX_FIRES):
             stamp = fire.timestamp()
             if stamp > until:
                 break
-            due[int(stamp) // 60].extend(indexes)
+            minutes[int(stamp) // 60] = None
+        for minute in minutes:
+            due[minute].extend(indexes)
     return {
         datetime.fromtimestamp(minute * 60, timezone.utc): [schedules[i] for i in group]
         for minute, group in due.items()
