@@ -136,15 +136,14 @@ def _rate(value: float) -> str:
 
 def markdown_change(target: TargetPlan, change: Change, now: datetime) -> tuple[str, float]:
     """One `<details>` block, and the change in estimated runs per day."""
+    # What fires now, and what will fire once applied (conflicts and kept duplicates stay).
+    after = change.after
+    if change.action == "delete" or change.delete:
+        after = None
+    elif change.action in ("conflict", "duplicate"):
+        after = change.before
     before_fires, before_rate = _fires(change.before, now)
-    after_fires, after_rate = _fires(change.after, now)
-    removed = change.action == "delete" or change.delete
-    if removed or change.action in ("conflict", "duplicate"):
-        after_fires, after_rate = [], 0.0
-    if change.action in ("create", "conflict"):
-        before_fires, before_rate = [], 0.0
-    if change.action == "conflict" or (change.action == "duplicate" and not change.delete):
-        before_rate = after_rate = 0.0  # nothing will change
+    after_fires, after_rate = _fires(after, now)
     delta = after_rate - before_rate
     title = html.escape(change.title)
     summary = (

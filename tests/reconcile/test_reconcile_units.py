@@ -288,3 +288,15 @@ def test_text_plan_uses_terraform_symbols() -> None:
     assert text.endswith(
         "Plan: 1 to create, 1 to update, 1 to delete, 0 conflict(s), 0 duplicate(s)."
     )
+
+
+def test_markdown_counts_runs_removed_and_leaves_conflicts_at_zero() -> None:
+    daily = {"schedule": {"daily": "09:00"}, "action": {"prompt": "p"}}
+    changes = [
+        Change("delete", "a", "A", "1", before=daily),
+        Change("conflict", "b", "B", "2", before=daily, after=daily, reason="unmarked"),
+        Change("update", "c", "C", "3", before=daily, after={**daily, "enabled": False}),
+    ]
+    text = render_markdown(Plan([TargetPlan("t", "engine", changes=changes)], owner="acme"), NOW)
+    assert "0 added, -2 removed (net -2)" in text
+    assert text.count("Next fires after: none") == 2  # the delete and the disabled update
