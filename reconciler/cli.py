@@ -268,12 +268,18 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
 def target_option(func: Any) -> Any:
     """`--target` and `--config` after the command too (`schedctl plan --target prod`)."""
     func = click.option(
-        "--target", "local_targets", multiple=True, metavar="NAME", help="Only this target (repeatable)."
+        "--target",
+        "local_targets",
+        multiple=True,
+        metavar="NAME",
+        help="Only this target (repeatable).",
     )(func)
     return click.option("--config", "local_config", metavar="FILE", help="Config file.")(func)
 
 
-def _with_targets(ctx: Context, local_targets: Sequence[str], local_config: str | None = None) -> Context:
+def _with_targets(
+    ctx: Context, local_targets: Sequence[str], local_config: str | None = None
+) -> Context:
     ctx.targets = tuple(dict.fromkeys((*ctx.targets, *local_targets)))
     ctx.config = local_config or ctx.config
     return ctx
@@ -312,17 +318,34 @@ def _color(ctx: Context) -> bool:
 @common_paths
 @target_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
 )
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none.")
-@click.option("--prune", is_flag=True, help="Plan deletes of this owner's objects the repository lacks.")
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`."
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none."
+)
+@click.option(
+    "--prune", is_flag=True, help="Plan deletes of this owner's objects the repository lacks."
+)
 @click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
 @pass_ctx
 def plan(
-    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None, fmt: str, out_file: str | None,
-    detailed_exitcode: bool, prune: bool, allow_empty: bool,
-) -> None:  # fmt: skip
+    ctx: Context,
+    paths: tuple[str, ...],
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+    fmt: str,
+    out_file: str | None,
+    detailed_exitcode: bool,
+    prune: bool,
+    allow_empty: bool,
+) -> None:
     """Show what apply would change on each target: + create, ~ update, - delete.
 
     \b
@@ -359,18 +382,31 @@ def plan(
 @cli.command()
 @common_paths
 @target_option
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal).")
-@click.option("--prune", is_flag=True, help="Delete this owner's objects the repository no longer has.")
+@click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
+)
+@click.option(
+    "--prune", is_flag=True, help="Delete this owner's objects the repository no longer has."
+)
 @click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
 @click.option(
-    "--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Writes in flight at once."
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Writes in flight at once.",
 )
 @pass_ctx
 def apply(
-    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None,
+    ctx: Context,
+    paths: tuple[str, ...],
+    local_targets: tuple[str, ...],
+    local_config: str | None,
     auto_approve: bool,
-    prune: bool, allow_empty: bool, concurrency: int,
-) -> None:  # fmt: skip
+    prune: bool,
+    allow_empty: bool,
+    concurrency: int,
+) -> None:
     """Make the targets match the repository (or carry out a saved plan.json).
 
     Every file is validated first: one invalid file anywhere and nothing is written.
@@ -390,7 +426,9 @@ def apply(
 
     _with_targets(ctx, local_targets, local_config)
     if not auto_approve and not sys.stdin.isatty():
-        fail("refusing to apply: no terminal to confirm on; pass --auto-approve to apply unattended")
+        fail(
+            "refusing to apply: no terminal to confirm on; pass --auto-approve to apply unattended"
+        )
     color = _color(ctx)
     saved = len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
     if saved:
@@ -418,21 +456,36 @@ def apply(
             fail("apply cancelled: nothing was changed")
         echo()
         result = apply_plan(
-            the_plan, conns, concurrency=concurrency,
+            the_plan,
+            conns,
+            concurrency=concurrency,
             on_result=lambda r: click.echo(render.result_line(r, color), color=color),
-        )  # fmt: skip
+        )
     echo(render.render_apply(result))
     raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
 @cli.command("import")
 @target_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Directory (default: schedules/TARGET).")
-@click.option("--adopt", is_flag=True, help="Mark the imported tasks as this owner's, so plan shows no change.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Directory (default: schedules/TARGET).",
+)
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Mark the imported tasks as this owner's, so plan shows no change.",
+)
 @click.option("--select", "select", metavar="GLOB", help="Only tasks whose title or key matches.")
 @pass_ctx
 def import_cmd(
-    ctx: Context, local_targets: tuple[str, ...], local_config: str | None, out_dir: str | None, adopt: bool,
+    ctx: Context,
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+    out_dir: str | None,
+    adopt: bool,
     select: str | None,
 ) -> None:
     """Write the live tasks of a target as schedule files, one per task.
@@ -453,7 +506,12 @@ def import_cmd(
     directory = Path(out_dir) if out_dir else root / "schedules" / name
     with connect(config, root, [name]) as conns:
         results = import_target(
-            conns[name], directory, schema_root=root, now=datetime.now(timezone.utc), adopt=adopt, select=select
+            conns[name],
+            directory,
+            schema_root=root,
+            now=datetime.now(timezone.utc),
+            adopt=adopt,
+            select=select,
         )
     echo(render_imported(results))
     raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
@@ -490,7 +548,9 @@ def status(
 @click.argument("name")
 @target_option
 @pass_ctx
-def trigger(ctx: Context, name: str, local_targets: tuple[str, ...], local_config: str | None) -> None:
+def trigger(
+    ctx: Context, name: str, local_targets: tuple[str, ...], local_config: str | None
+) -> None:
     """Run a task on its platform now (NAME: a key, a title or an id).
 
     \b
@@ -516,14 +576,30 @@ def trigger(ctx: Context, name: str, local_targets: tuple[str, ...], local_confi
 @cli.command()
 @click.argument("name", required=False)
 @target_option
-@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many runs.")
-@click.option("--local", "local", is_flag=True, help="The local runner's history (.schedctl/runs.db).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-n",
+    "count",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many runs.",
+)
+@click.option(
+    "--local", "local", is_flag=True, help="The local runner's history (.schedctl/runs.db)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @pass_ctx
 def runs(
-    ctx: Context, name: str | None, local_targets: tuple[str, ...], local_config: str | None, count: int,
-    local: bool, fmt: str,
-) -> None:  # fmt: skip
+    ctx: Context,
+    name: str | None,
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+    count: int,
+    local: bool,
+    fmt: str,
+) -> None:
     """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
 
     \b
