@@ -587,6 +587,7 @@ def trigger(
 @click.option(
     "--local", "local", is_flag=True, help="The local runner's history (.schedctl/runs.db)."
 )
+@click.option("--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database.")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -598,6 +599,7 @@ def runs(
     local_config: str | None,
     count: int,
     local: bool,
+    db: str | None,
     fmt: str,
 ) -> None:
     """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
@@ -617,7 +619,8 @@ def runs(
     if local:
         from reconciler.runner.store import list_runs
 
-        records = [r.to_dict() for r in list_runs(root / ".schedctl" / "runs.db", name, count)]
+        path = db or root / ".schedctl" / "runs.db"  # where `schedctl run` keeps it by default
+        records = [r.to_dict() for r in list_runs(path, name, count)]
     else:
         if name is None:
             fail("name a task (or pass --local for the local runner's history)")
