@@ -300,3 +300,36 @@ def test_markdown_counts_runs_removed_and_leaves_conflicts_at_zero() -> None:
     text = render_markdown(Plan([TargetPlan("t", "engine", changes=changes)], owner="acme"), NOW)
     assert "0 added, -2 removed (net -2)" in text
     assert text.count("Next fires after: none") == 2  # the delete and the disabled update
+
+
+def test_a_partial_listing_stops_that_target_and_nothing_is_written(tmp_path: Any) -> None:
+    from reconciler.apply import apply_plan, make_plan
+    from reconciler.loader import load_project
+    from reconciler.targets import Connection
+
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedctl.yaml").write_text(
+        "owner: acme\ntargets:\n  t: {platform: engine, url: 'http://h', instance: a}\n"
+    )
+    (tmp_path / "schedules" / "x.yaml").write_text(
+        "name: x\nschedule: {daily: '09:00'}\naction: {prompt: p}\n"
+    )
+    project = load_project([], str(tmp_path / "schedctl.yaml"))
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        if "cursor" in request.url.params:
+            return httpx.Response(500, json={"error": "boom"})
+        return httpx.Response(200, json={"items": [], "next_cursor": "p2"})
+
+    client = ApiClient("http://h", transport=httpx.MockTransport(handler))
+    target = project.config.targets["t"]
+    conn = Connection(
+        "t", target, EngineProvider(client, target, target_name="t", owner="acme"), client
+    )
+    plan = make_plan(project, {"t": conn})
+    assert plan.failed and "listing failed after 1 page" in str(plan.targets[0].error)
+    assert "500: boom" in str(plan.targets[0].error) and not plan.targets[0].changes
+    result = apply_plan(plan, {"t": conn})
+    assert not result.ok and result.errors and set(sent) == {"GET"}
