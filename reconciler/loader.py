@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_origin
@@ -321,6 +323,22 @@ def load_config(path: Path | None) -> tuple[Config, str | None, PosDict, list[Di
         return Config(), shown, data, _pydantic_diagnostics(exc, data, shown, Config)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects.
+
+    Loading makes a few objects per YAML node and no cycles; the collector's passes over the
+    growing heap took half of the time of a 10,000-schedule load.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_project(
     paths: Sequence[str] = (),
     config_path: str | None = None,
@@ -328,6 +346,13 @@ def load_project(
     only_targets: Sequence[str] = (),
 ) -> Project:
     """Read the config and every schedule file; resolve per target. Never raises for bad input."""
+    with gc_paused():
+        return _load_project(paths, config_path, only_targets)
+
+
+def _load_project(
+    paths: Sequence[str], config_path: str | None, only_targets: Sequence[str]
+) -> Project:
     cfg_file = find_config(paths, config_path)
     if config_path and not Path(config_path).is_file():
         return Project(

@@ -338,6 +338,14 @@ def _day_offset(zone: ZoneInfo, ordinal: int) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=128)  # one entry per possible set of weekdays
+def _weekday_masks(weekdays: frozenset[int]) -> tuple[int, ...]:
+    """For each weekday of the 1st of a month: the days of that month on a listed weekday."""
+    return tuple(
+        sum(1 << d for d in range(1, 32) if (first + d - 1) % 7 in weekdays) for first in range(7)
+    )
+
+
 @dataclass(frozen=True)
 class CronExpr:
     """A parsed cron expression: the value sets of the five fields and Vixie's star flags.
@@ -380,12 +388,7 @@ class CronExpr:
         object.__setattr__(self, "_sods", tuple(t[0] for t in times))
         object.__setattr__(self, "_hm", tuple((t[1], t[2]) for t in times))
         object.__setattr__(self, "_dom_mask", sum(1 << d for d in self.days))
-        # For each weekday of the 1st of a month: the days of that month on a listed weekday.
-        masks = tuple(
-            sum(1 << d for d in range(1, 32) if (first + d - 1) % 7 in weekdays)
-            for first in range(7)
-        )
-        object.__setattr__(self, "_dow_masks", masks)
+        object.__setattr__(self, "_dow_masks", _weekday_masks(weekdays))
         object.__setattr__(self, "_and_mode", self.dom_star or self.dow_star)
         # Rough share of matching dates: decides between a zone table per year and a probe
         # per date (see CronTrigger.iter_fires).

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from reconciler import timing
 from reconciler.errors import ConfigError, Diagnostic
-from reconciler.loader import Project, ResolvedSchedule
+from reconciler.loader import Project, ResolvedSchedule, gc_paused
 from reconciler.providers import provider_class
 from reconciler.yamlpos import position_of
 
@@ -50,6 +50,11 @@ def check_schedule(resolved: ResolvedSchedule, now: datetime) -> list[Diagnostic
 
 def validate_project(project: Project, now: datetime | None = None) -> list[Diagnostic]:
     """Every diagnostic: loading, semantics, and each target's platform checks. Sorted."""
+    with gc_paused():
+        return _validate_project(project, now)
+
+
+def _validate_project(project: Project, now: datetime | None) -> list[Diagnostic]:
     now = now or datetime.now(timezone.utc)
     found = list(project.diagnostics)
     # A schedule whose own meaning is broken (a cron that does not parse or never fires) is

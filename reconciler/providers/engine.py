@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
     from reconciler.http import ApiClient
     from reconciler.loader import ResolvedSchedule
-    from reconciler.model import Target
+    from reconciler.model import ScheduleSpec, Target
 
 MAX_CONCURRENT = 3
 # How far ahead the same-minute check looks, and how many fires of one schedule it counts:
@@ -38,15 +38,22 @@ CROWD_WINDOW = timedelta(days=7)
 CROWD_MAX_FIRES = 200
 
 
+def _spec_key(spec: ScheduleSpec) -> tuple[object, ...]:
+    """What makes two schedule specs fire alike (cheaper than repr for thousands)."""
+    weekly = (spec.weekly.at, tuple(spec.weekly.days)) if spec.weekly else None
+    monthly = (spec.monthly.at, spec.monthly.day) if spec.monthly else None
+    return (spec.cron, spec.every, spec.anchor, spec.at, spec.daily, weekly, monthly, spec.timezone)
+
+
 def crowded_minutes(
     schedules: Sequence[ResolvedSchedule], now: datetime
 ) -> dict[datetime, list[ResolvedSchedule]]:
     """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
     # Schedules sharing a schedule and zone share their fires: compute each distinct one once.
-    alike: dict[tuple[str, str], list[int]] = defaultdict(list)
+    alike: dict[tuple[tuple[object, ...], str], list[int]] = defaultdict(list)
     for index, s in enumerate(schedules):
         if s.schedule.enabled:
-            alike[(repr(s.schedule.schedule), s.timezone)].append(index)
+            alike[(_spec_key(s.schedule.schedule), s.timezone)].append(index)
     due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> schedule indexes
     until = (now + CROWD_WINDOW).timestamp()
     for indexes in alike.values():
@@ -232,11 +239,12 @@ class EngineProvider(RestProvider):
                     )
         reported: set[str] = set()
         for minute, group in sorted(crowded_minutes(schedules, now).items()):
+            fresh = [s for s in group if s.key not in reported]
+            if not fresh:  # each task is warned about once, at its first crowded minute
+                continue
             keys = sorted({s.key for s in group})
             named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-            for s in group:
-                if s.key in reported:
-                    continue
+            for s in fresh:
                 reported.add(s.key)
                 out.append(
                     s.diagnostic(
