@@ -178,7 +178,7 @@ def _path_rank(path: str) -> tuple[int, str]:
 
 
 def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    if before == after:  # the common case: in sync
+    if before is after or before == after:  # the common case: in sync (often the same dict)
         return ()
     paths = sorted(set(before) | set(after), key=_path_rank)
     return tuple(
@@ -188,7 +188,7 @@ def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Fie
 
 def _keep_one(group: Sequence[LiveTask], desired: DesiredTask | None) -> LiveTask:
     """Of several owned objects with one key, the one to keep: the closest to desired, oldest first."""
-    if desired is None:
+    if desired is None or len(group) == 1:
         return group[0]
     return min(group, key=lambda t: len(field_diff(t.normalized, desired.normalized)))
 
