@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from reconciler import timing
 from reconciler.errors import RunnerError, UsageError
+from reconciler.loader import gc_paused
 from reconciler.runner.clock import Clock, RealClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
 from reconciler.runner.semantics import SEMANTICS, SemanticsName, after_run
@@ -211,7 +212,7 @@ class Runner:
         if not exclusive and self._lock is not None:
             self._lock.release()
             self._lock = None
-        with self._cond:
+        with self._cond, gc_paused():
             self._install(self._items, now, at_start=True, plan=plan)
         for item in self._items:
             for note in self.semantics.notes(item.schedule) if plan else ():
