@@ -810,6 +810,67 @@ def run_cmd(
     )
 
 
+# --- sandbox (reconciler/sandbox) -------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--platform", type=click.Choice(["engine", "aitroop"]), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option("--db", default=":memory:", show_default=True, help="SQLite file; state survives restarts.")
+@click.option("--token", help="Require `Authorization: Bearer TOKEN` (401 otherwise).")
+@click.option("--seed", type=int, help="Make ids and injected faults reproducible.")
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0), help="Added to every request.")
+@click.option("--fail-rate", default=0.0, show_default=True, type=float, help="Share answered 429/503 or dropped.")
+@click.option(
+    "--ambiguous-rate", default=0.0, show_default=True, type=float, help="Share of creates committed, then dropped."
+)
+@click.option("--page-size", type=click.IntRange(1), help="Page lists: {items, next_cursor}.")
+@click.option("--retry-after", default=1.0, show_default=True, type=float, help="Retry-After seconds on refusals.")
+def sandbox(
+    platform: str,
+    host: str,
+    port: int,
+    db: str,
+    token: str | None,
+    seed: int | None,
+    latency_ms: int,
+    fail_rate: float,
+    ambiguous_rate: float,
+    page_size: int | None,
+    retry_after: float,
+) -> None:
+    """Serve an emulated platform API (engine or aitroop) on loopback, stored in SQLite.
+
+    Prints the base URL first, then serves until Ctrl-C. The OpenAPI document is at
+    /openapi.json. Fault injection makes it a test bed for retries and convergence.
+
+    \b
+    Example:
+      schedctl sandbox --platform aitroop --db sandbox.db --port 8080
+      schedctl sandbox --platform engine --fail-rate 0.2 --ambiguous-rate 0.1 --seed 7
+    """
+    from reconciler.sandbox import SandboxOptions, serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
+    try:
+        opts = SandboxOptions(
+            platform=platform,  # type: ignore[arg-type]  # click.Choice checked it
+            db=db,
+            token=token,
+            seed=seed,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            ambiguous_rate=ambiguous_rate,
+            page_size=page_size,
+            retry_after=retry_after,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    serve(opts, host, port)
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 

@@ -138,7 +138,7 @@ def test_module_entry_point_rejects_bad_options() -> None:
         text=True,
         timeout=30,
     )
-    assert proc.returncode == 2 and "fail_rate must be between 0 and 1" in proc.stderr
+    assert proc.returncode == 1 and "fail_rate must be between 0 and 1" in proc.stderr
 
 
 def test_database_directory_is_created(tmp_path: Path) -> None:
