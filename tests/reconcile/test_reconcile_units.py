@@ -333,3 +333,28 @@ def test_a_partial_listing_stops_that_target_and_nothing_is_written(tmp_path: An
     assert "500: boom" in str(plan.targets[0].error) and not plan.targets[0].changes
     result = apply_plan(plan, {"t": conn})
     assert not result.ok and result.errors and set(sent) == {"GET"}
+
+
+def test_import_skips_what_it_cannot_express(tmp_path: Any) -> None:
+    from reconciler.importer import import_target
+    from reconciler.targets import Connection
+
+    listed = [
+        {"id": "1", "name": "Odd", "prompt": "p", "schedule": {"type": "lunar", "phase": "full"}},
+        {"id": "2", "name": "Gone", "prompt": "p", "schedule": {"type": "one-shot", "runAt": "2020-01-01T00:00:00Z"}},
+        {"id": "3", "name": "Theirs", "prompt": "p", "description": "[schedctl:other/x]",
+         "schedule": {"type": "cron", "expression": "0 9 * * *"}},
+        {"id": "4", "name": "Fine", "prompt": "p", "schedule": {"type": "cron", "expression": "0 9 * * *"}},
+    ]  # fmt: skip
+    client = ApiClient(
+        "http://h", transport=httpx.MockTransport(lambda r: httpx.Response(200, json=listed))
+    )
+    target = Target(platform="engine", url="http://h", instance="a")
+    conn = Connection(
+        "t", target, EngineProvider(client, target, target_name="t", owner="acme"), client
+    )
+    results = import_target(conn, tmp_path / "out", schema_root=tmp_path, now=NOW)
+    assert [(r.title, r.status) for r in results] == [
+        ("Odd", "skipped"), ("Gone", "skipped"), ("Theirs", "skipped"), ("Fine", "written"),
+    ]  # fmt: skip
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["fine.yaml"]
