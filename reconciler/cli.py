@@ -538,7 +538,7 @@ def status(
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names) as conns:
         rows, problems = status_rows(project, conns)
-    click.echo(render_status(rows, rich=_color(ctx)), color=_color(ctx))
+    click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
     for problem in problems:
         echo(f"error: {problem}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
@@ -631,7 +631,7 @@ def runs(
     if fmt == "json":
         echo(json.dumps(records, indent=2, ensure_ascii=False))
     else:
-        click.echo(render_runs(records, rich=_color(ctx)), color=_color(ctx))
+        click.echo(render_runs(records, color=ctx.color), color=_color(ctx))
 
 
 # --- local runner: run (issue 6; reconciler/runner) -------------------------------------------

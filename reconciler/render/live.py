@@ -1,12 +1,17 @@
-"""Live views: the status table over every target, a task's run history, import results."""
+"""Live views: the status table over every target, a task's run history, import results.
+
+Tables go through render.tables: rich on a terminal, plain columns otherwise.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.markup import escape
+
 from reconciler.importer import Imported
+from reconciler.render.tables import render_table
 from reconciler.status import StatusRow
 
 STATUS_COLUMNS = (
@@ -41,59 +46,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    rich: bool,
-    styles: Sequence[str | None] = (),
-) -> str:
-    """A rich table on a terminal, plain aligned columns otherwise (stable for scripts)."""
-    if rich:
-        from rich.console import Console
-        from rich.table import Table
-
-        out = Table(*headers, show_lines=False)
-        for index, row in enumerate(rows):
-            out.add_row(*row, style=styles[index] if index < len(styles) else None)
-        buffer = io.StringIO()
-        Console(file=buffer, force_terminal=True, width=200).print(out)
-        return buffer.getvalue().rstrip("\n")
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-def render_status(rows: Sequence[StatusRow], *, rich: bool) -> str:
+def render_status(rows: Sequence[StatusRow], *, color: bool) -> str:
+    if not rows:
+        return "no tasks on any target"
     cells = [
-        [
-            r.target,
-            r.key,
-            r.title,
-            _text(r.enabled),
-            _text(r.last_status),
-            _text(r.last_run),
-            _text(r.next_run),
-            _text(r.errors),
-            r.state,
-        ]
+        [*(escape(_text(v)) for v in (r.target, r.key, r.title, r.enabled, r.last_status,
+                                       r.last_run, r.next_run, r.errors)),
+         f"[{STATE_STYLES[r.state]}]{r.state}[/]" if r.state in STATE_STYLES else r.state]
         for r in rows
-    ]
-    styles = [STATE_STYLES.get(r.state) for r in rows]
-    return (
-        table(STATUS_COLUMNS, cells, rich=rich, styles=styles) if rows else "no tasks on any target"
-    )
+    ]  # fmt: skip
+    return render_table(None, STATUS_COLUMNS, cells, color=color)
 
 
-def render_runs(runs: Sequence[Mapping[str, Any]], *, rich: bool) -> str:
+def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool) -> str:
     if not runs:
         return "no runs yet"
     cells = [
-        [_text(next((r[k] for k in keys if k in r), None)) for keys in RUN_FIELDS.values()]
+        [escape(_text(next((r[k] for k in keys if k in r), None))) for keys in RUN_FIELDS.values()]
         for r in runs
     ]
-    return table(list(RUN_FIELDS), cells, rich=rich)
+    return render_table(None, list(RUN_FIELDS), cells, color=color)
 
 
 def render_imported(results: Sequence[Imported]) -> str:
