@@ -233,6 +233,39 @@ def run_phase(name: str, root: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
+def measure(quick: bool = False) -> dict[str, Any]:
+    seconds = "4" if quick else "10"
+    with tempfile.TemporaryDirectory(prefix="schedctl-bench-") as tmp:
+        root = Path(tmp)
+        now = datetime.now(timezone.utc)
+        quiet = {(now.minute + k) % 60 for k in range(3)}  # no cron minute inside the idle window
+        write_project(root / "load", mix(10_000, random.Random(1), quiet))
+        figures = run_phase("load", root / "load", "--seconds", seconds)
+        (root / "late").mkdir()
+        figures |= run_phase("lateness", root / "late", "--seconds", seconds)
+        figures |= run_phase("simulate", root)
+    return figures
+
+
+def run(quick: bool = False) -> list[Any]:
+    """The figures as bench.common Results (issue limits as the reference), for run_all."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.common import Result
+
+    figures = measure(quick)
+    rows = [
+        ("runner: load 10,000 schedules", "load_s", "s"),
+        ("runner: peak resident memory", "rss_mb", "MB"),
+        ("runner: CPU between fires", "idle_cpu_pct", "%"),
+        ("runner: fire lateness p99", "lateness_p99_ms", "ms"),
+        ("runner: simulated week of 1,000 schedules", "simulate_s", "s"),
+    ]
+    return [
+        Result(label, figures[key], LIMITS[key], unit, LIMITS[key], "issue figure", absolute=True)
+        for label, key, unit in rows
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -249,17 +282,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    seconds = "4" if args.quick else "10"
-    with tempfile.TemporaryDirectory(prefix="schedctl-bench-") as tmp:
-        root = Path(tmp)
-        now = datetime.now(timezone.utc)
-        quiet = {(now.minute + k) % 60 for k in range(3)}  # no cron minute inside the idle window
-        write_project(root / "load", mix(10_000, random.Random(1), quiet))
-        figures = run_phase("load", root / "load", "--seconds", seconds)
-        (root / "late").mkdir()
-        figures |= run_phase("lateness", root / "late", "--seconds", seconds)
-        figures |= run_phase("simulate", root)
-
+    figures = measure(quick=args.quick)
     print(
         f"schedctl runner benchmark (python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f})"
     )

@@ -63,11 +63,14 @@ def run(count: int = 5000) -> list[Result]:
         help_cmd = [schedctl, "--help"] if schedctl else python_cmd("-m", "reconciler", "--help")
         help_time = median_time(lambda: run_command(help_cmd), 9)
         version_time = median_time(lambda: run_command([check, "--version"]), 9)
+        bare_time = median_time(lambda: run_command(python_cmd("-c", "pass")), 9)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [
         Result(f"validate {count} files", ours, theirs, "s", 1 / 3, "check-jsonschema, same files"),
         Result("schedctl --help", help_time, version_time, "s", 0.5, "check-jsonschema --version"),
+        # For information (no issue figure): what the CLI adds to a bare interpreter start.
+        Result("schedctl --help (info)", help_time, bare_time, "s", float("inf"), "python -c pass"),
     ]
 
 
