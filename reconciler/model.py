@@ -153,6 +153,31 @@ class Monthly(StrictModel):
     day: int = Field(ge=1, le=31, description="Day of the month, 1-31.", examples=[1])
 
 
+# A date and time, with or without a UTC offset (without: wall time in the schedule's zone).
+ISO_DATETIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9]([.,][0-9]{1,6})?)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$"
+)
+
+
+def _iso_datetime_text(value: object) -> object:
+    """Only ISO 8601 text (or a datetime from Python): not epoch numbers, not bare dates."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.match(ISO_DATETIME_PATTERN, value):
+        return value
+    raise ValueError(
+        f"expected an ISO 8601 date and time such as 2026-12-24T09:00:00+01:00, not {value!r}"
+    )
+
+
+IsoDateTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_datetime_text),
+    WithJsonSchema({"type": "string", "pattern": ISO_DATETIME_PATTERN}),
+]
+
+
 class ScheduleSpec(StrictModel):
     """When a task fires: exactly one of cron, every, at, daily, weekly, monthly."""
 
@@ -174,13 +199,13 @@ class ScheduleSpec(StrictModel):
         description="Fixed interval of elapsed time: 90s, 15m, 2h, 1d, 1h30m.",
         examples=["15m"],
     )
-    anchor: datetime | None = Field(
+    anchor: IsoDateTime | None = Field(
         default=None,
         strict=False,
         description="With `every`: the instant the intervals count from (ISO 8601).",
         examples=["2026-01-01T00:00:00Z"],
     )
-    at: datetime | None = Field(
+    at: IsoDateTime | None = Field(
         default=None,
         strict=False,
         description="One-shot: fire once at this ISO 8601 instant.",
