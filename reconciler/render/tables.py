@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Sequence
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
@@ -33,8 +34,11 @@ def render_table(
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
     buffer = io.StringIO()
-    terminal = color and sys.stdout.isatty()
-    console = Console(file=buffer, force_terminal=terminal, no_color=not terminal, width=160)
+    tty = sys.stdout.isatty()
+    terminal = color and tty
+    # On a terminal, fit its width; elsewhere (pipes, CI logs, tests) never fold a cell.
+    width = shutil.get_terminal_size().columns if tty else 10_000
+    console = Console(file=buffer, force_terminal=terminal, no_color=not terminal, width=width)
     console.print(table)
     return buffer.getvalue().rstrip("\n")
 
