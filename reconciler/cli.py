@@ -48,6 +48,26 @@ def common_paths(func: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path())(func)
 
 
+def target_option(func: Any) -> Any:
+    """`--target` and `--config` after the command too (`schedctl plan --target prod`)."""
+    func = click.option(
+        "--target",
+        "local_targets",
+        multiple=True,
+        metavar="NAME",
+        help="Only this target (repeatable).",
+    )(func)
+    return click.option("--config", "local_config", metavar="FILE", help="Config file.")(func)
+
+
+def _with_targets(
+    ctx: Context, local_targets: Sequence[str], local_config: str | None = None
+) -> Context:
+    ctx.targets = tuple(dict.fromkeys((*ctx.targets, *local_targets)))
+    ctx.config = local_config or ctx.config
+    return ctx
+
+
 def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project:
     """Load and validate; print problems and exit 1 when anything is invalid."""
     from reconciler.loader import load_project
@@ -116,8 +136,16 @@ def cli(
     show_default=True,
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
+@target_option
 @pass_ctx
-def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+def validate(
+    ctx: Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+) -> None:
     """Check schedule files offline: syntax, schema, meaning, each target's platform rules.
 
     \b
@@ -128,6 +156,8 @@ def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> No
     from reconciler.render import diagnostics as render
     from reconciler.validate import validate_project
 
+    ctx = _with_targets(ctx, local_targets, local_config)
+    ctx = _with_targets(ctx, local_targets, local_config)
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     found = validate_project(project)
     failed = any(d.severity == "error" for d in found) or (strict and bool(found))
@@ -188,9 +218,20 @@ def parse_instant(value: str | None) -> Any:
 @click.argument("names_or_paths", nargs=-1)
 @click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--from", "start", metavar="ISO", help="Start instant (default: now); naive is UTC.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@target_option
 @pass_ctx
-def next_cmd(ctx: Context, names_or_paths: tuple[str, ...], count: int, start: str | None, fmt: str) -> None:
+def next_cmd(
+    ctx: Context,
+    names_or_paths: tuple[str, ...],
+    count: int,
+    start: str | None,
+    fmt: str,
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+) -> None:
     """Show the next fire times of schedules, in their zone and in UTC.
 
     \b
@@ -203,7 +244,7 @@ def next_cmd(ctx: Context, names_or_paths: tuple[str, ...], count: int, start: s
     from reconciler.upcoming import upcoming
 
     names, paths = split_names_and_paths(names_or_paths)
-    project = load(ctx, paths)
+    project = load(_with_targets(ctx, local_targets, local_config), paths)
     found = upcoming(project, names, parse_instant(start), count)
     missing = sorted(set(names) - {u.name for u in found})
     if missing:
@@ -263,26 +304,6 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
 
 
 # --- reconcile: plan / apply / import / status / trigger / runs (issue 5) -----------------------
-
-
-def target_option(func: Any) -> Any:
-    """`--target` and `--config` after the command too (`schedctl plan --target prod`)."""
-    func = click.option(
-        "--target",
-        "local_targets",
-        multiple=True,
-        metavar="NAME",
-        help="Only this target (repeatable).",
-    )(func)
-    return click.option("--config", "local_config", metavar="FILE", help="Config file.")(func)
-
-
-def _with_targets(
-    ctx: Context, local_targets: Sequence[str], local_config: str | None = None
-) -> Context:
-    ctx.targets = tuple(dict.fromkeys((*ctx.targets, *local_targets)))
-    ctx.config = local_config or ctx.config
-    return ctx
 
 
 def _config_only(ctx: Context) -> tuple[Any, Any]:
@@ -587,7 +608,9 @@ def trigger(
 @click.option(
     "--local", "local", is_flag=True, help="The local runner's history (.schedctl/runs.db)."
 )
-@click.option("--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database.")
+@click.option(
+    "--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database."
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -815,18 +838,46 @@ def run_cmd(
 
 @cli.command()
 @click.option("--platform", type=click.Choice(["engine", "aitroop"]), required=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
-@click.option("--db", default=":memory:", show_default=True, help="SQLite file; state survives restarts.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default)."
+)
+@click.option(
+    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
+)
+@click.option(
+    "--db", default=":memory:", show_default=True, help="SQLite file; state survives restarts."
+)
 @click.option("--token", help="Require `Authorization: Bearer TOKEN` (401 otherwise).")
 @click.option("--seed", type=int, help="Make ids and injected faults reproducible.")
-@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0), help="Added to every request.")
-@click.option("--fail-rate", default=0.0, show_default=True, type=float, help="Share answered 429/503 or dropped.")
 @click.option(
-    "--ambiguous-rate", default=0.0, show_default=True, type=float, help="Share of creates committed, then dropped."
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Added to every request.",
+)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share answered 429/503 or dropped.",
+)
+@click.option(
+    "--ambiguous-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of creates committed, then dropped.",
 )
 @click.option("--page-size", type=click.IntRange(1), help="Page lists: {items, next_cursor}.")
-@click.option("--retry-after", default=1.0, show_default=True, type=float, help="Retry-After seconds on refusals.")
+@click.option(
+    "--retry-after",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Retry-After seconds on refusals.",
+)
 def sandbox(
     platform: str,
     host: str,
