@@ -84,21 +84,25 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
     return max((when - current).total_seconds(), 0.0)
 
 
-def server_message(response: httpx.Response) -> str:
-    """The server's own words: a JSON body's message / error / detail, else the text."""
+def server_message(response: httpx.Response, redact: Callable[[str], str] = str) -> str:
+    """The server's own words: a JSON body's message / error / detail, else the text.
+
+    `redact` runs before long text is cut: a cut through an echoed token would leave a piece
+    of it that redacting afterwards no longer recognises.
+    """
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
-        text = response.text.strip()
+        text = redact(response.text.strip())
         return text[:300] if text else response.reason_phrase or "no message"
     if isinstance(body, Mapping):
         for key in MESSAGE_KEYS:
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value
+                return redact(value)
             if value:  # e.g. FastAPI's detail list
-                return json.dumps(value)[:300]
-    return json.dumps(body)[:300]
+                return redact(json.dumps(value))[:300]
+    return redact(json.dumps(body))[:300]
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -194,7 +198,7 @@ class ApiClient:
                 method,
                 response.request.url,
                 response.status_code,
-                "the response is not JSON: " + response.text[:200],
+                "the response is not JSON: " + self.redact(response.text)[:200],
             ) from None
 
     def send(
@@ -261,7 +265,9 @@ class ApiClient:
                         else ApiError
                     )
                     body = _json_or_none(response)
-                    raise self._error(cls, method, url, status, server_message(response), body)
+                    raise self._error(
+                        cls, method, url, status, server_message(response, self.redact), body
+                    )
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             delay = self._retry.delay(attempt, retry_after)
             log.debug("retrying %s %s in %.2fs (attempt %d)", method, url, delay, attempt + 1)
