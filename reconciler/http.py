@@ -270,7 +270,8 @@ class ApiClient:
                     )
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             delay = self._retry.delay(attempt, retry_after)
-            log.debug("retrying %s %s in %.2fs (attempt %d)", method, url, delay, attempt + 1)
+            shown = self.redact(str(url))
+            log.debug("retrying %s %s in %.2fs (attempt %d)", method, shown, delay, attempt + 1)
             if delay > 0:
                 self._sleep(delay)
 
@@ -283,9 +284,11 @@ class ApiClient:
             response = self._client.request(method, url, json=json_body, headers=headers)
             response.read()  # a truncated body fails here, inside the retry loop
         except httpx.TransportError as exc:
-            log.info("%s %s -> %s (%.0f ms)", method, url, type(exc).__name__, _ms(start))
+            shown = self.redact(str(url))  # a server may echo the token into a link or cursor
+            log.info("%s %s -> %s (%.0f ms)", method, shown, type(exc).__name__, _ms(start))
             raise
-        log.info("%s %s -> %d (%.0f ms)", method, url, response.status_code, _ms(start))
+        shown = self.redact(str(url))
+        log.info("%s %s -> %d (%.0f ms)", method, shown, response.status_code, _ms(start))
         return response
 
     def _redirect(
