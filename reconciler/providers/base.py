@@ -235,17 +235,23 @@ def iter_pages(client: ApiClient, path: str) -> Iterator[list[Json]]:
         except ApiError as exc:
             raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
         except ValueError as exc:  # bad JSON, or a shape we cannot read
-            raise ListingError(f"GET {client.url(url)}: unreadable listing: {exc}") from exc
+            where = client.redact(str(client.url(url)))  # a link may echo the token
+            raise ListingError(f"GET {where}: unreadable listing: {exc}") from exc
         pages += 1
         for item in page:
             if not isinstance(item, Mapping) or "id" not in item:
-                raise ListingError(f"GET {client.url(url)}: a listed item has no id: {item!r:.100}")
+                shown = client.redact(repr(item))[:100]  # redacted before the cut
+                where = client.redact(str(client.url(url)))
+                raise ListingError(f"GET {where}: a listed item has no id: {shown}")
         yield page
         nxt = nxt or _link_header_next(response.headers.get("link"))
         if nxt is None:
             return
         if nxt in seen or pages >= MAX_PAGES:
-            raise ListingError(f"GET {client.url(path)}: the listing's pages loop (cursor {nxt!r})")
+            cursor = client.redact(repr(nxt))
+            raise ListingError(
+                f"GET {client.url(path)}: the listing's pages loop (cursor {cursor})"
+            )
         seen.add(nxt)
         if nxt.startswith(("http://", "https://", "/")):
             url, params = nxt, None
