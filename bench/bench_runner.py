@@ -126,7 +126,7 @@ def phase_load(root: Path, idle_seconds: float) -> dict[str, Any]:
 
     # Attribute the figure: the loader, validation (both shared code), the runner's own start.
     project.load_project = timed("loader", project.load_project)  # type: ignore[assignment]
-    project.validate_project = timed("validate", project.validate_project)  # type: ignore[assignment]
+    project.check_project = timed("validate", project.check_project)  # type: ignore[assignment]
     started, cpu0 = time.perf_counter(), time.process_time()
     selection = load_selection([], None, None)
     runner = Runner(selection.schedules, RunnerOptions(db_path=root / ".schedctl" / "runs.db"))

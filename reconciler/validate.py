@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler import timing
@@ -48,21 +49,41 @@ def check_schedule(resolved: ResolvedSchedule, now: datetime) -> list[Diagnostic
     return out
 
 
+@dataclass
+class Findings:
+    """What validation found, by whose rule it is."""
+
+    own: list[Diagnostic]  # loading and meaning: the files themselves are wrong
+    platform: list[Diagnostic]  # what a target's platform cannot express or treats differently
+
+    def all(self) -> list[Diagnostic]:
+        """Both, sorted; a problem shared by several targets' copies of a schedule once."""
+        return sorted(
+            set(self.own) | set(self.platform),
+            key=lambda d: (d.file, d.line, d.column, d.severity, d.message),
+        )
+
+
 def validate_project(project: Project, now: datetime | None = None) -> list[Diagnostic]:
     """Every diagnostic: loading, semantics, and each target's platform checks. Sorted."""
+    return check_project(project, now).all()
+
+
+def check_project(project: Project, now: datetime | None = None) -> Findings:
+    """Every diagnostic, kept apart by origin (the local runner treats them differently)."""
     with gc_paused():
-        return _validate_project(project, now)
+        return _check_project(project, now or datetime.now(timezone.utc))
 
 
-def _validate_project(project: Project, now: datetime | None) -> list[Diagnostic]:
-    now = now or datetime.now(timezone.utc)
-    found = list(project.diagnostics)
+def _check_project(project: Project, now: datetime) -> Findings:
+    own = list(project.diagnostics)
+    platform: list[Diagnostic] = []
     # A schedule whose own meaning is broken (a cron that does not parse or never fires) is
     # not handed to the platform checks: they compute fire times and would fail on it.
     broken: set[int] = set()
     for resolved in project.schedules:
         problems = check_schedule(resolved, now)
-        found.extend(problems)
+        own.extend(problems)
         if any(d.severity == "error" for d in problems):
             broken.add(id(resolved))
     for name, target in project.config.targets.items():
@@ -71,13 +92,12 @@ def _validate_project(project: Project, now: datetime | None) -> list[Diagnostic
             cls = provider_class(target.platform)
         except ConfigError as exc:
             pos = position_of(project.config_data, ("targets", name, "platform"))
-            found.append(
+            own.append(
                 Diagnostic(
                     project.config_file or "<default config>", pos.line, pos.column, str(exc)
                 )
             )
             continue
         if schedules:
-            found.extend(cls.check(schedules, target, now))
-    # One schedule resolved for several targets reports a shared problem once.
-    return sorted(set(found), key=lambda d: (d.file, d.line, d.column, d.severity, d.message))
+            platform.extend(cls.check(schedules, target, now))
+    return Findings(own, platform)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reconciler.errors import Diagnostic, UsageError
 from reconciler.loader import CONFIG_NAMES, Project, ResolvedSchedule, load_project
-from reconciler.validate import check_schedule, validate_project
+from reconciler.validate import check_project
 
 log = logging.getLogger("reconciler.runner")
 
@@ -64,15 +64,11 @@ def load_selection(
     now = now or datetime.now(timezone.utc)
     # An unknown --target is one of the loader's diagnostics: it stops the run like a bad file.
     project = load_project(paths, config, only_targets=(target,) if target else ())
-    found = validate_project(project, now)
-    blocking = set(project.diagnostics)
-    for s in project.schedules:
-        blocking.update(check_schedule(s, now))
-    errors = [d for d in found if d.severity == "error" and d in blocking]
-    warnings = [d for d in found if d.severity == "warning"]
-    warnings += [
-        replace(d, severity="warning") for d in found if d.severity == "error" and d not in blocking
-    ]
+    findings = check_project(project, now)
+    # The files' own errors stop the run; a platform's are what --semantics reproduces.
+    errors = sorted(set(d for d in findings.own if d.severity == "error"))
+    warnings = [d for d in findings.all() if d.severity == "warning"]
+    warnings += [replace(d, severity="warning") for d in findings.platform if d.severity == "error"]
     name = target if target is not None else default_target(project)
     platform = project.config.targets[name].platform if name in project.config.targets else "engine"
     return Selection(
