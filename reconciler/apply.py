@@ -29,6 +29,7 @@ from reconciler.errors import (
     StalePlanError,
     UsageError,
 )
+from reconciler.loader import gc_paused
 from reconciler.plan import Change, Plan, TargetPlan, diff_target
 
 if TYPE_CHECKING:
@@ -94,12 +95,12 @@ class Survey:
 
 
 @contextmanager
-def _quick_handoff(seconds: float = 0.001) -> Iterator[None]:
+def _quick_handoff(seconds: float = 0.0002) -> Iterator[None]:
     """A shorter GIL switch interval while CPU work runs beside requests in flight.
 
-    With the default 5 ms, an answer that arrives while a worker converts a page waits up to
-    5 ms for the GIL before the next page is requested: that wait, paid on every page, was
-    most of the listing's overhead above the round trips.
+    With the default 5 ms, an answer that arrives while a worker builds desired forms or
+    converts a page waits up to 5 ms for the GIL before the next page is requested; 0.2 ms
+    keeps that wait small next to a round trip.
     """
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, seconds))
@@ -110,33 +111,34 @@ def _quick_handoff(seconds: float = 0.001) -> Iterator[None]:
 
 
 def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Survey]:
-    """Desired forms and one listing per target: the listings run side by side, and the
-    desired forms are computed meanwhile (waiting on sockets frees the GIL)."""
+    """Desired forms and one listing per target, the listings side by side.
 
-    def desired_of(name: str) -> list[DesiredTask]:
+    A target's desired forms are built by its listing's page worker during the first round
+    trip, and serve as hints there (in-sync tasks skip conversion). The cyclic collector is
+    paused meanwhile (a listing makes many small objects and no cycles: a young pass delays
+    the next request, and a full pass over a loaded project costs several round trips), and
+    what was built is frozen, not walked in one pass at the next allocation.
+    """
+
+    def forms_of(name: str) -> Callable[[], dict[str, DesiredTask]]:
         provider = conns[name].provider
-        return [provider.desired(s) for s in project.for_target(name)]
+        return functools.cache(
+            lambda: {s.key: provider.desired(s) for s in project.for_target(name)}
+        )
 
-    with (
-        _quick_handoff(),
-        ThreadPoolExecutor(max_workers=max(1, 2 * len(conns)), thread_name_prefix="survey") as pool,
-    ):
-        desired = {name: pool.submit(desired_of, name) for name in conns}
-        # The listing's page worker looks desired forms up by key once they are ready.
-        hints = {
-            name: functools.cache(lambda n=name: {d.key: d for d in desired[n].result()})
-            for name in conns
-        }
-        listings = {
-            name: pool.submit(conn.provider.list_tasks, hints[name]) for name, conn in conns.items()
-        }
-        out: dict[str, Survey] = {}
-        for name in conns:
-            try:
-                out[name] = Survey(desired[name].result(), listings[name].result())
-            except ListingError as exc:
-                out[name] = Survey(desired[name].result(), None, f"target {name!r}: {exc}")
-    return out
+    def one(name: str, forms: Callable[[], dict[str, DesiredTask]]) -> Survey:
+        try:
+            listing = conns[name].provider.list_tasks(forms)
+        except ListingError as exc:
+            return Survey(list(forms().values()), None, f"target {name!r}: {exc}")
+        return Survey(list(forms().values()), listing)
+
+    with _quick_handoff(), gc_paused():
+        if len(conns) == 1:  # the common case: no thread to start and hand over to
+            return {name: one(name, forms_of(name)) for name in conns}
+        with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="survey") as pool:
+            futures = {name: pool.submit(one, name, forms_of(name)) for name in conns}
+            return {name: future.result() for name, future in futures.items()}
 
 
 def make_plan(
@@ -149,24 +151,25 @@ def make_plan(
     """List every target once and diff it against the project's schedules."""
     owner = project.config.owner
     targets: list[TargetPlan] = []
-    for name, found in survey(project, conns).items():
-        conn = conns[name]
-        where = conn.provider.describe_target()
-        if found.listing is None:
-            targets.append(TargetPlan(name, conn.platform, where, error=found.error))
-            continue
-        targets.append(
-            diff_target(
-                name,
-                conn.platform,
-                found.desired,
-                found.listing,
-                owner=owner,
-                prune=prune,
-                allow_empty=allow_empty,
-                where=where,
+    with gc_paused():
+        for name, found in survey(project, conns).items():
+            conn = conns[name]
+            where = conn.provider.describe_target()
+            if found.listing is None:
+                targets.append(TargetPlan(name, conn.platform, where, error=found.error))
+                continue
+            targets.append(
+                diff_target(
+                    name,
+                    conn.platform,
+                    found.desired,
+                    found.listing,
+                    owner=owner,
+                    prune=prune,
+                    allow_empty=allow_empty,
+                    where=where,
+                )
             )
-        )
     return Plan(
         targets,
         owner=owner,

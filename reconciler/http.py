@@ -208,7 +208,12 @@ class ApiClient:
         *,
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
+        waiting: Callable[[], None] | None = None,
     ) -> httpx.Response:
+        """Send with retries; the response, or ApiError. `waiting` is called once per attempt,
+        when the request is written and the answer awaited (a listing's page worker takes its
+        turn then, so that it never competes with sending), or at the latest when the attempt
+        ends, for a transport that does not say."""
         method = method.upper()
         url = self.url(path)
         if params:
@@ -227,7 +232,7 @@ class ApiClient:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = self._once(method, url, json_body)
+                response = self._once(method, url, json_body, waiting)
             except httpx.TransportError as exc:
                 problem = self.redact(
                     f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -275,18 +280,40 @@ class ApiClient:
             if delay > 0:
                 self._sleep(delay)
 
-    def _once(self, method: str, url: httpx.URL, json_body: Any) -> httpx.Response:
+    def _once(
+        self,
+        method: str,
+        url: httpx.URL,
+        json_body: Any,
+        waiting: Callable[[], None] | None = None,
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        told = False
+        extensions: dict[str, Any] = {}
+        if waiting is not None:
+
+            def trace(event: str, info: Any) -> None:  # httpcore's trace extension
+                nonlocal told
+                if not told and event.endswith(".receive_response_headers.started"):
+                    told = True
+                    waiting()
+
+            extensions["trace"] = trace
         start = time.perf_counter()
         with self._lock:
             self.requests_sent += 1
         try:
-            response = self._client.request(method, url, json=json_body, headers=headers)
+            response = self._client.request(
+                method, url, json=json_body, headers=headers, extensions=extensions
+            )
             response.read()  # a truncated body fails here, inside the retry loop
         except httpx.TransportError as exc:
             shown = self.redact(str(url))  # a server may echo the token into a link or cursor
             log.info("%s %s -> %s (%.0f ms)", method, shown, type(exc).__name__, _ms(start))
             raise
+        finally:
+            if waiting is not None and not told:
+                waiting()
         shown = self.redact(str(url))
         log.info("%s %s -> %d (%.0f ms)", method, shown, response.status_code, _ms(start))
         return response

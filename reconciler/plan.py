@@ -222,13 +222,15 @@ def diff_target(
             "pass --allow-empty if that is what you want"
         )
 
+    in_sync = 0
     for key in sorted(wanted):
         d = wanted[key]
-        group = owned.get(key, [])
+        group = owned.get(key)
         if group:
-            keep = _keep_one(group, d)
-            fields = field_diff(keep.normalized, d.normalized)
-            if fields:
+            keep = group[0] if len(group) == 1 else _keep_one(group, d)
+            if keep.normalized is d.normalized:  # the common case: the listing matched the hint
+                in_sync += 1
+            elif fields := field_diff(keep.normalized, d.normalized):
                 plan.changes.append(
                     Change(
                         "update",
@@ -243,8 +245,9 @@ def diff_target(
                     )
                 )
             else:
-                plan.in_sync += 1
-            plan.changes.extend(_duplicates(key, group, keep, prune))
+                in_sync += 1
+            if len(group) > 1:
+                plan.changes.extend(_duplicates(key, group, keep, prune))
         elif d.title in unmarked:
             clash = unmarked[d.title][0]
             plan.changes.append(
@@ -279,6 +282,7 @@ def diff_target(
                 reason="no longer in the repository",
             )
             (plan.changes if prune else plan.orphans).append(gone)
+    plan.in_sync = in_sync
     return plan
 
 

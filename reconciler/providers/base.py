@@ -22,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -99,9 +100,12 @@ class Listing:
     fingerprint: str
 
 
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True)  # one encoder: json.dumps makes one per call
+
+
 def fingerprint_row(task: LiveTask) -> str:
     marker = str(task.marker) if task.marker else ""
-    return json.dumps([task.id, marker, task.title, task.normalized], sort_keys=True)
+    return _ROW_ENCODER.encode([task.id, marker, task.title, task.normalized])
 
 
 def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
@@ -222,14 +226,19 @@ def _link_header_next(value: str | None) -> str | None:
     return None
 
 
-def iter_pages(client: ApiClient, path: str) -> Iterator[list[Json]]:
-    """Each page's items, following cursors and links. ListingError when it cannot finish."""
+def iter_pages(
+    client: ApiClient, path: str, *, waiting: Callable[[], None] | None = None
+) -> Iterator[list[Json]]:
+    """Each page's items, following cursors and links. ListingError when it cannot finish.
+
+    `waiting` is called as each request goes out (see ApiClient.send).
+    """
     seen: set[str] = set()
     url, params = path, None
     pages = 0
     while True:
         try:
-            response = client.send("GET", url, params=params)
+            response = client.send("GET", url, params=params, waiting=waiting)
             body = response.json() if response.content else []
             page, nxt = split_page(body)
         except ApiError as exc:
@@ -438,19 +447,40 @@ class RestProvider(ABC):
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
         """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion."""
         # Each page is converted on a worker while the next one is in flight: waiting on the
-        # socket frees the GIL, so the listing costs little more than its round trips.
+        # socket frees the GIL, so the listing costs little more than its round trips. The
+        # worker takes a turn only once the next request is written (`waiting`), never
+        # competing with sending it: its first turn builds the hints, during the first round
+        # trip; page N's comes with the request for page N + 1, the last page's at the end.
+        turns = threading.Semaphore(0)
+        futures: list[Future[list[tuple[LiveTask, str]]]] = []
         with ThreadPoolExecutor(max_workers=1) as pool:
-            futures = [
-                pool.submit(self._live_page, page, known)
-                for page in iter_pages(self.client, self.collection_path())
-            ]
+            pool.submit(self._hints_turn, turns, known)
+            try:
+                for page in iter_pages(self.client, self.collection_path(), waiting=turns.release):
+                    futures.append(pool.submit(self._live_page, page, known, turns))
+            finally:
+                for _ in range(len(futures) + 1):  # no job is left waiting for its turn
+                    turns.release()
         converted = [pair for future in futures for pair in future.result()]
         tasks = [task for task, _ in converted]
         return Listing(tasks, len(futures), fingerprint(tasks, [row for _, row in converted]))
 
+    @staticmethod
+    def _hints_turn(
+        turns: threading.Semaphore, known: Callable[[], Mapping[str, DesiredTask]] | None
+    ) -> None:
+        turns.acquire()
+        if known is not None:
+            known()  # cached by the caller; an error surfaces again from a page's conversion
+
     def _live_page(
-        self, page: list[Json], known: Callable[[], Mapping[str, DesiredTask]] | None
+        self,
+        page: list[Json],
+        known: Callable[[], Mapping[str, DesiredTask]] | None,
+        turns: threading.Semaphore | None = None,
     ) -> list[tuple[LiveTask, str]]:
+        if turns is not None:
+            turns.acquire()
         hints = known() if known is not None else None
         return [(task, fingerprint_row(task)) for task in (self.live(item, hints) for item in page)]
 
