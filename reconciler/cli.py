@@ -86,7 +86,8 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Docs: README.md. Exit codes: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode).",
+    epilog="Docs: README.md. Exit codes: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode). "
+    'Shell completion: eval "$(_SCHEDCTL_COMPLETE=bash_source schedctl)" (zsh_source, fish_source).',
 )
 @click.version_option(package_name="schedctl")
 @click.option("--config", "config", metavar="FILE", help="Config file (default: ./schedctl.yaml).")
@@ -94,7 +95,11 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
     "--target", "targets", multiple=True, metavar="NAME", help="Only this target (repeatable)."
 )
 @click.option("-v", "--verbose", count=True, help="Log each request (method, URL, status, time).")
-@click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="Plain output: no colour, no progress bar (a non-empty NO_COLOR does the same).",
+)
 @click.pass_context
 def cli(
     click_ctx: click.Context,
@@ -113,7 +118,7 @@ def cli(
       schedctl validate examples/
       schedctl apply examples/ --auto-approve
     """
-    color = not no_color and "NO_COLOR" not in os.environ
+    color = not no_color and not os.environ.get("NO_COLOR")  # no-color.org: set and non-empty
     click_ctx.obj = Context(config, targets, verbose, color)
     if verbose:
         import logging
@@ -430,7 +435,8 @@ def apply(
 ) -> None:
     """Make the targets match the repository (or carry out a saved plan.json).
 
-    Every file is validated first: one invalid file anywhere and nothing is written.
+    Every file is validated first: one invalid file anywhere and nothing is written. Each
+    change gets a result line; on a terminal, more than five show a progress bar as well.
 
     \b
     Example:
@@ -443,6 +449,7 @@ def apply(
     from reconciler.apply import apply_plan, check_fresh, make_plan
     from reconciler.plan import Plan
     from reconciler.render import plan as render
+    from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
 
     _with_targets(ctx, local_targets, local_config)
@@ -476,12 +483,9 @@ def apply(
         if not auto_approve and not click.confirm("\nApply these changes?", default=False):
             fail("apply cancelled: nothing was changed")
         echo()
-        result = apply_plan(
-            the_plan,
-            conns,
-            concurrency=concurrency,
-            on_result=lambda r: click.echo(render.result_line(r, color), color=color),
-        )
+        total = sum(len(t.changes) for t in the_plan.targets if not t.error)
+        with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
+            result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
     echo(render.render_apply(result))
     raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
 

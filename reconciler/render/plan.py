@@ -33,7 +33,7 @@ def _symbol(change: Change) -> str:
 
 
 def _style(text: str, action: str, color: bool, *, bold: bool = False) -> str:
-    return click.style(text, fg=COLORS.get(action), bold=bold) if color else text
+    return click.style(text, fg=COLORS.get(action), bold=bold or None) if color else text
 
 
 def summary_line(counts: Mapping[str, int]) -> str:
@@ -59,9 +59,13 @@ def change_lines(change: Change, color: bool) -> list[str]:
         lines.append(f"      {change.reason}")
     if change.action == "update":
         for f in change.fields:
-            lines.append(f"      {f.path}: {value_text(f.before)} -> {value_text(f.after)}")
+            text = f"      {f.path}: {value_text(f.before)} -> {value_text(f.after)}"
+            lines.append(_style(text, change.action, color))
     elif change.action == "create":
-        lines.extend(f"      {f.path}: {value_text(f.after)}" for f in change.fields)
+        lines.extend(
+            _style(f"      {f.path}: {value_text(f.after)}", change.action, color)
+            for f in change.fields
+        )
     return lines
 
 
