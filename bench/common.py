@@ -57,8 +57,9 @@ def print_results(results: Sequence[Result]) -> None:
     print(header)
     print("-" * len(header))
     for r in results:
-        limit = (">=" if r.higher_is_better else "<=") + f"{r.limit:g}"
+        limit = (">=" if r.higher_is_better else "<=") + f"{r.limit:.3g}"
         limit += "" if not r.absolute else f" {r.unit}"
+        limit = "info" if r.limit == float("inf") else limit
         print(
             f"{r.name:<52} {r.measured:>10.4g}{r.unit[:2]:>2} {r.reference:>10.4g}{r.unit[:2]:>2} "
             f"{r.ratio:>8.3f} {limit:>10}  {'yes' if r.ok else 'NO'}"

@@ -52,10 +52,12 @@ def markdown(results: list[Result], header: str) -> str:
     ]
     for r in results:
         op = ">=" if r.higher_is_better else "<="
-        limit = f"{op} {r.limit:g}" + (f" {r.unit}" if r.absolute else "")
+        info = r.limit == float("inf")
+        limit = "info" if info else f"{op} {r.limit:.3g}" + (f" {r.unit}" if r.absolute else "")
+        met = "—" if info else "yes" if r.ok else "NO"
         lines.append(
             f"| {r.name} | {r.measured:.4g} {r.unit} | {r.reference:.4g} {r.unit} ({r.reference_name}) "
-            f"| {r.ratio:.3f} | {limit} | {'yes' if r.ok else 'NO'} |"
+            f"| {r.ratio:.3f} | {limit} | {met} |"
         )
     return "\n".join(lines) + "\n"
 
