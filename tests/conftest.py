@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import socketserver
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,18 @@ def examples_copy(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".schedctl"))
     (tmp_path / "schemas").symlink_to(ROOT / "schemas")
     return dest
+
+
+@contextmanager
+def serve_in_thread(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve a stdlib test server on a daemon thread; shut it down and close it after."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import serve_in_thread
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -94,16 +96,8 @@ def serving(
     server = Server(host, respond, url_host or host, "https" if tls else "http")
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serve_in_thread(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 _FORWARDED = ("authorization", "content-type", "accept")
