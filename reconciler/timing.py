@@ -649,6 +649,8 @@ class CronTrigger(Trigger):
         """
         zone = self.zone
         wall = (ordinal - _EPOCH_ORDINAL) * 86400
+        if span[0] <= wall and wall + 86400 <= span[1]:  # inside the cached stretch
+            return span[2]
         if self.expr._dense:
             offset, low, high = _plain_span(zone, wall)
             if offset is None or wall + 86400 > high:
@@ -686,10 +688,7 @@ class CronTrigger(Trigger):
                     ordinal = first + day - 1
                     if ordinal >= skip_to:
                         wall = (ordinal - _EPOCH_ORDINAL) * 86400
-                        if span[0] <= wall and wall + 86400 <= span[1]:
-                            offset: int | None = span[2]
-                        else:
-                            offset = self._plain_offset(ordinal, span)
+                        offset = self._plain_offset(ordinal, span)
                         if offset is None:
                             # A transition touches this date. A repeated stretch crossing
                             # midnight can put the next date's first fires before this one's
@@ -747,10 +746,7 @@ class CronTrigger(Trigger):
                     ordinal = first + day - 1
                     if ordinal <= skip_to:
                         wall = (ordinal - _EPOCH_ORDINAL) * 86400
-                        if span[0] <= wall and wall + 86400 <= span[1]:
-                            offset: int | None = span[2]
-                        else:
-                            offset = self._plain_offset(ordinal, span)
+                        offset = self._plain_offset(ordinal, span)
                         if offset is None:
                             batch = [ordinal]
                             while batch[-1] > 1 and _day_offset(zone, batch[-1]) is None:
