@@ -271,11 +271,14 @@ def _guard_depth(text: str) -> None:
     nested tens of thousands of levels deep: refuse early, at the line where MAX_DEPTH is passed.
 
     Only a file that could nest that deep (many brackets, or a line starting with a long run of
-    indentation and indicators) is scanned; the scan walks parser events, which do not recurse.
+    indentation and indicators) is scanned. The scan walks the pure-Python parser's events: they
+    do not recurse, come lazily, and carry no nesting limit of their own (some libyaml builds
+    scan a whole flow collection ahead and stop at a limit of theirs first), so the limit and
+    its position are schedctl's whatever parser release is installed.
     """
     if text.count("[") + text.count("{") <= MAX_DEPTH and not _LONG_INDENT.search(text):
         return
-    parser = _Base(text)
+    parser = yaml.SafeLoader(text)
     try:
         depth = 0
         while parser.check_event():
