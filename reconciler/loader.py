@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Config, Schedule, ScheduleBody
+from reconciler.targets import Collection, collection_of
 from reconciler.yamlpos import (
     MAX_FILE_BYTES,
     Pos,
@@ -318,9 +319,37 @@ def load_config(path: Path | None) -> tuple[Config, str | None, PosDict, list[Di
         return Config(), shown, PosDict(), [problem]
     data = docs[0][0]
     try:
-        return Config.model_validate(data), shown, data, []
+        config = Config.model_validate(data)
     except ValidationError as exc:
         return Config(), shown, data, _pydantic_diagnostics(exc, data, shown, Config)
+    shared = _shared_collections(config, path.parent, data, shown)
+    return (Config(), shown, data, shared) if shared else (config, shown, data, [])
+
+
+def _shared_collections(config: Config, root: Path, data: PosDict, shown: str) -> list[Diagnostic]:
+    """Two targets reaching one collection: each would prune the other's tasks on every run."""
+    first: dict[Collection, str] = {}
+    out: list[Diagnostic] = []
+    for name, target in config.targets.items():
+        collection = collection_of(target, root)
+        other = first.setdefault(collection, name)
+        if other == name:
+            continue
+        at = position_of(data, ("targets", other), key=True).line
+        pos = position_of(data, ("targets", name), key=True)
+        if target.sandbox is not None:
+            where = f"sandbox file {target.sandbox!r}"
+        else:
+            where = collection.location
+        instance = f", instance {collection.instance!r}" if collection.instance else ""
+        out.append(
+            Diagnostic(shown, pos.line, pos.column,
+                       f"targets.{name}: reaches the same {target.platform} collection as target "
+                       f"{other!r} (line {at}): {where}{instance}; each would delete the other's "
+                       "tasks when pruning. Keep one of them, or give this one its own URL, "
+                       "sandbox file or instance")
+        )  # fmt: skip
+    return out
 
 
 @contextmanager

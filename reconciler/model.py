@@ -6,13 +6,19 @@ so every description and example here is what an editor shows on hover.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import itertools
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,6 +48,23 @@ WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 WEEKDAY_FULL = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 DEFAULT_OWNER = "schedctl"
 DEFAULT_GLOBS = ("schedules/**/*.y*ml",)  # .yaml and .yml
+# An instance is one path segment of the engine API: a slug, never `..`, `?`, `#` or `/`.
+INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
+INSTANCE_MAX = 63
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# A base URL: http(s), a host (an IPv6 address in brackets), an optional port and path; no
+# user name or password, query, fragment, spaces or control characters. The same text is the
+# JSON schema's pattern (ECMA and Python regex agree on it); `url_problem` says what is wrong.
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    r"(\[[0-9A-Fa-f:.]+\]|[^\s\x00-\x1f\x7f\\@/?#\[\]:]+)"
+    r"(:[0-9]{1,5})?"
+    r"(/[^\s\x00-\x1f\x7f\\@?#\[\]]*)?$"
+)
+_URL = re.compile(URL_PATTERN)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+URL_EXAMPLE = "https://engine.example.com"
+GLOB_EXAMPLE = "schedules/**/*.yaml"
 
 
 @lru_cache(maxsize=1024)
@@ -104,6 +127,215 @@ def weekday_number(value: int | str) -> int:
     raise ValueError(
         f"unknown weekday {text!r} (expected one of mon, tue, wed, thu, fri, sat, sun)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Config values: globs, URLs, token variables, instances
+
+
+def check_glob(pattern: str) -> str:
+    """A schedule glob that pathlib can match against files, else raise ValueError.
+
+    One leaving the repository is the loader's to report (with the links it follows).
+    """
+    parts = PurePosixPath(pattern).parts
+    if pattern.startswith("/") or ".." in parts:
+        return pattern
+    if not pattern.strip("./"):  # "", ".", "./": pathlib would glob the directory itself
+        raise ValueError(
+            f"schedule glob {pattern!r} names the whole repository, not schedule files: "
+            f"write a pattern such as {GLOB_EXAMPLE}"
+        )
+    if any("**" in part and part != "**" for part in parts):
+        raise ValueError(
+            f"schedule glob {pattern!r}: `**` must be a whole path component, as in {GLOB_EXAMPLE}"
+        )
+    return pattern
+
+
+def _unprintable(text: str) -> bool:
+    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a target's base URL, in plain words, or None.
+
+    Never quotes the URL: it may hold a password.
+    """
+    if _unprintable(url):
+        return (
+            "a URL must not contain spaces, control or invisible characters (write a space as %20)"
+        )
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return f"not a URL: write the platform's address, e.g. {URL_EXAMPLE}"
+    if scheme.lower() not in DEFAULT_PORTS:
+        return f"the scheme must be http or https, e.g. {URL_EXAMPLE}"
+    if "@" in url:
+        return (
+            "a URL must not hold a user name or password: tokens come only from the "
+            "environment (name the variable in token_env, e.g. token_env: ENGINE_TOKEN)"
+        )
+    if "?" in rest or "#" in rest:
+        return f"a base URL has no ?query or #fragment, e.g. {URL_EXAMPLE}/api"
+    authority, _, path = rest.partition("/")
+    if "[" in path or "]" in path:
+        return "brackets [ ] belong only around an IPv6 host, e.g. http://[::1]:8080"
+    port: str | None = None
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0 or "[" in authority[1:]:
+            return "unbalanced brackets around the host: write an IPv6 host as http://[::1]:8080"
+        host, after = authority[: end + 1], authority[end + 1 :]
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return "brackets go only around an IPv6 address, e.g. http://[::1]:8080"
+        if after and not after.startswith(":"):
+            return "unexpected text after the ]: write an IPv6 host as http://[::1]:8080"
+        port = after[1:] if after else None
+    elif "[" in authority or "]" in authority:
+        return "unbalanced brackets around the host: write an IPv6 host as http://[::1]:8080"
+    else:
+        host, colon, after = authority.partition(":")
+        port = after if colon else None
+    if not host:
+        return f"the URL has no host, e.g. {URL_EXAMPLE}"
+    if port is not None and not (
+        port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
+    ):
+        return "the port must be a number from 1 to 65535, e.g. https://engine.example.com:8443"
+    if not _URL.match(url):  # anything the checks above did not name
+        return f"not a valid http(s) base URL, e.g. {URL_EXAMPLE}"
+    return None
+
+
+def check_url(url: str) -> str:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def normalize_url(url: str) -> str:
+    """One spelling for every way of writing a base URL that reaches the same API path.
+
+    Scheme and host lower case (IDN hosts in their ASCII form, IP addresses in their short
+    form, no trailing dot), the scheme's default port dropped, percent escapes of plain
+    characters decoded and the others in upper case, `.` and `..` segments resolved, no
+    trailing slash, and `/` for an empty path: `HTTPS://Engine.Example.com:443/api/` and
+    `https://engine.example.com/api` are both `https://engine.example.com/api`. Clients add
+    the API path below it, so equal results mean one collection. Expects a URL that
+    `url_problem` accepts.
+    """
+    match = _URL.match(url)
+    if match is None:
+        raise ValueError(f"not a valid http(s) base URL, e.g. {URL_EXAMPLE}")
+    scheme = url.partition(":")[0].lower()
+    host = match.group(1)
+    if host.startswith("["):
+        with contextlib.suppress(ValueError):
+            host = f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        host = host.lower()
+    else:
+        host = _PERCENT.sub(_unescape, host).lower().rstrip(".") or host.lower()
+        if not host.isascii():
+            # Not a valid IDN: the text as written identifies it.
+            with contextlib.suppress(UnicodeError):
+                host = host.encode("idna").decode("ascii")
+        with contextlib.suppress(ValueError):
+            host = str(ipaddress.IPv4Address(host))
+    port = match.group(2)
+    netloc = (
+        host
+        if port is None or int(port[1:]) == DEFAULT_PORTS[scheme]
+        else f"{host}:{int(port[1:])}"
+    )
+    segments: list[str] = []
+    for segment in _PERCENT.sub(_unescape, match.group(3) or "").split("/")[1:]:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment != ".":
+            segments.append(segment)
+    path = "/" + "/".join(segments)
+    return f"{scheme}://{netloc}{path.rstrip('/') or '/'}"
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = chr(int(match[1], 16))
+    return char if char in _UNRESERVED else f"%{match[1].upper()}"
+
+
+# A token pasted where the variable's name goes: a known token prefix, or a long run that
+# changes between upper case, lower case and digits as often as random text does.
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat", "xox", "eyJ")
+
+
+def looks_like_token(value: str) -> bool:
+    if len(value) > 64 or value.startswith(_TOKEN_PREFIXES):
+        return True
+    for run in re.split(r"[^A-Za-z0-9]+", value):
+        if len(run) >= 24 and any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
+            return True
+        changes = sum(_kind(a) != _kind(b) for a, b in itertools.pairwise(run))
+        if len(run) >= 16 and changes >= 0.4 * len(run):
+            return True
+    return False
+
+
+def _kind(char: str) -> int:
+    return 0 if char.isdigit() else 1 if char.isupper() else 2
+
+
+def check_token_env(value: str) -> str:
+    """The name of an environment variable, else ValueError. Never quotes the value."""
+    if looks_like_token(value):
+        raise ValueError(
+            "this looks like a token, not the name of an environment variable: keep the token "
+            "in the environment and name its variable here, e.g. token_env: ENGINE_TOKEN "
+            "(and revoke the token if this file was shared)"
+        )
+    if not re.match(ENV_NAME_PATTERN, value):
+        hint = " without the $" if value.startswith("$") else ""
+        raise ValueError(
+            "must be the name of an environment variable (letters, digits and _, not starting "
+            f"with a digit){hint}, e.g. token_env: ENGINE_TOKEN"
+        )
+    return value
+
+
+def check_instance(value: str) -> str:
+    if len(value) > INSTANCE_MAX or not re.match(INSTANCE_PATTERN, value):
+        raise ValueError(
+            "an instance is a slug: lowercase letters, digits, - and _ (single dots between "
+            f"them), starting with a letter or digit, at most {INSTANCE_MAX} characters, "
+            "e.g. instance: acme"
+        )
+    return value
+
+
+BaseUrl = Annotated[
+    str, AfterValidator(check_url), WithJsonSchema({"type": "string", "pattern": URL_PATTERN})
+]
+TokenEnv = Annotated[
+    str,
+    AfterValidator(check_token_env),
+    WithJsonSchema({"type": "string", "pattern": ENV_NAME_PATTERN}),
+]
+Instance = Annotated[
+    str,
+    AfterValidator(check_instance),
+    WithJsonSchema({"type": "string", "pattern": INSTANCE_PATTERN, "maxLength": INSTANCE_MAX}),
+]
+# The schema's pattern: a glob names something besides `.` and `/` (the rest is semantic).
+Glob = Annotated[
+    str, AfterValidator(check_glob), WithJsonSchema({"type": "string", "pattern": "[^./]"})
+]
 
 
 class StrictModel(BaseModel):
@@ -391,15 +623,16 @@ class Target(StrictModel):
     platform: str = Field(
         description="Provider name: engine, aitroop, or a plugin's.", examples=["engine"]
     )
-    url: str | None = Field(
-        default=None, pattern=r"^https?://", description="Base URL of the platform API."
+    url: BaseUrl | None = Field(
+        default=None,
+        description="Base URL of the platform API: http(s), no user name or password.",
+        examples=["https://engine.example.com"],
     )
-    instance: str | None = Field(
+    instance: Instance | None = Field(
         default=None, description="Engine instance slug.", examples=["acme"]
     )
-    token_env: str | None = Field(
+    token_env: TokenEnv | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Name of the environment variable holding the API token (never the token).",
         examples=["ENGINE_TOKEN"],
     )
@@ -439,7 +672,7 @@ class Config(StrictModel):
         description="Ownership scope: only objects marked with this owner are ever changed.",
         examples=["acme-schedules"],
     )
-    schedules: list[str] = Field(
+    schedules: list[Glob] = Field(
         default_factory=lambda: list(DEFAULT_GLOBS),
         min_length=1,
         description="Globs of schedule files, relative to the config file.",

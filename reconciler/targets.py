@@ -6,7 +6,8 @@
 Every token variable is checked before anything starts, so a missing one fails before any
 request. A target with `sandbox: PATH` gets the in-process emulated platform for the duration
 of the `with`, stored at PATH (relative to the config file's directory); targets sharing a
-sandbox file share one server.
+sandbox file share one server. `collection_of` says which collection of tasks a target reaches
+(the loader refuses two targets on one: each would prune the other's tasks).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler.errors import ConfigError, SandboxError
-from reconciler.http import ApiClient, RetryPolicy, client_for, token_from_env
+from reconciler.model import normalize_url
 from reconciler.providers import provider_class
+from reconciler.providers.engine import SANDBOX_INSTANCE
 
 if TYPE_CHECKING:
+    from reconciler.http import ApiClient, RetryPolicy
     from reconciler.loader import Project
     from reconciler.model import Config, Target
     from reconciler.providers.base import Provider
@@ -37,6 +40,23 @@ class Connection:
     @property
     def platform(self) -> str:
         return self.target.platform
+
+
+class Collection(NamedTuple):
+    """Where a target's tasks live: equal for two targets that list, create and prune the same."""
+
+    platform: str
+    location: str  # the normalized base URL, or `sandbox:` and the resolved database file
+    instance: str | None
+
+
+def collection_of(target: Target, root: Path) -> Collection:
+    """The collection `target` reaches; `root` is the config file's directory."""
+    if target.sandbox is not None:
+        # As connect() opens it (one server per file), and as the engine names its instance.
+        location = f"sandbox:{(root / target.sandbox).resolve()}"
+        return Collection(target.platform, location, target.instance or SANDBOX_INSTANCE)
+    return Collection(target.platform, normalize_url(target.url or ""), target.instance)
 
 
 def select_targets(project: Project, requested: Sequence[str], *, every: bool = False) -> list[str]:
@@ -62,6 +82,8 @@ def connect(
     concurrency: int = 8,
     retry: RetryPolicy | None = None,
 ) -> Iterator[dict[str, Connection]]:
+    from reconciler.http import RetryPolicy, client_for, token_from_env  # not needed to validate
+
     targets = {}
     for name in names:
         if name not in config.targets:
@@ -102,6 +124,8 @@ def connect(
 @contextmanager
 def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
     """The base URL of the in-process sandbox for one target."""
+    from reconciler.http import token_from_env
+
     try:
         from reconciler.sandbox import PLATFORMS, SandboxOptions, running_sandbox
     except ImportError as exc:  # pragma: no cover - the sandbox ships with schedctl

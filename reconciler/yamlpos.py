@@ -18,6 +18,10 @@ import yaml
 MAX_FILE_BYTES = 1024 * 1024
 # A document may expand aliases to at most this many nodes: beyond it is a billion-laughs file.
 MAX_EXPANDED_NODES = 100_000
+# ... and a file to at most this many characters of text: a few aliases of one long prompt can
+# otherwise make a 200 KB file send hundreds of megabytes. Four times the file limit: without
+# aliases a file cannot come near it.
+MAX_EXPANDED_CHARS = 4 * MAX_FILE_BYTES
 MAX_DEPTH = 64
 
 
@@ -139,19 +143,22 @@ class _Builder:
     """Composed nodes -> PosDict / PosList / scalars, measuring as it goes.
 
     Faster than PyYAML's generic constructor, and it enforces the bounds in the same walk: an
-    alias is built once and shared, and its expanded size and height count wherever it is used
-    (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies).
+    alias is built once and shared, and its expanded size, text and height count wherever it is
+    used (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies). `chars_before` is the
+    text of the file's earlier documents: the text bound holds for the whole file.
     """
 
-    def __init__(self, doc_pos: Pos) -> None:
-        self.built: dict[int, tuple[Any, int, int]] = {}  # id(node) -> (value, size, height)
+    def __init__(self, doc_pos: Pos, chars_before: int = 0) -> None:
+        # id(node) -> (value, size, height, characters of scalar text)
+        self.built: dict[int, tuple[Any, int, int, int]] = {}
         self.building: set[int] = set()  # containers being built: an alias to one is a cycle
+        self.chars_left = MAX_EXPANDED_CHARS - chars_before
         self.too_deep = YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", doc_pos)
         self.too_big = YamlProblem(
             f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", doc_pos
         )
 
-    def build(self, node: yaml.Node, depth: int = 0) -> tuple[Any, int, int]:
+    def build(self, node: yaml.Node, depth: int = 0) -> tuple[Any, int, int, int]:
         known = self.built.get(id(node))
         if known is not None:
             if depth + known[2] > MAX_DEPTH:
@@ -160,7 +167,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self.too_deep
         if isinstance(node, yaml.ScalarNode):
-            result = (self.scalar(node), 1, 0)
+            result = (self.scalar(node), 1, 0, len(node.value))
         else:
             if id(node) in self.building:  # `a: &a [*a]`
                 raise YamlProblem("invalid YAML: found unconstructable recursive node", _mark(node))
@@ -172,6 +179,12 @@ class _Builder:
             self.building.discard(id(node))
         if result[1] > MAX_EXPANDED_NODES:
             raise self.too_big
+        if result[3] > self.chars_left:
+            raise YamlProblem(
+                f"text expands to more than {MAX_EXPANDED_CHARS} characters through aliases "
+                "(alias bomb?): repeat a long value in fewer places",
+                _mark(node),
+            )
         self.built[id(node)] = result
         return result
 
@@ -190,30 +203,39 @@ class _Builder:
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise YamlProblem(f"not a valid {kind[0]}: {shown!r}", _mark(node)) from None
 
-    def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int]:
+    def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int, int]:
         if node.tag != _TAG + "seq":
             raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
         result = PosList()
         result.pos = _mark(node)
-        size, height = 1, 0
+        size, height, chars = 1, 0, 0
         for item in node.value:
-            value, item_size, item_height = self.build(item, depth + 1)
+            value, item_size, item_height, item_chars = self.build(item, depth + 1)
             result.append(value)
             result.item_pos.append(_mark(item))
             size, height = size + item_size, max(height, item_height + 1)
-        return result, size, height
+            chars += item_chars
+        return result, size, height, chars
 
-    def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int]:
+    def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int, int]:
         if node.tag != _TAG + "map":
             raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
         result = PosDict()
         result.pos = _mark(node)
-        size, height = 1, 0
+        size, height, chars = 1, 0, 0
         explicit: list[tuple[yaml.Node, yaml.Node]] = []
+        merge_key: yaml.Node | None = None
         for key_node, value_node in node.value:
             if key_node.tag != _MERGE_TAG:
                 explicit.append((key_node, value_node))
                 continue
+            if merge_key is not None:  # PyYAML would merge both; YAML says keys are unique
+                raise YamlProblem(
+                    f"duplicate key '<<' (first at line {_mark(merge_key).line}): merge several "
+                    "mappings with one key, as in `<<: [*base, *extra]`",
+                    _mark(key_node),
+                )
+            merge_key = key_node
             # `<<`: keys of the merged mappings first; an earlier mapping wins over a later one.
             listed = isinstance(value_node, yaml.SequenceNode)
             for source in reversed(value_node.value if listed else [value_node]):
@@ -223,14 +245,15 @@ class _Builder:
                         f"invalid YAML: expected {wanted} for merging, but found {source.id}",
                         _mark(source),
                     )
-                merged, merged_size, merged_height = self.build(source, depth)
+                merged, merged_size, merged_height, merged_chars = self.build(source, depth)
                 result.update(merged)
                 result.key_pos.update(merged.key_pos)
                 result.value_pos.update(merged.value_pos)
                 size, height = size + merged_size, max(height, merged_height)
+                chars += merged_chars
         seen: set[Any] = set()
         for key_node, value_node in explicit:
-            key, _, _ = self.build(key_node, depth + 1)
+            key, _, _, key_chars = self.build(key_node, depth + 1)
             try:
                 hash(key)
             except TypeError:
@@ -240,12 +263,13 @@ class _Builder:
                 first = result.key_pos[key]
                 raise YamlProblem(f"duplicate key {key!r} (first at line {first.line})", key_pos)
             seen.add(key)
-            value, value_size, value_height = self.build(value_node, depth + 1)
+            value, value_size, value_height, value_chars = self.build(value_node, depth + 1)
             result[key] = value
             result.key_pos[key] = key_pos
             result.value_pos[key] = _mark(value_node)
             size, height = size + value_size + 1, max(height, value_height + 1)
-        return result, size, height
+            chars += key_chars + value_chars
+        return result, size, height, chars
 
 
 def decode(data: bytes) -> str:
@@ -313,6 +337,7 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
 def _load_documents(text: str) -> list[tuple[Any, Pos]]:
     loader = _Loader(text)
     docs: list[tuple[Any, Pos]] = []
+    chars = 0
     try:
         _guard_depth(text)
         while loader.check_node():
@@ -320,7 +345,9 @@ def _load_documents(text: str) -> list[tuple[Any, Pos]]:
             if node is None:
                 continue
             pos = _mark(node)
-            docs.append((_Builder(pos).build(node)[0], pos))
+            value, _, _, doc_chars = _Builder(pos, chars).build(node)
+            docs.append((value, pos))
+            chars += doc_chars
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
