@@ -205,7 +205,7 @@ def url_problem(url: str) -> str | None:
         port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535
     ):
         return "the port must be a number from 1 to 65535, e.g. https://engine.example.com:8443"
-    if not _URL.match(url):  # anything the checks above did not name
+    if not _URL.fullmatch(url):  # anything the checks above did not name
         return f"not a valid http(s) base URL, e.g. {URL_EXAMPLE}"
     return None
 
@@ -232,7 +232,7 @@ def normalize_url(url: str) -> str:
     the API path below it, so equal results mean one collection. Expects a URL that
     `url_problem` accepts.
     """
-    match = _URL.match(url)
+    match = _URL.fullmatch(url)
     if match is None:
         raise ValueError(f"not a valid http(s) base URL, e.g. {URL_EXAMPLE}")
     scheme = url.partition(":")[0].lower()
@@ -300,7 +300,7 @@ def check_token_env(value: str) -> str:
             "in the environment and name its variable here, e.g. token_env: ENGINE_TOKEN "
             "(and revoke the token if this file was shared)"
         )
-    if not re.match(ENV_NAME_PATTERN, value):
+    if not re.fullmatch(ENV_NAME_PATTERN, value):
         hint = " without the $" if value.startswith("$") else ""
         raise ValueError(
             "must be the name of an environment variable (letters, digits and _, not starting "
@@ -310,7 +310,7 @@ def check_token_env(value: str) -> str:
 
 
 def check_instance(value: str) -> str:
-    if len(value) > INSTANCE_MAX or not re.match(INSTANCE_PATTERN, value):
+    if len(value) > INSTANCE_MAX or not re.fullmatch(INSTANCE_PATTERN, value):
         raise ValueError(
             "an instance is a slug: lowercase letters, digits, - and _ (single dots between "
             f"them), starting with a letter or digit, at most {INSTANCE_MAX} characters, "
@@ -689,7 +689,7 @@ class Config(StrictModel):
     @classmethod
     def _target_names(cls, targets: dict[str, Target]) -> dict[str, Target]:
         for name in targets:
-            if not re.match(TARGET_PATTERN, name):
+            if not re.fullmatch(TARGET_PATTERN, name):
                 raise ValueError(f"target name {name!r} must match {TARGET_PATTERN}")
         if not targets:
             raise ValueError("at least one target is required")
