@@ -303,10 +303,12 @@ def _guard_depth(text: str) -> None:
     if text.count("[") + text.count("{") <= MAX_DEPTH and not _LONG_INDENT.search(text):
         return
     parser = yaml.SafeLoader(text)
+    # Some types-PyYAML releases leave get_event untyped: name its type once, here.
+    next_event: Callable[[], yaml.Event] = parser.get_event
     try:
         depth = 0
         while parser.check_event():
-            event = parser.get_event()
+            event = next_event()
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
