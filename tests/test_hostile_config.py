@@ -68,7 +68,7 @@ def test_the_bound_holds_for_a_whole_file_of_documents() -> None:
     many small amplified documents add up just the same."""
     half = expanding_to(MAX_EXPANDED_CHARS // 2)
     assert len(load_documents(half)) == 1
-    assert len(load_documents(f"{half}---\n{half}")) == 2  # exactly at the limit, less 2 chars
+    assert len(load_documents(f"{half}---\n{half}")) == 2  # together exactly at the limit
     with pytest.raises(YamlProblem) as exc:
         load_documents(f"{half}---\n{half}---\n{half}")
     assert exc.value.pos.line == 2 * half.count("\n") + 3  # inside the third document
