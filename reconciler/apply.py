@@ -306,8 +306,9 @@ def _payload_problem(change: Change, conn: Connection) -> str | None:
         marker = conn.provider.live({**change.payload, "id": change.remote_id or "-"}).marker
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return f"its payload is unreadable ({exc})"
-    if marker is None or marker.owner != conn.provider.owner or marker.key != change.key:
-        return f"its payload would write the marker {marker or 'none'}, not {conn.provider.owner}/{change.key}"
+    wanted = f"{conn.provider.owner}/{change.key}"
+    if str(marker) != wanted:
+        return f"its payload would write the marker {marker or 'none'}, not {wanted}"
     return None
 
 
