@@ -317,25 +317,31 @@ def diff_target(
             )
 
     for key in sorted(set(owned) - set(wanted)):
-        if key in elsewhere:  # wanted by a schedule outside PATHS: left as it is, but one copy
-            group = owned[key]
-            if len(group) > 1:
-                plan.changes.extend(_duplicates(key, group, oldest(group)))
+        group = owned[key]
+        if prune and key not in elsewhere:
+            plan.changes.extend(_gone(key, task) for task in group)
             continue
-        for task in owned[key]:
-            gone = Change(
-                "delete",
-                key,
-                task.title,
-                task.id,
-                field_diff(task.normalized, {}),
-                None,
-                task.document,
-                reason="no longer in the repository",
-            )
-            (plan.changes if prune else plan.orphans).append(gone)
+        # Left in place (wanted outside PATHS, or an orphan without prune), but one copy only.
+        keep = oldest(group)
+        if len(group) > 1:
+            plan.changes.extend(_duplicates(key, group, keep))
+        if key not in elsewhere:
+            plan.orphans.append(_gone(key, keep))
     plan.in_sync = in_sync
     return plan
+
+
+def _gone(key: str, task: LiveTask) -> Change:
+    return Change(
+        "delete",
+        key,
+        task.title,
+        task.id,
+        field_diff(task.normalized, {}),
+        None,
+        task.document,
+        reason="no longer in the repository",
+    )
 
 
 def _clash(

@@ -301,6 +301,27 @@ def test_a_duplicate_whose_kept_copy_vanished_is_not_deleted_and_apply_fails(
     assert not repo.plan().pending
 
 
+def test_an_orphan_with_copies_keeps_one_without_prune_and_loses_all_with_it() -> None:
+    me = "acme"
+    listing = Listing([live("1", "Old", Marker(me, "old")), live("2", "Old", Marker(me, "old")),
+                       live("3", "Old", Marker(me, "old"))], 1, "fp")  # fmt: skip
+    kept = diff_target("t", "engine", [desired("a", "A")], listing, owner=me)
+    assert [(c.action, c.remote_id, c.delete) for c in kept.changes] == [
+        ("create", None, False),
+        ("duplicate", "2", True),
+        ("duplicate", "3", True),
+    ]
+    assert [c.remote_id for c in kept.orphans] == ["1"]
+    pruned = diff_target("t", "engine", [desired("a", "A")], listing, owner=me, prune=True)
+    assert [(c.action, c.remote_id) for c in pruned.changes] == [
+        ("create", None),
+        ("delete", "1"),
+        ("delete", "2"),
+        ("delete", "3"),
+    ]
+    assert not pruned.orphans
+
+
 def test_the_oldest_copy_is_chosen_by_created_at_else_by_listing_order() -> None:
     def at(task_id: str, created: str | None) -> LiveTask:
         return LiveTask(task_id, "T", Marker("acme", "k"), {}, {}, created_at=created)
