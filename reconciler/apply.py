@@ -1,20 +1,22 @@
 """Plan and apply against connected targets.
 
     make_plan(project, conns)   one listing per target -> Plan (plan.py does the diffing)
-    check_fresh(plan, conns)    a saved plan against fresh listings; StalePlanError when stale
+    check_fresh(plan, conns)    a saved plan against fresh listings: StalePlanError when stale,
+                                or when any id in it is not this owner's object of that key
     apply_plan(plan, conns)     -> ApplyResult, one ChangeResult per change
 
 Apply order: creates and updates of every target concurrently (one thread pool; each target
-has one shared httpx client); then, only when nothing failed anywhere, deletes, each re-checked
-on a fresh listing. A create whose answer never came (AmbiguousWrite) is not re-sent blind:
-the target is listed again, and the object adopted when its marker shows it was created.
+has one shared httpx client); then, only when nothing failed anywhere, deletes (orphans under
+prune, and always the extra copies of a duplicated key), each re-checked on a fresh listing.
+A create whose answer never came (AmbiguousWrite) is not re-sent blind: the target is listed
+again, and the object adopted when its marker shows it was created.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,9 +149,17 @@ def make_plan(
     *,
     prune: bool = False,
     allow_empty: bool = False,
+    repository: Mapping[str, Collection[str]] | None = None,
+    paths: Sequence[str] | None = None,
 ) -> Plan:
-    """List every target once and diff it against the project's schedules."""
+    """List every target once and diff it against the project's schedules.
+
+    When `project` was loaded from PATHS narrower than the repository, `repository` holds the
+    keys the whole repository has, by target (see repository_keys): orphans and deletes are
+    judged against those, creates and updates come from `project` alone.
+    """
     owner = project.config.owner
+    previous = tuple(project.config.previous_owners)
     targets: list[TargetPlan] = []
     with gc_paused():
         for name, found in survey(project, conns).items():
@@ -165,9 +175,11 @@ def make_plan(
                     found.desired,
                     found.listing,
                     owner=owner,
+                    previous_owners=previous,
                     prune=prune,
                     allow_empty=allow_empty,
                     where=where,
+                    elsewhere=repository.get(name, ()) if repository is not None else (),
                 )
             )
     return Plan(
@@ -176,11 +188,44 @@ def make_plan(
         prune=prune,
         config=str(Path(project.config_file).resolve()) if project.config_file else None,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        previous_owners=previous,
+        paths=None if repository is None else tuple(paths or ()),
     )
 
 
-def check_fresh(plan: Plan, conns: Mapping[str, Connection]) -> None:
-    """Refuse a saved plan whose live listings changed since it was made."""
+def repository_keys(project: Project) -> dict[str, frozenset[str]]:
+    """Every schedule key of a (whole-repository) project, by target."""
+    keys: dict[str, set[str]] = {}
+    for s in project.schedules:
+        keys.setdefault(s.target, set()).add(s.key)
+    return {target: frozenset(found) for target, found in keys.items()}
+
+
+def check_fresh(
+    plan: Plan,
+    conns: Mapping[str, Connection],
+    *,
+    owner: str,
+    previous_owners: Collection[str] = (),
+) -> None:
+    """Refuse a saved plan whose live listings changed since it was made, or that was edited.
+
+    `owner` and `previous_owners` are the config's. A plan is data a user can edit, so beyond
+    the fingerprint every id it writes is checked against the fresh listing: it must be an
+    object of this owner (or of a previous owner the plan names) with that change's key.
+    """
+    if plan.owner != owner:
+        raise StalePlanError(
+            f"the saved plan was made for owner {plan.owner!r}, but the config's owner is "
+            f"{owner!r}: run `schedctl plan --out` again"
+        )
+    unknown = sorted(set(plan.previous_owners) - set(previous_owners))
+    if unknown:
+        raise StalePlanError(
+            f"the saved plan takes over objects of {', '.join(map(repr, unknown))}, which the "
+            "config's previous_owners does not name: run `schedctl plan --out` again"
+        )
+    listings: dict[str, Listing] = {}
     for target in plan.targets:
         if target.error:
             raise StalePlanError(
@@ -197,17 +242,85 @@ def check_fresh(plan: Plan, conns: Mapping[str, Connection]) -> None:
                 f"target {target.target!r} changed since the plan was made "
                 "(its live listing differs): run `schedctl plan --out` again"
             )
+        listings[target.target] = listing
+    # Every listing first, then the ids: nothing is written unless the whole plan holds.
+    owners = {plan.owner, *plan.previous_owners}
+    for target in plan.targets:
+        problem = _foreign_write(target, listings[target.target], owners, conns[target.target])
+        if problem is not None:
+            raise StalePlanError(
+                f"the saved plan was edited or does not fit the live objects: target "
+                f"{target.target!r}: {problem}; nothing was written. "
+                "Make a new one with `schedctl plan --out`"
+            )
+
+
+def _foreign_write(
+    target: TargetPlan, listing: Listing, owners: Collection[str], conn: Connection
+) -> str | None:
+    """Why a saved target plan would write what is not this owner's, or None when it would not."""
+    by_id = {t.id: t for t in listing.tasks}
+    writes: dict[str, Change] = {}
+    doomed: dict[str | None, set[str]] = {}  # key -> the ids the plan deletes
+    for change in target.changes:
+        if change.action == "conflict":
+            continue  # never written
+        name = f"{change.action} {change.key!r}" + (
+            f" (id {change.remote_id})" if change.remote_id is not None else ""
+        )
+        if change.action == "create":
+            if change.remote_id is not None:
+                return f"{name}: a create carries an id"
+        else:
+            live = by_id.get(str(change.remote_id))
+            if live is None:
+                return f"{name}: no live object has this id"
+            if live.marker is None:
+                return f"{name}: the live object has no schedctl marker"
+            if live.marker.owner not in owners:
+                return f"{name}: the live object belongs to owner {live.marker.owner!r}"
+            if live.marker.key != change.key:
+                return f"{name}: the live object has key {live.marker.key!r}"
+            if live.id in writes:
+                return f"{name}: the id is written twice (also by {writes[live.id].action})"
+            writes[live.id] = change
+        if change.action in ("create", "update"):
+            problem = _payload_problem(change, conn)
+            if problem is not None:
+                return f"{name}: {problem}"
+        else:
+            doomed.setdefault(change.key, set()).add(str(change.remote_id))
+    for change in target.changes:
+        if change.action == "duplicate":
+            copies = {t.id for t in _owned(listing, owners, change.key)}
+            if not copies - doomed[change.key]:
+                return f"duplicate {change.key!r}: the plan deletes every copy of this key"
+    return None
+
+
+def _payload_problem(change: Change, conn: Connection) -> str | None:
+    """What is wrong with the marker a saved create or update would write."""
+    if not isinstance(change.payload, dict):
+        return "it has no payload"
+    try:
+        marker = conn.provider.live({**change.payload, "id": change.remote_id or "-"}).marker
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return f"its payload is unreadable ({exc})"
+    wanted = f"{conn.provider.owner}/{change.key}"
+    if str(marker) != wanted:
+        return f"its payload would write the marker {marker or 'none'}, not {wanted}"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
 # Apply
 
 
-def _owned(listing: Listing, owner: str, key: str | None) -> list[LiveTask]:
+def _owned(listing: Listing, owners: Collection[str], key: str | None) -> list[LiveTask]:
     return [
         t
         for t in listing.tasks
-        if t.marker is not None and t.marker.owner == owner and t.marker.key == key
+        if t.marker is not None and t.marker.owner in owners and t.marker.key == key
     ]
 
 
@@ -226,6 +339,7 @@ class _Run:
         self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="apply")
         self.on_result = on_result
         self.result = ApplyResult()
+        self.owners = {plan.owner, *plan.previous_owners}
 
     def record(self, result: ChangeResult) -> None:
         self.result.results.append(result)
@@ -280,7 +394,7 @@ class _Run:
                         )
                     continue
                 for change in changes:
-                    found = _owned(listing, self.plan.owner, change.key)
+                    found = _owned(listing, (self.plan.owner,), change.key)
                     if found:
                         message = "the answer was lost, but the listing shows it was created"
                         self.record(ChangeResult(target, change, "adopted", message, found[0].id))
@@ -292,17 +406,20 @@ class _Run:
                 message = f"no answer after {AMBIGUOUS_ROUNDS + 1} tries; run apply again"
                 self.record(ChangeResult(target, change, "failed", message))
 
-    def delete(self, target: str, change: Change) -> ChangeResult:
+    def delete(self, target: str, change: Change, message: str = "") -> ChangeResult:
         try:
             assert change.remote_id is not None
             self.conns[target].provider.delete(change.remote_id)
         except SchedctlError as exc:
             return ChangeResult(target, change, "failed", str(exc), change.remote_id)
-        return ChangeResult(target, change, "done", "", change.remote_id)
+        return ChangeResult(target, change, "done", message, change.remote_id)
 
     def deletes(self, by_target: Mapping[str, Sequence[Change]]) -> None:
-        """Each delete re-checked on a fresh listing: still there, still ours, still surplus."""
-        jobs: list[tuple[str, Change]] = []
+        """Each delete re-checked on a fresh listing: still there, still ours, still surplus.
+
+        A duplicate goes only while another copy of its key stays (one this run keeps).
+        """
+        jobs: list[tuple[str, Change, str]] = []
         for target, changes in by_target.items():
             try:
                 listing = self.conns[target].provider.list_tasks()
@@ -312,20 +429,29 @@ class _Run:
                     self.record(ChangeResult(target, change, "skipped", "the fresh listing failed"))
                 continue
             by_id = {t.id: t for t in listing.tasks}
+            doomed: dict[str | None, set[str]] = {}
+            for change in changes:
+                doomed.setdefault(change.key, set()).add(str(change.remote_id))
             for change in changes:
                 live = by_id.get(str(change.remote_id))
-                mine = {t.id for t in _owned(listing, self.plan.owner, change.key)}
+                mine = {t.id for t in _owned(listing, self.owners, change.key)}
+                kept = sorted(mine - doomed[change.key])
                 if live is None:
                     self.record(
                         ChangeResult(target, change, "done", "already gone", change.remote_id)
                     )
                 elif live.id not in mine:
                     self.record(ChangeResult(target, change, "skipped", "no longer marked as ours"))
-                elif change.action == "duplicate" and len(mine) < 2:
-                    self.record(ChangeResult(target, change, "skipped", "no longer a duplicate"))
+                elif change.action == "duplicate" and not kept:
+                    # The copy the plan kept is gone: deleting this one would leave none.
+                    why = "the copy kept in its place is gone, so this one stays; run apply again"
+                    self.record(ChangeResult(target, change, "failed", why, change.remote_id))
+                elif change.action == "duplicate":
+                    message = f"deleted id {live.id}; kept id {', '.join(kept)}"
+                    jobs.append((target, change, message))
                 else:
-                    jobs.append((target, change))
-        for future in [self.pool.submit(self.delete, t, c) for t, c in jobs]:
+                    jobs.append((target, change, ""))
+        for future in [self.pool.submit(self.delete, *job) for job in jobs]:
             self.record(future.result())
 
 
@@ -348,7 +474,7 @@ def apply_plan(
             for change in target.changes:
                 if change.action in ("create", "update"):
                     writes.append((target.target, change))
-                elif change.action == "delete" or change.delete:
+                elif change.action in ("delete", "duplicate"):  # extra copies go without prune
                     deletes.setdefault(target.target, []).append(change)
                 else:
                     run.record(

@@ -84,6 +84,35 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
     return project
 
 
+def whole_repository(
+    ctx: Context, project: Project, *, prune: bool
+) -> dict[str, frozenset[str]] | None:
+    """The keys of the whole repository by target, when PATHS narrowed `project`; else None.
+
+    Orphans and deletes are judged against the whole repository (the config's globs), so it
+    is loaded beside PATHS, for its keys only (no platform checks). One that does not load
+    refuses --prune: a key it cannot read might be deleted.
+    """
+    if not project.narrowed:
+        return None
+    from reconciler.apply import repository_keys
+    from reconciler.loader import load_project
+
+    whole = load_project((), project.config_file, only_targets=ctx.targets)
+    if whole.errors:
+        more = f" (and {len(whole.errors) - 1} more)" if len(whole.errors) > 1 else ""
+        problem = f"{whole.errors[0]}{more}"
+        if prune:
+            fail(
+                "--prune with PATHS judges deletes against the whole repository (the config's "
+                f"globs), and it does not load: {problem}. Fix that, or leave out --prune"
+            )
+        echo(
+            f"warning: orphans are judged on the repository's files that load: {problem}", err=True
+        )
+    return repository_keys(whole)
+
+
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Docs: README.md. Exit codes: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode). "
@@ -387,9 +416,12 @@ def plan(
     from reconciler.targets import connect, select_targets
 
     project = load(_with_targets(ctx, local_targets, local_config), paths)
+    repository = whole_repository(ctx, project, prune=prune)
     names = select_targets(project, ctx.targets, every=prune)
     with connect(project.config, project.root, names) as conns:
-        result = make_plan(project, conns, prune=prune, allow_empty=allow_empty)
+        result = make_plan(
+            project, conns, prune=prune, allow_empty=allow_empty, repository=repository, paths=paths
+        )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
     if fmt == "json":
@@ -470,13 +502,21 @@ def apply(
         names = [t.target for t in the_plan.targets]
     else:
         project = load(ctx, paths)
+        repository = whole_repository(ctx, project, prune=prune)
         config, root = project.config, project.root
         names = select_targets(project, ctx.targets, every=prune)
     with connect(config, root, names, concurrency=concurrency) as conns:
         if saved:
-            check_fresh(the_plan, conns)
+            check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
         else:
-            the_plan = make_plan(project, conns, prune=prune, allow_empty=allow_empty)
+            the_plan = make_plan(
+                project,
+                conns,
+                prune=prune,
+                allow_empty=allow_empty,
+                repository=repository,
+                paths=paths,
+            )
         click.echo(render.render_text(the_plan, color=color), color=color)
         if not the_plan.pending:
             raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)

@@ -87,6 +87,7 @@ class Project:
     files: list[str] = field(default_factory=list)
     schedules: list[ResolvedSchedule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    narrowed: bool = False  # read from PATHS, not from the config's globs
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -416,6 +417,7 @@ def _load_project(
         and cfg_file.parent.resolve() == Path(paths[0]).resolve()
     )
     files, problems = expand_globs(root, config.schedules) if use_globs else expand_paths(paths)
+    project.narrowed = not use_globs
     where = shown_cfg or (paths[0] if paths else ".")
     for problem in problems:
         project.diagnostics.append(Diagnostic(where, 1, 1, problem))

@@ -672,6 +672,13 @@ class Config(StrictModel):
         description="Ownership scope: only objects marked with this owner are ever changed.",
         examples=["acme-schedules"],
     )
+    previous_owners: list[Annotated[str, Field(pattern=OWNER_PATTERN)]] = Field(
+        default_factory=list,
+        description="Owners this repository was known by before: their objects with a key the "
+        "repository has are taken over (re-marked with `owner`, same live id), and the rest "
+        "count as this owner's orphans. Without it, another owner's object is a conflict.",
+        examples=[["old-team-name"]],
+    )
     schedules: list[Glob] = Field(
         default_factory=lambda: list(DEFAULT_GLOBS),
         min_length=1,
@@ -694,6 +701,15 @@ class Config(StrictModel):
         if not targets:
             raise ValueError("at least one target is required")
         return targets
+
+    @field_validator("previous_owners")
+    @classmethod
+    def _previous_owners(cls, owners: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("owner") in owners:
+            raise ValueError("previous_owners must not name the current owner")
+        if len(set(owners)) != len(owners):
+            raise ValueError("previous_owners lists an owner twice")
+        return owners
 
     @model_validator(mode="after")
     def _defaults_known(self) -> Config:

@@ -81,6 +81,7 @@ class LiveTask:
     document: Json  # neutral form (from_remote)
     normalized: Json  # comparison form
     status: TaskStatus = field(default_factory=TaskStatus)
+    created_at: str | None = None  # as the platform wrote it; orders duplicates (oldest kept)
 
 
 @dataclass(frozen=True)
@@ -354,6 +355,12 @@ def weekday_names(days: Sequence[int]) -> list[str]:
     return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
 
 
+def _created_at(remote: Mapping[str, Any]) -> str | None:
+    # Not in either platform document, but common (the engine sandbox writes createdAt).
+    value = remote.get("createdAt", remote.get("created_at"))
+    return None if value is None else str(value)
+
+
 # ---------------------------------------------------------------------------------------------
 # The shared implementation
 
@@ -428,6 +435,7 @@ class RestProvider(ABC):
             document=document,
             normalized=normalized,
             status=self.status_of(remote),
+            created_at=_created_at(remote),
         )
 
     def desired(self, resolved: ResolvedSchedule) -> DesiredTask:

@@ -130,8 +130,11 @@ def test_unowned_objects_are_never_written(repo: Repo, sandbox: RunningSandbox) 
     mark = len(sandbox.request_log)
     plan, result = repo.apply(prune=True)
     summary = plan.targets[0].summary
-    assert summary == {**dict.fromkeys(ACTIONS, 0), "create": 4, "conflict": 6}
+    # 6 unmarked with our titles, 4 of another owner's on our keys: all conflicts, none created
+    assert summary == {**dict.fromkeys(ACTIONS, 0), "conflict": 10}
     assert {c.remote_id for c in plan.targets[0].changes if c.action == "conflict"} <= ids
+    theirs = [c for c in plan.targets[0].changes if "'team-b'" in c.reason]
+    assert sorted(c.key for c in theirs) == [f"task-{i:03d}" for i in range(6, 10)]
     assert not result.ok  # conflicts are not the desired state: exit 1, reported per change
     touched = {p.rsplit("/", 1)[-1] for _, p in writes(sandbox.request_log[mark:])}
     assert not touched & ids
@@ -166,7 +169,9 @@ def test_plan_reads_exactly_the_pages_and_apply_one_request_per_change(
     assert len(writes(sandbox.request_log[mark:])) == 8
 
 
-def test_duplicates_are_reported_and_pruned(repo: Repo, sandbox: RunningSandbox) -> None:
+def test_duplicates_are_deleted_without_prune_and_the_oldest_is_kept(
+    repo: Repo, sandbox: RunningSandbox
+) -> None:
     seed(repo, 2)
     repo.apply()
     project = repo.project()
@@ -174,14 +179,21 @@ def test_duplicates_are_reported_and_pruned(repo: Repo, sandbox: RunningSandbox)
 
     with connect(project.config, project.root, ["t"]) as conns:
         desired = conns["t"].provider.desired(project.for_target("t")[0])
-    raw_post(sandbox, repo.platform, desired.payload)  # a second object with the same key
+    first = next(
+        t["id"] for t in raw_list(sandbox, repo.platform) if t["name"] == desired.payload["name"]
+    )
+    second = raw_post(sandbox, repo.platform, desired.payload)["id"]  # a copy with the same key
     plan = repo.plan()
-    assert plan.targets[0].summary["duplicate"] == 1 and not plan.targets[0].changes[0].delete
-    _, result = repo.apply(prune=True)
+    (dup,) = plan.targets[0].changes
+    assert dup.action == "duplicate" and dup.delete and dup.remote_id == second
+    assert first in dup.reason
+    _, result = repo.apply()  # no prune: the extra copy is schedctl's own mistake
     assert result.ok
-    assert not repo.plan(prune=True).pending
-    keys = [t["name"] for t in raw_list(sandbox, repo.platform)]
-    assert len(keys) == 2
+    (done,) = result.results
+    assert done.status == "done" and done.message == f"deleted id {second}; kept id {first}"
+    assert not repo.plan().pending
+    ids = [t["id"] for t in raw_list(sandbox, repo.platform)]
+    assert len(ids) == 2 and first in ids and second not in ids
 
 
 def test_ambiguous_creates_are_adopted_not_duplicated(repo: Repo, sandbox: RunningSandbox) -> None:

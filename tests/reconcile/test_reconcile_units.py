@@ -218,20 +218,21 @@ def test_the_plan_diff_covers_every_kind_of_change() -> None:
         live("4", "Clash", None),
         live("5", "Dup", Marker(me, "dup")),
         live("6", "Dup", Marker(me, "dup"), prompt="other"),
-        live("7", "New", Marker(other, "new")),  # another owner's: ignored
+        live("7", "New", Marker(other, "new")),  # another owner's, on a desired key: a conflict
         live("8", "Unrelated", None),
     )
     want = [desired("same", "Same"), desired("edited", "Edited", "new"), desired("clash", "Clash"),
-            desired("dup", "Dup"), desired("new", "New")]  # fmt: skip
+            desired("dup", "Dup"), desired("new", "New"), desired("fresh", "Fresh")]  # fmt: skip
     plan = diff_target("t", "engine", want, live_tasks, owner=me, prune=True)
     by = {(c.action, c.key): c for c in plan.changes}
-    assert set(by) == {("update", "edited"), ("conflict", "clash"), ("duplicate", "dup"), ("create", "new"),
-                       ("delete", "gone")}  # fmt: skip
+    assert set(by) == {("update", "edited"), ("conflict", "clash"), ("duplicate", "dup"), ("conflict", "new"),
+                       ("create", "fresh"), ("delete", "gone")}  # fmt: skip
     assert by["update", "edited"].fields == (FieldChange("action.prompt", "old", "new"),)
     assert (
         by["duplicate", "dup"].remote_id == "6" and by["duplicate", "dup"].delete
-    )  # the closest is kept
+    )  # the oldest (first listed) is kept
     assert by["conflict", "clash"].remote_id == "4"
+    assert by["conflict", "new"].remote_id == "7" and "'team-b'" in by["conflict", "new"].reason
     assert plan.in_sync == 2
     touched = {c.remote_id for c in plan.changes if c.writes}
     assert not touched & {"4", "7", "8"}

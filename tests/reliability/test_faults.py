@@ -69,6 +69,7 @@ def converged(result: ApplyResult) -> bool:
 
 
 CLASHES = 40
+THEIRS = range(150, 180)  # keys another owner holds: conflicts, never a second copy
 
 
 def unowned_objects(platform: str) -> list[tuple[str, dict[str, Any]]]:
@@ -84,8 +85,8 @@ def unowned_objects(platform: str) -> list[tuple[str, dict[str, Any]]]:
 
     # 40 unmarked, with the title of a desired schedule: conflicts, never duplicated
     out += [(here, raw_task(platform, f"Clash {i:03d}")) for i in range(CLASHES)]
-    # 40 marked by another owner, on keys and titles we create or update
-    for i in [*range(150, 180), *range(0, 10)]:
+    # 40 marked by another owner, on keys and titles we would create (30: conflicts) or update
+    for i in [*THEIRS, *range(0, 10)]:
         title, key = f"Task {i:03d}", f"task-{i:03d}"
         theirs = f"[schedctl:team-b/{key}]" if platform == "engine" else f"{title} [[team-b/{key}]]"
         out.append((here, marked(title, theirs)))
@@ -153,7 +154,9 @@ def test_450_changes_under_faults_converge_and_200_unowned_objects_are_untouched
         plan, result = repo.apply(prune=True, concurrency=16)
         results.append(result)
         if len(results) == 1:
-            assert plan.summary == summary(create=300, update=100, delete=50, conflict=CLASHES)
+            assert plan.summary == summary(
+                create=300 - len(THEIRS), update=100, delete=50, conflict=CLASHES + len(THEIRS)
+            )
         if converged(result):
             break
     sandbox.set_faults(fail_rate=0.0, ambiguous_rate=0.0)
@@ -163,13 +166,13 @@ def test_450_changes_under_faults_converge_and_200_unowned_objects_are_untouched
     assert sum(r.status == "adopted" for r in results[0].results) > 0
     assert len(log) > 450 * 1.1
 
-    # Converged: only the conflicts are left, and they stay until someone adopts them.
+    # Converged: only the conflicts are left, and they stay until someone takes them over.
     final = repo.plan(prune=True)
-    assert final.summary == summary(conflict=CLASHES)
-    assert final.targets[0].in_sync == 400
+    assert final.summary == summary(conflict=CLASHES + len(THEIRS))
+    assert final.targets[0].in_sync == 400 - len(THEIRS)
     # Nothing lost, nothing duplicated: each desired key exactly once, no conflicted key created.
     keys = owned_keys(platform, live(sandbox, platform), OWNER)
-    assert keys == Counter(f"task-{i:03d}" for i in [*range(100), *range(150, 450)])
+    assert keys == Counter(f"task-{i:03d}" for i in [*range(100), *range(180, 450)])
     # The 200 objects that are not ours: byte for byte as they were, and never written to.
     assert snapshot(sandbox, platform, unowned) == before
     assert not touched_ids(log) & unowned
