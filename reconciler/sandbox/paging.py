@@ -8,7 +8,6 @@ so they stay valid while other tasks come and go.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
@@ -51,20 +50,15 @@ def decode_cursor(cursor: str) -> int:
     """The position a cursor names; anything this server did not hand out is a 400."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
         text = ""
     digits = text.removeprefix(_CURSOR_PREFIX)
     # Digits only (int() would take "-5", "+5", " 5", "5_0"), within SQLite's integer range,
     # and in the one spelling encode_cursor gives (b64decode skips stray characters).
-    if (
-        text.startswith(_CURSOR_PREFIX)
-        and digits.isascii()
-        and digits.isdigit()
-        and len(digits) <= _MAX_DIGITS
-        and int(digits) <= _MAX_POSITION
-        and encode_cursor(int(digits)) == cursor
-    ):
-        return int(digits)
+    if text.startswith(_CURSOR_PREFIX) and digits.isdigit() and len(digits) <= _MAX_DIGITS:
+        position = int(digits)
+        if position <= _MAX_POSITION and encode_cursor(position) == cursor:
+            return position
     raise Problem(
         400,
         f"invalid query parameter 'cursor': {shown(cursor)} is not a next_cursor from this "

@@ -219,11 +219,12 @@ def _server(app: FastAPI, opts: SandboxOptions) -> uvicorn.Server:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # Longer than clients keep idle pooled connections (httpx: 5 s). uvicorn's default,
-        # also 5 s, races a client reusing a connection as the server closes it: a spurious
-        # reset, which to a client that must not retry a POST blindly looks like an ambiguous
-        # create. The sandbox injects such faults on purpose, never by accident.
-        # (Typed int, but uvicorn only hands it to loop.call_later: tests use fractions.)
+        # The idle timeout (30 s by default) is well over what clients keep idle pooled
+        # connections (httpx: 5 s). uvicorn's default, also 5 s, races a client reusing a
+        # connection as the server closes it: a spurious reset, which to a client that must
+        # not retry a POST blindly looks like an ambiguous create. The sandbox injects such
+        # faults on purpose, never by accident. (Typed int, but uvicorn only hands it to
+        # loop.call_later: tests use fractions.)
         timeout_keep_alive=opts.idle_timeout,  # type: ignore[arg-type]
     )
     silence_dropped_connections(logging.getLogger("uvicorn.error"))

@@ -429,3 +429,29 @@ def test_the_sandbox_still_serves_after_all_of_it(
             assert c.post(ENGINE, json=engine_task()).status_code == 201
         assert wait_for_close(idle)[1] == b""
         assert wait_for_close(stalled)[1].startswith(b"HTTP/1.1 408 ")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"type": "one-shot", "runAt": "9999-12-31T23:59:59.999-23:59"}, "runAt"),  # was a 500
+        ({"type": "one-shot", "runAt": "0001-01-01T00:00:00+23:59"}, "runAt"),
+        (
+            {"type": "interval", "everyMs": 60_000, "anchorAt": "0001-01-01T00:00:00+01:00"},
+            "anchorAt",
+        ),
+    ],
+)
+def test_times_outside_the_utc_calendar_are_a_422(
+    engine_sandbox: RunningSandbox, schedule: dict[str, Any], field: str
+) -> None:
+    with client(engine_sandbox) as c:
+        r = c.post(ENGINE, json=engine_task(schedule=schedule))
+        assert r.status_code == 422, r.text
+        assert r.json()["message"] == (
+            f"invalid schedule: {field} is not an ISO 8601 timestamp: {schedule[field]!r}"
+        )
+        task = c.post(ENGINE, json=engine_task()).json()
+        r = c.patch(f"{ENGINE}/{task['id']}", json={"schedule": schedule})
+        assert r.status_code == 422
+        assert c.get(ENGINE).json() == [task]
