@@ -15,7 +15,7 @@ from .clock import utc_now
 from .engine import EngineApi
 from .gate import Gate
 from .options import Faults, SandboxOptions
-from .problems import ErrorBody, Problem, error_body
+from .problems import ErrorBody, Problem, error_body, is_query_error, shown
 from .service import Context
 from .store import Store
 
@@ -34,10 +34,10 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     app.state.sandbox = ctx
     # The Gate middleware enforces the token; this dependency only documents the scheme.
     documented_auth = [Depends(HTTPBearer(auto_error=False))] if opts.token else []
-    # 400: a body FastAPI cannot even decode (not UTF-8); 422: everything else that is invalid.
+    # 400: a bad query parameter, or a body that is not even JSON; 408: a request not sent
+    # whole in time; 413: a body over the size limit; 422: everything else that is invalid.
     errors: dict[int | str, dict[str, object]] = {
-        400: {"model": ErrorBody},
-        422: {"model": ErrorBody},
+        status: {"model": ErrorBody} for status in (400, 408, 413, 422)
     }
     if opts.token:
         errors[401] = {"model": ErrorBody}
@@ -49,15 +49,31 @@ def create_app(opts: SandboxOptions) -> FastAPI:
 
     async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        message, detail = api.style.summarize(exc.errors())
+        errors = exc.errors()
+        message, detail = api.style.summarize(errors)
+        if errors and all(is_query_error(e) for e in errors):
+            return JSONResponse(error_body(message, detail), 400)
+        if errors and isinstance(errors[0].get("input"), bytes):
+            # Raw bytes: FastAPI decodes a body as JSON only when the request says it is JSON.
+            sent = request.headers.get("content-type")
+            message = detail[0]["msg"] = (
+                "request body must be JSON, sent with Content-Type: application/json "
+                + (f"(got {shown(sent)})" if sent else "(no Content-Type sent)")
+            )
         return JSONResponse(error_body(message, detail), 422)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)  # unknown routes, wrong methods: same shape
-        return JSONResponse(error_body(str(exc.detail)), exc.status_code, headers=exc.headers)
+        message = str(exc.detail)
+        cause = exc.__cause__
+        if exc.status_code == 400 and cause is not None:
+            # FastAPI's words for a body json.loads gave up on; say why instead.
+            why = "nested too deeply" if isinstance(cause, RecursionError) else str(cause)
+            message = f"invalid JSON body: {why.split(':', 1)[0]}"
+        return JSONResponse(error_body(message), exc.status_code, headers=exc.headers)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(HTTPException, on_http)
-    app.add_middleware(Gate, ctx=ctx, token=opts.token)
+    app.add_middleware(Gate, ctx=ctx, token=opts.token, max_body=opts.max_body)
     return app

@@ -26,10 +26,17 @@ def iso_or_none(t: datetime | None) -> str | None:
 
 
 def parse_iso(text: str) -> datetime:
-    """An ISO 8601 timestamp; one without an offset is taken as UTC. Raises ValueError."""
+    """An ISO 8601 timestamp, in UTC; one without an offset is taken as UTC. Raises
+    ValueError, also for one whose UTC time is past year 9999 or before year 1."""
     # Python 3.10's fromisoformat does not know 'Z'.
     value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        # Now rather than when the time is next shown or compared, which would be a 500.
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def is_zone(name: str) -> bool:

@@ -1,4 +1,11 @@
-"""The ASGI layer in front of every /api request: request log, latency, faults, auth.
+"""The ASGI layer in front of every /api request: request log, latency, body limit, faults,
+auth.
+
+The body is read here, before anything else looks at it, and at most `max_body` bytes of it:
+a Content-Length over the limit is answered 413 without reading a byte, and a chunked body is
+counted as it comes and answered 413 as soon as it passes the limit. The rest of an
+oversized body is left to uvicorn, which discards it (the connection stays usable), and to
+the server's request timeout, which bounds how long that may take.
 
 Fault injection (DESIGN §6), decided per request from one seeded random stream:
 
@@ -54,10 +61,12 @@ class Gate:
         *,
         ctx: Context,
         token: str | None,
+        max_body: int,
     ) -> None:
         self.app = app
         self.ctx = ctx
         self.token = token
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIX):
@@ -71,10 +80,10 @@ class Gate:
         faults = self.ctx.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
+        replay = await self._read_body(scope, receive, send)
+        if replay is None:
+            return  # answered 413, or the client went away
         if fail_draw < faults.fail_rate:
-            # Read the body first: closing with it unread makes the kernel reset the
-            # connection, and the client would see that instead of our answer.
-            await _drain(receive)
             if kind_draw < DROP_SHARE:
                 await _drop(send)
             rate_limited = kind_draw < DROP_SHARE + (1 - DROP_SHARE) * _RATE_LIMITED_SHARE
@@ -85,13 +94,65 @@ class Gate:
             )
             return
         if not self._authorized(scope):
-            await _drain(receive)
             await _send_json(send, 401, error_body("unauthorized"), {"www-authenticate": "Bearer"})
             return
         if method == "POST" and ambiguous_draw < faults.ambiguous_rate:
-            await self._commit_then_drop(scope, receive, send)
+            await self._commit_then_drop(scope, replay, send)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The whole body, read now and within the limit, handed on as one message.
+
+        Reading it before a fault or a 401 is answered also matters for those answers:
+        closing with a body unread makes the kernel reset the connection, and the client
+        would see that instead of our answer. None: a 413 was sent or the client is gone.
+        """
+        declared: int | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = int(value)  # h11 lets only digits through
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and not declared:
+            return receive  # no body: nothing to read or to hold
+        if declared is not None and declared > self.max_body:
+            await self._too_large(send, declared)
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # disconnected (or timed out by the server) mid-body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(send, None)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: Message | None = {
+            "type": "http.request",
+            "body": b"".join(chunks),
+            "more_body": False,
+        }
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is None:
+                return await receive()  # after the body: the disconnect, when it comes
+            message, body = body, None
+            return message
+
+        return replay
+
+    async def _too_large(self, send: Send, declared: int | None) -> None:
+        size = "" if declared is None else f"{declared} bytes, "
+        message = f"request body too large: {size}over the {self.max_body}-byte limit"
+        await _send_json(send, 413, error_body(message))
 
     def _authorized(self, scope: Scope) -> bool:
         # Checked here rather than in a route dependency so it comes before body parsing.
@@ -114,13 +175,6 @@ class Gate:
             await _drop(send)
         for message in held:  # not a create, or it failed: answer normally
             await send(message)
-
-
-async def _drain(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
 
 
 async def _drop(send: Send) -> NoReturn:

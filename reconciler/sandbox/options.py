@@ -12,6 +12,12 @@ from typing import Literal
 Platform = Literal["engine", "aitroop"]
 PLATFORMS: tuple[Platform, ...] = ("engine", "aitroop")
 
+# Bounds on what one client can make the server hold. 1 MiB is also nginx's default
+# client_max_body_size, a limit real platforms behind a proxy commonly keep.
+MAX_BODY = 1024 * 1024
+REQUEST_TIMEOUT = 10.0
+IDLE_TIMEOUT = 30.0
+
 
 @dataclass
 class SandboxOptions:
@@ -20,6 +26,11 @@ class SandboxOptions:
     `db` is a SQLite path; ":memory:" keeps state in the process only (one connection is
     shared by all threads, so that works too). `clock` replaces the wall clock, for tests
     that pin server-computed times; it must return an aware datetime.
+
+    Limits on hostile clients: `max_body` bytes per request body (413 above it);
+    `request_timeout` seconds for a request to arrive whole, headers and body, from its first
+    byte (408, then the connection closes); `idle_timeout` seconds a connection may sit with
+    no request, new or between keep-alive requests, before it is closed.
     """
 
     platform: Platform
@@ -32,11 +43,22 @@ class SandboxOptions:
     page_size: int | None = None
     retry_after: float = 1.0
     clock: Callable[[], datetime] | None = None
+    max_body: int = MAX_BODY
+    request_timeout: float = REQUEST_TIMEOUT
+    idle_timeout: float = IDLE_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
             raise ValueError(f"unknown platform {self.platform!r}: expected engine or aitroop")
         Faults.from_options(self).check()
+        if self.max_body < 0:
+            raise ValueError("max_body must be >= 0")
+        for name, seconds in (
+            ("request_timeout", self.request_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ):
+            if not seconds > 0:  # also refuses NaN
+                raise ValueError(f"{name} must be > 0")
 
 
 class _Keep(Enum):

@@ -8,7 +8,6 @@ so they stay valid while other tasks come and go.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
@@ -16,7 +15,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query, Response
 from pydantic import BaseModel
 
-from .problems import Problem
+from .problems import Problem, shown
 from .store import Page
 
 ItemT = TypeVar("ItemT")
@@ -32,6 +31,8 @@ Limit = Annotated[
 ]
 
 _CURSOR_PREFIX = "after:"
+_MAX_POSITION = 2**63 - 1  # SQLite's largest INTEGER
+_MAX_DIGITS = len(str(_MAX_POSITION))
 
 
 class ListPage(BaseModel, Generic[ItemT]):
@@ -46,13 +47,23 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The position a cursor names; anything this server did not hand out is a 400."""
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith(_CURSOR_PREFIX):
-            return int(text.removeprefix(_CURSOR_PREFIX))
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise Problem(422, f"invalid cursor {cursor!r}")
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        text = ""
+    digits = text.removeprefix(_CURSOR_PREFIX)
+    # Digits only (int() would take "-5", "+5", " 5", "5_0"), within SQLite's integer range,
+    # and in the one spelling encode_cursor gives (b64decode skips stray characters).
+    if text.startswith(_CURSOR_PREFIX) and digits.isdigit() and len(digits) <= _MAX_DIGITS:
+        position = int(digits)
+        if position <= _MAX_POSITION and encode_cursor(position) == cursor:
+            return position
+    raise Problem(
+        400,
+        f"invalid query parameter 'cursor': {shown(cursor)} is not a next_cursor from this "
+        "listing (leave it out to start from the first page)",
+    )
 
 
 def json_response(body: str, status: int = 200) -> Response:

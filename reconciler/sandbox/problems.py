@@ -44,6 +44,17 @@ def error_body(message: str, detail: list[dict[str, Any]] | None = None) -> dict
     return body
 
 
+def is_query_error(error: Mapping[str, Any]) -> bool:
+    """A bad query parameter: the request is malformed (400), not an invalid task (422)."""
+    loc = error.get("loc", ())
+    return len(loc) > 1 and loc[0] == "query"
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A client's value quoted for an error message, cut short if long."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def reject(message: str) -> PydanticCustomError:
     """A validation error whose message is shown as written (raise it from a validator)."""
     # The message goes in the context: a template would try to format braces in user input.
@@ -69,6 +80,11 @@ class MessageStyle:
         """One readable sentence for one pydantic error."""
         kind = str(error.get("type", ""))
         loc = [p for p in error.get("loc", ()) if p not in self.union_tags]
+        if is_query_error(error):
+            name = ".".join(str(p) for p in loc[1:])
+            got = error.get("input")
+            suffix = f", got {shown(got)}" if isinstance(got, str) else ""
+            return f"invalid query parameter '{name}': {error['msg']}{suffix}"
         if loc and loc[0] in ("body", "query", "path", "header"):
             loc = loc[1:]  # where FastAPI found it; the field name says enough
         ctx: Mapping[str, Any] = error.get("ctx") or {}

@@ -3,7 +3,9 @@ the foreground (`schedctl sandbox`)."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
+import json
 import logging
 import signal
 import socket
@@ -13,14 +15,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import h11
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reconciler.errors import SandboxError
 
 from .app import create_app
 from .gate import silence_dropped_connections
 from .options import KEEP, Faults, SandboxOptions, _Keep
+from .problems import error_body
 from .service import Context
 
 _START_TIMEOUT = 10.0
@@ -119,17 +124,108 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _server(app: FastAPI) -> uvicorn.Server:
+class _TimedH11(H11Protocol):
+    """uvicorn's h11 protocol, with the read deadlines uvicorn lacks.
+
+    uvicorn closes an idle connection only once it has answered a request on it: a client
+    that connects and sends nothing, or sends part of a request and stalls, is held for ever
+    (and a trickle of bytes resets any idle timer). Here a connection with no request under
+    way, new or between requests, closes after the keep-alive timeout; a request must arrive
+    whole, headers and body, within `request_timeout` of its first byte, else it is answered
+    408 (when nothing was answered yet) and the connection closes. h11's own state says which
+    phase a connection is in, which is why the sandbox pins the h11 implementation.
+    """
+
+    request_timeout = 10.0  # set per server by _protocol()
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        super().connection_made(transport)
+        self._settle()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._settle()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._settle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        # A request h11 cannot parse: the same JSON error body as every other answer.
+        self._answer(400, "Bad Request", f"invalid HTTP request: {msg.rstrip('.')}")
+
+    def _receiving(self) -> bool:
+        """Part of a request is in: its headers so far (h11 holds them until complete), or
+        its headers and part of its body (read, or left unread after an early answer)."""
+        their = self.conn.their_state
+        return their is h11.SEND_BODY or (their is h11.IDLE and bool(self.conn.trailing_data[0]))
+
+    def _settle(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self._receiving():
+            if self._deadline is None:  # from the first byte: a trickle does not extend it
+                self._deadline = self.loop.call_later(self.request_timeout, self._expire)
+            return
+        self._disarm()
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and self.timeout_keep_alive_task is None:
+            # A new connection, or one whose last request ended after its answer: idle now.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        answered = self.cycle is not None and self.cycle.response_started
+        if self.conn.their_state is h11.IDLE or not answered:
+            seconds = f"{self.request_timeout:g}"
+            self._answer(408, "Request Timeout", f"request not received whole within {seconds} s")
+        else:
+            self.transport.close()
+
+    def _answer(self, status: int, reason: str, message: str) -> None:
+        """Write an error answer past h11 (whose state may not allow one) and close."""
+        body = json.dumps(error_body(message)).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+def _protocol(request_timeout: float) -> type[_TimedH11]:
+    return type("TimedH11", (_TimedH11,), {"request_timeout": request_timeout})
+
+
+def _server(app: FastAPI, opts: SandboxOptions) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
+        http=_protocol(opts.request_timeout),
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # Longer than clients keep idle pooled connections (httpx: 5 s). uvicorn's default,
-        # also 5 s, races a client reusing a connection as the server closes it: a spurious
-        # reset, which to a client that must not retry a POST blindly looks like an ambiguous
-        # create. The sandbox injects such faults on purpose, never by accident.
-        timeout_keep_alive=120,
+        # The idle timeout (30 s by default) is well over what clients keep idle pooled
+        # connections (httpx: 5 s). uvicorn's default, also 5 s, races a client reusing a
+        # connection as the server closes it: a spurious reset, which to a client that must
+        # not retry a POST blindly looks like an ambiguous create. The sandbox injects such
+        # faults on purpose, never by accident. (Typed int, but uvicorn only hands it to
+        # loop.call_later: tests use fractions.)
+        timeout_keep_alive=opts.idle_timeout,  # type: ignore[arg-type]
     )
     silence_dropped_connections(logging.getLogger("uvicorn.error"))
     return _Server(config)
@@ -150,7 +246,7 @@ def running_sandbox(
     except SandboxError:
         _close(app)
         raise
-    server = _server(app)
+    server = _server(app, opts)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="schedctl-sandbox", daemon=True
     )
@@ -207,7 +303,7 @@ def serve(
         sock = _bind(host, port)
         try:
             announce(_url(sock))
-            _server(app).run(sockets=[sock])
+            _server(app, opts).run(sockets=[sock])
         finally:
             sock.close()
     finally:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,3 +68,39 @@ def aitroop_task(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+@contextmanager
+def raw_socket(sandbox: RunningSandbox, timeout: float = 10) -> Iterator[socket.socket]:
+    """A plain TCP connection to the sandbox, for requests no HTTP client would send."""
+    host, port = sandbox.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        yield sock
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: Any  # the decoded JSON
+
+
+def read_answer(sock: socket.socket) -> RawAnswer:
+    """One HTTP response off a raw connection (the request was written by hand)."""
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    payload = response.read()
+    headers = {k.lower(): v for k, v in response.getheaders()}
+    return RawAnswer(response.status, headers, json.loads(payload) if payload else None)
+
+
+def wait_for_close(sock: socket.socket) -> tuple[float, bytes]:
+    """(seconds until the server closed the connection, what it sent meanwhile)."""
+    started = time.monotonic()
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass  # closed all the same
+    return time.monotonic() - started, received

@@ -380,7 +380,11 @@ def test_patch_validation_changes_nothing(
         (b'{"name": ', {"content-type": "application/json"}, "invalid JSON body: Expecting value"),
         (b"[1, 2]", {"content-type": "application/json"}, "request body must be a JSON object"),
         (b"", {"content-type": "application/json"}, "missing request body"),
-        (b'{"name": "n"}', {"content-type": "text/plain"}, "request body must be a JSON object"),
+        (
+            b'{"name": "n"}',
+            {"content-type": "text/plain"},
+            "request body must be JSON, sent with Content-Type: application/json (got 'text/plain')",
+        ),
     ],
 )
 def test_body_parse_errors_have_the_same_shape(

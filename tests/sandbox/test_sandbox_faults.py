@@ -4,6 +4,7 @@ creates, latency; all replayable from a seed."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 
@@ -69,18 +70,77 @@ def test_run_logs_page_most_recent_first(
         assert _walk(c, AITROOP) == ([task], 1)
 
 
-@pytest.mark.parametrize("cursor", ["nonsense!", "bm90LWEtY3Vyc29y", ""])
-def test_bad_cursor_is_a_422(engine_sandbox: RunningSandbox, cursor: str) -> None:
-    with client(engine_sandbox) as c:
-        r = c.get(ENGINE, params={"cursor": cursor})
-    assert r.status_code == 422 and r.json()["message"] == f"invalid cursor {cursor!r}"
+def _paged_paths(sandbox: RunningSandbox, c: httpx.Client) -> list[str]:
+    """Every listing of the sandbox's platform, with one task (and one run) to list."""
+    if sandbox.opts.platform == "engine":
+        task = c.post(ENGINE, json=engine_task()).json()["id"]
+        c.post(f"{ENGINE}/{task}/run")
+        return [ENGINE, f"{ENGINE}/runs", f"{ENGINE}/{task}/runs"]
+    task = c.post(AITROOP, json=aitroop_task()).json()["id"]
+    c.post(f"{AITROOP}/{task}/run")
+    return [AITROOP, f"{AITROOP}/{task}/runs"]
 
 
-@pytest.mark.parametrize("limit", [0, -1, 1001])
-def test_bad_limit_is_a_422(engine_sandbox: RunningSandbox, limit: int) -> None:
+def _cursor(text: str) -> str:
+    """A cursor spelled the way the sandbox spells its own, around any text."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+BAD_CURSORS = [
+    "nonsense!",
+    "bm90LWEtY3Vyc29y",  # base64, but not of a position
+    "",
+    "99999999999999999999999",
+    "-1",
+    _cursor("after:99999999999999999999999"),  # was a 500: past SQLite's integers
+    _cursor(f"after:{2**63}"),
+    _cursor("after:-5"),
+    _cursor("after:+5"),
+    _cursor("after: 5"),
+    _cursor("after:5_0"),
+    _cursor("after:\u0665"),  # a digit, but not an ASCII one
+    _cursor("after:5") + "!",  # b64decode would skip the stray character
+    "\u00ff\u00fe",
+    "A" * 5000,
+]
+BAD_LIMITS = ["0", "-1", "1001", "99999999999999999999999", "abc", "", "1.5", "1e3", "9" * 5000]
+
+
+@pytest.mark.parametrize("platform", ["engine", "aitroop"])
+def test_bad_paging_parameters_are_a_400_naming_the_parameter(
+    platform: str, engine_sandbox: RunningSandbox, aitroop_sandbox: RunningSandbox
+) -> None:
+    sandbox = engine_sandbox if platform == "engine" else aitroop_sandbox
+    with client(sandbox) as c:
+        paths = _paged_paths(sandbox, c)
+        for path in paths:
+            for name, values in (("cursor", BAD_CURSORS), ("limit", BAD_LIMITS)):
+                for value in values:
+                    r = c.get(path, params={name: value})
+                    assert r.status_code == 400, (path, name, value, r.text)
+                    body = r.json()
+                    assert body["error"] == body["message"], body
+                    assert body["message"].startswith(f"invalid query parameter '{name}': ")
+                    assert len(body["message"]) < 300  # a long value is shown cut short
+            # The last position SQLite can hold is still a cursor: past every task, or
+            # (runs list newest first) before every run.
+            r = c.get(path, params={"cursor": _cursor(f"after:{2**63 - 1}")})
+            assert r.status_code == 200 and r.json()["next_cursor"] is None
+        assert c.get(paths[0], params={"cursor": "x", "limit": 5}).status_code == 400
+
+
+def test_bad_limit_message_says_what_is_wanted(engine_sandbox: RunningSandbox) -> None:
     with client(engine_sandbox) as c:
-        r = c.get(ENGINE, params={"limit": limit})
-    assert r.status_code == 422 and r.json()["message"].startswith("limit: Input should be")
+        r = c.get(ENGINE, params={"limit": 1001})
+        assert r.json()["message"] == (
+            "invalid query parameter 'limit': Input should be less than or equal to 1000, "
+            "got '1001'"
+        )
+        r = c.get(ENGINE, params={"cursor": "nonsense!"})
+        assert r.json()["message"] == (
+            "invalid query parameter 'cursor': 'nonsense!' is not a next_cursor from this "
+            "listing (leave it out to start from the first page)"
+        )
 
 
 def _outcome(c: httpx.Client, method: str, path: str, **kwargs: object) -> str:
