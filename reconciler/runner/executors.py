@@ -243,11 +243,15 @@ class _HttpBase:
             source, token = key
             variable = ctx.token_variable(token)
             if variable is not None:
+                what = (
+                    f"{source} is a target's token_env"
+                    if variable == source
+                    else f"{source} holds the same token as {variable}, a target's token_env"
+                )
                 return Outcome(
                     False,
-                    error=f"{source} holds the same token as {variable}, a target's token_env: "
-                    f"not sent to {self.url} (list {variable} in the schedule's pass_env "
-                    "to allow it)",
+                    error=f"{what}: not sent to {self.url} (list {variable} in the schedule's "
+                    "pass_env to allow it)",
                     files=files,
                 )
             headers["Authorization"] = f"Bearer {token}"
