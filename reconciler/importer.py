@@ -98,6 +98,15 @@ def _past_one_shot(task: LiveTask, now: datetime) -> bool:
     return isinstance(at, str) and datetime.fromisoformat(at.replace("Z", "+00:00")) <= now
 
 
+def _yaml(document: Mapping[str, Any]) -> str:
+    """YAML text; all ASCII when unicode would leave an invisible character in the file (a bidi
+    override reorders what a reviewer reads), so that every such character shows as an escape."""
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if "".join(text.splitlines()).isprintable():
+        return text
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=False)
+
+
 def _out_directory(out_dir: Path) -> None:
     """Create `out_dir`; UsageError when it is a symbolic link or not a directory."""
     if out_dir.is_symlink():
@@ -216,9 +225,7 @@ def import_target(
         if obstacle is not None:
             results.append(Imported(key, task.title, task.id, None, *obstacle))
             continue
-        body = yaml.safe_dump(
-            schedule_document(task, key, conn.name), sort_keys=False, allow_unicode=True
-        )
+        body = _yaml(schedule_document(task, key, conn.name))
         text = f"# yaml-language-server: $schema={schema}\n{body}"
         pending[key] = (len(results), task, path, text)
         results.append(Imported(key, task.title, task.id, None, "pending"))  # its place

@@ -14,7 +14,12 @@ VALUE_LIMIT = 200
 CLIP_NOTE = "… ({} more characters; the full value is in the JSON plan)"
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
     code = ord(char)
     if code <= 0xFF:
         return f"\\x{code:02x}"
