@@ -4,8 +4,8 @@ Presets stay presets, intervals become `every`, crons stay crons; only what diff
 platform's defaults is written, and the timezone always is, so that `plan` over the written
 files shows nothing once the tasks are adopted.
 
-What a platform holds is not always a valid schedule file (a 300-character title, a 500 ms
-interval, a prompt over the file size limit): every file is checked by the same loader and
+What a platform holds is not always a valid schedule file (a 300-character title, a cron
+that never fires, a prompt over the file size limit): every file is checked by the same loader and
 validator as `schedctl validate` before it is written, and skipped with the reason when it
 would fail. Files are created, never overwritten, and never through a symbolic link.
 """

@@ -446,7 +446,6 @@ def test_one_redactor_masks_every_form_wherever_it_sits() -> None:
             shown = redactor(text)
             assert form not in shown and "***" in shown, (name, shown)
             assert redactor.scrub(text.encode()) == shown.encode()
-        assert redactor(form.lower()) == form.lower() or name.startswith("quote")
     assert redactor("nothing secret here") == "nothing secret here"
     assert redactor.scrub(b"nothing secret here") is None
     assert not Redactor([None]) and Redactor([None])("x") == "x"
