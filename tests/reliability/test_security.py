@@ -35,6 +35,7 @@ from reconciler.loader import load_project
 from reconciler.sandbox import PLATFORMS, RunningSandbox, SandboxOptions, running_sandbox, serve
 from tests.conftest import run_cli
 from tests.reconcile.conftest import Repo, prompt_doc, tasks_path
+from tests.reliability.conftest import live
 from tests.reliability.servers import Answer, Certificate, Seen, Server, self_signed, serving
 
 # Random-looking, so that any 8 characters of it showing up anywhere is a leak, not chance.
@@ -567,3 +568,30 @@ def test_no_form_of_an_echoed_token_reaches_any_output_log_or_file(
         assert len(server.seen) == len(forms) + 1  # every page was read, to the last
     if verbosity and mode in ("links", "loop"):
         assert f"GET {server.url}{ECHO_TASK_PATH}?page=" in outputs[0]  # the logged URLs
+
+
+# ---------------------------------------------------------------------------------------------
+# pass_env is for the local runner only
+
+
+def test_pass_env_is_never_sent_to_a_platform_and_never_shows_as_a_change(
+    repo: Repo, sandbox: RunningSandbox
+) -> None:
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["ENGINE_TOKEN"]})
+    plan, result = repo.apply()
+    assert result.ok and plan.summary["create"] == 1
+    [change] = plan.targets[0].changes
+    assert "pass_env" not in json.dumps(change.payload)
+    raw = json.dumps(live(sandbox, repo.platform))
+    assert "pass_env" not in raw and "ENGINE_TOKEN" not in raw
+    assert not repo.plan().pending  # the platform lacks it, and that is no difference
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["OTHER_TOKEN"]})
+    assert not repo.plan().pending
+
+
+def test_pass_env_names_environment_variables(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, "https://engine.example.com", "engine")
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["ENGINE_TOKEN", "not a name"]})
+    proc = run_cli(["validate"], cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "a.yaml:" in proc.stdout and "pass_env.1" in proc.stdout
