@@ -856,6 +856,7 @@ def run_cmd(
         semantics=runner.semantics_for_platform(semantics or selection.platform).name,
         timeout=timeout,
         grace=grace,
+        withheld_env=selection.token_envs,
     )
 
     def line(record: runner.RunRecord) -> None:

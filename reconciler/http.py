@@ -7,19 +7,24 @@
         └─ AmbiguousWrite  a POST whose answer never came: the caller re-lists and adopts
 
 The token is sent only to the base URL's origin: redirects are followed by hand, and only
-within that origin. It never appears in logs or errors (any echo of it is redacted).
+within that origin. It never appears in logs, errors or anything read from an answer: one
+Redactor per token knows every form a server may echo it in (raw, percent-encoded, base64, in
+Basic auth), and answers are scrubbed as they arrive, so that no listing, plan or imported file
+can carry it on.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import logging
 import os
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from reconciler.errors import AmbiguousWrite, ApiError, ConfigError
+from reconciler.render.text import printable
 
 if TYPE_CHECKING:
     from reconciler.model import Target
@@ -84,6 +90,110 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
     return max((when - current).total_seconds(), 0.0)
 
 
+MASK = "***"
+# RFC 3986 "unreserved": percent-encoding leaves these alone. Any other character of a secret
+# may arrive as itself or as %XX in either case (quote, quote_plus, quote(safe=""), httpx's
+# query encoding), and a space also as "+".
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# A piece of a base64 form (the secret behind a prefix) shorter than this could match plain text.
+_MIN_PIECE = 8
+
+
+def _percent_tolerant(form: str) -> str:
+    """A regex for `form` with any of its characters percent-encoded or not."""
+    parts = []
+    for char in form:
+        if char in _UNRESERVED:
+            parts.append(re.escape(char))
+            continue
+        encoded = "".join(f"%{byte:02X}" for byte in char.encode())
+        options = {re.escape(char), re.escape(encoded), re.escape(encoded.lower())}
+        if char == " ":
+            options.add(r"\+")
+        parts.append("(?:" + "|".join(sorted(options)) + ")")
+    return "".join(parts)
+
+
+def _base64_forms(secret: bytes) -> set[str]:
+    """The secret in base64, standard and URL-safe, with and without padding; and the stretch
+    that encodes it alone when it follows a prefix (`user:token` in Basic auth) or precedes more.
+    """
+    whole: set[str] = set()
+    pieces: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for shift in range(3):  # where the secret starts within a 3-byte group
+            text = encode(b"\0" * shift + secret).decode()
+            # Characters made of the secret's bits alone: not the first 2 (shift 1) or 3
+            # (shift 2) of the group it shares with the prefix, nor the one of the last group
+            # that it may share with what follows.
+            start = (0, 2, 3)[shift]
+            full, rest = divmod(shift + len(secret), 3)
+            core = text[start : 4 * full + rest]
+            tail = text[start:]  # the secret at the very end, padding and all
+            (whole if shift == 0 else pieces).update((tail, tail.rstrip("=")))
+            pieces.add(core)
+    return whole | {p for p in pieces if len(p) >= _MIN_PIECE}
+
+
+def _forms(secret: str) -> set[str]:
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],  # as JSON writes it, non-ASCII escaped or not
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],  # as an error message quoting it with !r does
+    }
+    return forms | _base64_forms(secret.encode())
+
+
+class Redactor:
+    """Replaces secrets with *** in every form a server or a library may echo them in.
+
+    The forms are worked out once per secret and compiled into one pattern, so redacting is a
+    single regex pass: raw; percent-encoded in any mix (see _percent_tolerant); JSON- and
+    repr-escaped; base64, standard and URL-safe, padded or not, alone or behind a prefix.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret:
+                forms |= _forms(secret)
+        # Longest first: where two forms start at one place, the whole of the longer goes.
+        self.forms = tuple(sorted(forms, key=lambda f: (-len(f), f)))
+        pattern = "|".join(_percent_tolerant(f) for f in self.forms)
+        self._text = re.compile(pattern) if forms else None
+        self._bytes = re.compile(pattern.encode()) if forms else None
+
+    def __bool__(self) -> bool:
+        return self._text is not None
+
+    def __call__(self, text: str) -> str:
+        return text if self._text is None else self._text.sub(MASK, text)
+
+    def scrub(self, data: bytes) -> bytes | None:
+        """`data` with the secrets masked, or None when none is in it (the common case)."""
+        if self._bytes is None or self._bytes.search(data) is None:
+            return None
+        return self._bytes.sub(MASK.encode(), data)
+
+
+def _scrubbed(response: httpx.Response, redactor: Redactor) -> httpx.Response:
+    """The response with any echo of the token masked in its body (a listing's items, links)."""
+    clean = redactor.scrub(response.content)
+    if clean is None:
+        return response
+    # The content is decoded already: its encoding and length headers no longer apply.
+    dropped = ("content-encoding", "content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=clean,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
 def server_message(response: httpx.Response, redact: Callable[[str], str] = str) -> str:
     """The server's own words: a JSON body's message / error / detail, else the text.
 
@@ -126,6 +236,7 @@ class ApiClient:
     ) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._token = token
+        self.redactor = Redactor([token])  # once per client: the forms are compiled here
         self._retry = retry
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -163,7 +274,7 @@ class ApiClient:
         return _origin(url) == _origin(self.base_url)
 
     def redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return self.redactor(text)
 
     def _error(
         self,
@@ -174,7 +285,9 @@ class ApiClient:
         message: str,
         body: object = None,
     ) -> ApiError:
-        return cls(method, self.redact(str(url)), status, self.redact(message), body=body)
+        # Shown on a terminal: a server's control characters are escaped, never obeyed.
+        shown_url, shown = printable(self.redact(str(url))), printable(self.redact(message))
+        return cls(method, shown_url, status, shown, body=body)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -307,6 +420,7 @@ class ApiClient:
                 method, url, json=json_body, headers=headers, extensions=extensions
             )
             response.read()  # a truncated body fails here, inside the retry loop
+            response = _scrubbed(response, self.redactor)
         except httpx.TransportError as exc:
             shown = self.redact(str(url))  # a server may echo the token into a link or cursor
             log.info("%s %s -> %s (%.0f ms)", method, shown, type(exc).__name__, _ms(start))

@@ -3,6 +3,11 @@
 Presets stay presets, intervals become `every`, crons stay crons; only what differs from the
 platform's defaults is written, and the timezone always is, so that `plan` over the written
 files shows nothing once the tasks are adopted.
+
+What a platform holds is not always a valid schedule file (a 300-character title, a cron
+that never fires, a prompt over the file size limit): every file is checked by the same loader and
+validator as `schedctl validate` before it is written, and skipped with the reason when it
+would fail. Files are created, never overwritten, and never through a symbolic link.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from reconciler.errors import SchedctlError
+from reconciler.errors import Diagnostic, SchedctlError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.providers.base import LiveTask
@@ -92,6 +98,81 @@ def _past_one_shot(task: LiveTask, now: datetime) -> bool:
     return isinstance(at, str) and datetime.fromisoformat(at.replace("Z", "+00:00")) <= now
 
 
+def _yaml(document: Mapping[str, Any]) -> str:
+    """YAML text; all ASCII when unicode would leave an invisible character in the file (a bidi
+    override reorders what a reviewer reads), so that every such character shows as an escape."""
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if "".join(text.splitlines()).isprintable():
+        return text
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=False)
+
+
+def _out_directory(out_dir: Path) -> None:
+    """Create `out_dir`; UsageError when it is a symbolic link or not a directory."""
+    if out_dir.is_symlink():
+        raise UsageError(
+            f"{out_dir} is a symbolic link (to {os.readlink(out_dir)}): import writes only "
+            "into a real directory; pass --out with the directory itself"
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir} exists and is not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _obstacle(path: Path) -> tuple[str, str] | None:
+    """(status, why) when `path` cannot be created: it exists, or is a link (dangling or not)."""
+    if path.is_symlink():
+        return "failed", f"{path} is a symbolic link (to {os.readlink(path)}): not written through"
+    if path.exists():
+        return "skipped", f"{path} exists"
+    return None
+
+
+def _create(path: Path, text: str) -> None:
+    """Write a new file; fails rather than follow a link or replace what appeared meanwhile."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o666), "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def validation_errors(
+    conn: Connection, owner: str, files: Mapping[str, str], now: datetime
+) -> dict[str, list[Diagnostic]]:
+    """The errors `schedctl validate` would report, per key, for files named `KEY.yaml`.
+
+    They are written to a scratch repository whose config has this owner and this one target,
+    and loaded and validated exactly as `validate` does: what passes here passes there.
+    """
+    from reconciler.loader import load_project
+    from reconciler.validate import validate_project
+
+    with tempfile.TemporaryDirectory(prefix="schedctl-import-") as scratch:
+        root = Path(scratch)
+        config = {
+            "owner": owner,
+            "schedules": ["*.yaml"],
+            "targets": {conn.name: conn.target.model_dump(mode="json", exclude_none=True)},
+        }
+        config_file = root / "schedctl.yaml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        for key, text in files.items():
+            (root / f"{key}.yaml").write_text(text, encoding="utf-8")
+        found = validate_project(load_project([], str(config_file)), now)
+    errors: dict[str, list[Diagnostic]] = {}
+    for d in found:
+        if d.severity == "error":
+            errors.setdefault(Path(d.file).stem, []).append(d)
+    if config_file.stem in errors:  # the scratch config itself: nothing can be trusted
+        return {key: errors[config_file.stem] for key in files}
+    return errors
+
+
+def _reason(errors: list[Diagnostic]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"the file would not validate: line {first.line}: {first.message}{more}"
+
+
 def import_target(
     conn: Connection,
     out_dir: Path,
@@ -108,9 +189,10 @@ def import_target(
     taken = {
         t.marker.key for t in listing.tasks if t.marker is not None and t.marker.owner == owner
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _out_directory(out_dir)
     schema = os.path.relpath(schema_root / SCHEMA_FILE, out_dir).replace(os.sep, "/")
     results: list[Imported] = []
+    pending: dict[str, tuple[int, LiveTask, Path, str]] = {}  # key -> where, what to write
     for task in listing.tasks:
         ours = task.marker is not None and task.marker.owner == owner
         if task.marker is not None and not ours:
@@ -139,19 +221,44 @@ def import_target(
             )
             continue
         path = out_dir / f"{key}.yaml"
-        if path.exists():
-            results.append(Imported(key, task.title, task.id, None, "skipped", f"{path} exists"))
+        obstacle = _obstacle(path)
+        if obstacle is not None:
+            results.append(Imported(key, task.title, task.id, None, *obstacle))
             continue
-        body = yaml.safe_dump(
-            schedule_document(task, key, conn.name), sort_keys=False, allow_unicode=True
-        )
-        path.write_text(f"# yaml-language-server: $schema={schema}\n{body}", encoding="utf-8")
-        status, message = "written", ""
-        if adopt and not ours:
-            try:
-                provider.adopt(task, key)
-                status = "adopted"
-            except SchedctlError as exc:
-                status, message = "failed", f"written, but not adopted: {exc}"
-        results.append(Imported(key, task.title, task.id, str(path), status, message))
+        body = _yaml(schedule_document(task, key, conn.name))
+        text = f"# yaml-language-server: $schema={schema}\n{body}"
+        pending[key] = (len(results), task, path, text)
+        results.append(Imported(key, task.title, task.id, None, "pending"))  # its place
+    invalid = validation_errors(conn, owner, {k: v[3] for k, v in pending.items()}, now)
+    for key, (index, task, path, text) in pending.items():
+        results[index] = _write(conn, task, key, path, text, invalid.get(key), adopt)
     return results
+
+
+def _write(
+    conn: Connection,
+    task: LiveTask,
+    key: str,
+    path: Path,
+    text: str,
+    errors: list[Diagnostic] | None,
+    adopt: bool,
+) -> Imported:
+    def result(status: str, message: str = "", written: str | None = None) -> Imported:
+        return Imported(key, task.title, task.id, written, status, message)
+
+    if errors:
+        return result("skipped", _reason(errors))
+    try:
+        _create(path, text)
+    except FileExistsError:  # appeared since the check: still never replaced or followed
+        return result("skipped", f"{path} exists")
+    except OSError as exc:
+        return result("failed", f"cannot write {path}: {exc.strerror or exc}")
+    if not adopt or task.marker is not None:  # a marked task is this owner's already
+        return result("written", written=str(path))
+    try:
+        conn.provider.adopt(task, key)
+    except SchedctlError as exc:
+        return result("failed", f"written, but not adopted: {exc}", str(path))
+    return result("adopted", written=str(path))

@@ -570,6 +570,13 @@ class ScheduleBody(StrictModel):
     delete_after_run: bool = Field(
         default=False, description="One-shots only: retire after a successful run."
     )
+    pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] | None = Field(
+        default=None,
+        description="Local runner only (platforms ignore it): environment variables the "
+        "`command:` executor passes to its child even though a target names them as its "
+        "`token_env`. Without it, no target's token reaches the command.",
+        examples=[["ENGINE_TOKEN"]],
+    )
 
     @field_validator("delete_after_run")
     @classmethod

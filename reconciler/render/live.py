@@ -1,6 +1,7 @@
 """Live views: the status table over every target, a task's run history, import results.
 
-Tables go through render.tables: rich on a terminal, plain columns otherwise.
+Tables go through render.tables: rich on a terminal, plain columns otherwise, control
+characters escaped (render.text.printable) like every name or field a platform sent.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from rich.markup import escape
 
 from reconciler.importer import Imported
 from reconciler.render.tables import render_table
+from reconciler.render.text import printable
 from reconciler.status import StatusRow
 
 STATUS_COLUMNS = (
@@ -39,19 +41,20 @@ RUN_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def _text(value: Any) -> str:
+    """A cell: escaped for the terminal first, then for rich's markup."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return escape(printable(str(value)))
 
 
 def render_status(rows: Sequence[StatusRow], *, color: bool) -> str:
     if not rows:
         return "no tasks on any target"
     cells = [
-        [*(escape(_text(v)) for v in (r.target, r.key, r.title, r.enabled, r.last_status,
-                                       r.last_run, r.next_run, r.errors)),
+        [*(_text(v) for v in (r.target, r.key, r.title, r.enabled, r.last_status,
+                              r.last_run, r.next_run, r.errors)),
          f"[{STATE_STYLES[r.state]}]{r.state}[/]" if r.state in STATE_STYLES else r.state]
         for r in rows
     ]  # fmt: skip
@@ -62,7 +65,7 @@ def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool) -> str:
     if not runs:
         return "no runs yet"
     cells = [
-        [escape(_text(next((r[k] for k in keys if k in r), None))) for keys in RUN_FIELDS.values()]
+        [_text(next((r[k] for k in keys if k in r), None)) for keys in RUN_FIELDS.values()]
         for r in runs
     ]
     return render_table(None, list(RUN_FIELDS), cells, color=color)
@@ -72,7 +75,6 @@ def render_imported(results: Sequence[Imported]) -> str:
     lines = []
     for r in results:
         where = r.path or "-"
-        lines.append(
-            f"{r.status:<8} {r.key:<32} {where}" + (f"  ({r.message})" if r.message else "")
-        )
+        line = f"{r.status:<8} {r.key:<32} {where}" + (f"  ({r.message})" if r.message else "")
+        lines.append(printable(line))
     return "\n".join(lines) if lines else "no live task matched"

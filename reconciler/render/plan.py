@@ -12,6 +12,7 @@ import click
 
 from reconciler.apply import ApplyResult, ChangeResult
 from reconciler.plan import ACTIONS, Change, Plan, TargetPlan
+from reconciler.render.text import clip, printable
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}
 COLORS = {
@@ -22,10 +23,27 @@ COLORS = {
     "duplicate": "cyan",
 }
 GITHUB_COMMENT_LIMIT = 65_536
+REASON_LIMIT = 1_000  # a reason is ours, but quotes ids and names a server chose
 
 
 def value_text(value: Any) -> str:
-    return "(unset)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """A field's value as shown in the text and markdown plans: JSON, escaped, at most
+    VALUE_LIMIT characters (the JSON plan keeps it whole)."""
+    if value is None:
+        return "(unset)"
+    return printable(clip(json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+
+def _title_text(title: str) -> str:
+    return printable(clip(repr(title)))
+
+
+def _id_text(remote_id: str) -> str:
+    return printable(clip(remote_id))
+
+
+def _reason_text(reason: str) -> str:
+    return printable(clip(reason, REASON_LIMIT))
 
 
 def _symbol(change: Change) -> str:
@@ -49,21 +67,21 @@ def summary_line(counts: Mapping[str, int]) -> str:
 
 def change_lines(change: Change, color: bool) -> list[str]:
     symbol = _symbol(change)
-    head = f"  {symbol} {change.key or '?'}  {change.title!r}"
+    head = f"  {symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
     if change.remote_id:
-        head += f"  (id {change.remote_id})"
+        head += f"  (id {_id_text(change.remote_id)})"
     if change.source:
-        head += f"  {change.source}"
+        head += f"  {printable(change.source)}"
     lines = [_style(head, change.action, color, bold=True)]
     if change.action in ("conflict", "duplicate") or (change.action == "delete" and change.reason):
-        lines.append(f"      {change.reason}")
+        lines.append(f"      {_reason_text(change.reason)}")
     if change.action == "update":
         for f in change.fields:
-            text = f"      {f.path}: {value_text(f.before)} -> {value_text(f.after)}"
+            text = f"      {printable(f.path)}: {value_text(f.before)} -> {value_text(f.after)}"
             lines.append(_style(text, change.action, color))
     elif change.action == "create":
         lines.extend(
-            _style(f"      {f.path}: {value_text(f.after)}", change.action, color)
+            _style(f"      {printable(f.path)}: {value_text(f.after)}", change.action, color)
             for f in change.fields
         )
     return lines
@@ -72,15 +90,15 @@ def change_lines(change: Change, color: bool) -> list[str]:
 def render_text(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = []
     for target in plan.targets:
-        head = f"target {target.target} ({target.where or target.platform})"
+        head = f"target {target.target} ({printable(target.where or target.platform)})"
         if target.error:
-            lines.append(f"{head}: ERROR: {target.error}")
+            lines.append(f"{head}: ERROR: {printable(target.error)}")
             continue
         lines.append(f"{head}: {summary_line(target.summary)}; {target.in_sync} in sync")
         for change in target.changes:
             lines.extend(change_lines(change, color))
         if target.orphans:
-            keys = ", ".join(sorted({c.key or "?" for c in target.orphans}))
+            keys = printable(", ".join(sorted({c.key or "?" for c in target.orphans})))
             lines.append(
                 f"  note: {len(target.orphans)} object(s) of owner {plan.owner!r} are no longer "
                 f"in the repository ({keys}); --prune deletes them"
@@ -149,19 +167,23 @@ def markdown_change(target: TargetPlan, change: Change, now: datetime) -> tuple[
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
     delta = after_rate - before_rate
-    title = html.escape(change.title)
+    title = html.escape(printable(clip(change.title)))
+    key = html.escape(printable(change.key or "?"))
     summary = (
-        f"<code>{_symbol(change)}</code> {change.action} <b>{html.escape(change.key or '?')}</b> "
+        f"<code>{_symbol(change)}</code> {change.action} <b>{key}</b> "
         f"— {title} (target <code>{html.escape(target.target)}</code>)"
     )
     out = [f"<details><summary>{summary}</summary>", ""]
     if change.reason:
-        out += [html.escape(change.reason), ""]
+        out += [html.escape(_reason_text(change.reason)), ""]
     if change.source:
-        out += [f"Source: `{change.source}`", ""]
+        out += [f"Source: `{printable(change.source)}`", ""]
     if change.fields:
         out += ["| field | before | after |", "|---|---|---|"]
-        out += [f"| `{f.path}` | {_cell(f.before)} | {_cell(f.after)} |" for f in change.fields]
+        out += [
+            f"| `{printable(f.path)}` | {_cell(f.before)} | {_cell(f.after)} |"
+            for f in change.fields
+        ]
         out.append("")
     out += [
         f"Next fires before: {_when(before_fires)}  ",
@@ -183,7 +205,8 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
     for target in plan.targets:
         if target.error:
             head.append(
-                f"| `{target.target}` | error: {html.escape(target.error)} |" + " |" * len(ACTIONS)
+                f"| `{target.target}` | error: {html.escape(printable(target.error))} |"
+                + " |" * len(ACTIONS)
             )
             continue
         counts = target.summary
@@ -231,7 +254,7 @@ def result_line(result: ChangeResult, color: bool = False) -> str:
     change = result.change
     line = f"{_symbol(change)} {result.target}/{change.key or '?'} {change.action}: {RESULT_WORDS[result.status]}"
     if result.message:
-        line += f" - {result.message}"
+        line += f" - {printable(result.message)}"
     if result.status == "failed" and color:
         return click.style(line, fg="red", bold=True)
     return _style(line, change.action, color) if result.ok else line
@@ -260,5 +283,5 @@ def render_apply(result: ApplyResult) -> str:
         lines.append(
             f"{conflicts} conflict(s) left alone: `schedctl import --adopt` takes such objects over."
         )
-    lines.extend(f"error: {e}" for e in result.errors)
+    lines.extend(f"error: {printable(str(e))}" for e in result.errors)
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""Tables for the terminal (rich), plain columns when output is not a terminal."""
+"""Tables for the terminal (rich), plain columns when output is not a terminal.
+
+Every cell passes through render.text.printable: cells hold names and fields of live objects,
+and a terminal must show their control characters, never obey them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import shutil
 from collections.abc import Sequence
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
+
+from reconciler.render.text import printable
 
 if TYPE_CHECKING:
     from reconciler.upcoming import Upcoming
@@ -22,7 +28,7 @@ def render_table(
     from rich.table import Table
 
     table = Table(
-        title=title,
+        title=None if title is None else printable(title),
         title_justify="left",
         show_header=True,
         header_style="bold",
@@ -32,7 +38,7 @@ def render_table(
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*("" if cell is None else printable(str(cell)) for cell in row))
     buffer = io.StringIO()
     tty = sys.stdout.isatty()
     terminal = color and tty
@@ -54,10 +60,10 @@ def render_upcoming(items: Sequence[Upcoming], *, color: bool) -> str:
             )
             for f in item.fires
         ]
-        title = f"{item.name} [{item.target}]: {item.description} ({item.timezone})"
+        title = printable(f"{item.name} [{item.target}]: {item.description} ({item.timezone})")
         table = render_table(
             None, ("local time", "UTC"), rows or [("no more fires", "")], color=color
         )
-        notes = "".join(f"\n  note: {n}" for n in item.notes)
+        notes = "".join(f"\n  note: {printable(n)}" for n in item.notes)
         blocks.append(title + "\n  " + table.replace("\n", "\n  ") + notes)
     return "\n\n".join(blocks)

@@ -91,13 +91,14 @@ def run_schedules(
     handle_signals: bool = True,
 ) -> Runner:
     """Serve until stopped. `watch`: the PATHS to reload from when files change."""
+    options = replace(options, withheld_env=options.withheld_env | selection.token_envs)
     runner = Runner(selection.schedules, options, on_run=on_run)
     current = list(selection.schedules)
 
-    def apply(schedules: list[ResolvedSchedule]) -> None:
+    def apply(schedules: list[ResolvedSchedule], token_envs: frozenset[str]) -> None:
         nonlocal current
         current = schedules
-        runner.reload(schedules)
+        runner.reload(schedules, token_envs)
 
     with _stop_on_signals(runner) if handle_signals else _nothing():
         runner.start()

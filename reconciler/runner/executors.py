@@ -2,6 +2,11 @@
 
 `--executor print` (default) | `command:"CMD"` | `http:URL` | `openai:URL`. Every executor
 returns an Outcome; the runner stores its output (column and artifact files), never the executor.
+
+The targets' tokens stay with schedctl: the variables the config names as `token_env` are
+withheld (RunContext.withheld_env) from a command's environment, and an http or openai
+executor refuses to send a key that is one of them, unless the schedule lists the variable in
+`pass_env`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -42,10 +48,21 @@ class RunContext:
     trigger: TriggerKind
     timeout: float  # seconds
     turns: list[tuple[Role, str]] = field(default_factory=list)  # earlier turns of the conversation
+    # The targets' token variables: not for the executor, unless the schedule's pass_env asks.
+    withheld_env: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
         return self.schedule.name
+
+    def withheld(self) -> frozenset[str]:
+        """The withheld variables this schedule does not ask for."""
+        return self.withheld_env.difference(self.schedule.pass_env or ())
+
+    def token_variable(self, value: str, env: Mapping[str, str] | None = None) -> str | None:
+        """The withheld variable that holds `value`, if any: a key that is a target's token."""
+        env = os.environ if env is None else env
+        return next((name for name in sorted(self.withheld()) if env.get(name) == value), None)
 
     def message(self) -> str:
         """The prompt, or for an app run its id and inputs as JSON."""
@@ -122,7 +139,8 @@ class CommandExecutor:
         self._cancelled: set[str] = set()
 
     def environment(self, ctx: RunContext) -> dict[str, str]:
-        env = dict(os.environ)
+        withheld = ctx.withheld()
+        env = {name: value for name, value in os.environ.items() if name not in withheld}
         env.update(
             SCHEDCTL_SCHEDULE=ctx.key,
             SCHEDCTL_RUN_ID=ctx.run_id,
@@ -215,10 +233,28 @@ class _HttpBase:
         self,
         ctx: RunContext,
         payload: dict[str, Any],
-        headers: dict[str, str],
+        key: tuple[str, str] | None,
         files: dict[str, str],
     ) -> httpx.Response | Outcome:
-        """The answer, or the failed Outcome when none came."""
+        """The answer, or the failed Outcome when none came. `key`: (where it is from, the
+        bearer token), refused when it is a target's token the schedule did not pass on."""
+        headers = {}
+        if key is not None:
+            source, token = key
+            variable = ctx.token_variable(token)
+            if variable is not None:
+                what = (
+                    f"{source} is a target's token_env"
+                    if variable == source
+                    else f"{source} holds the same token as {variable}, a target's token_env"
+                )
+                return Outcome(
+                    False,
+                    error=f"{what}: not sent to {self.url} (list {variable} in the schedule's "
+                    "pass_env to allow it)",
+                    files=files,
+                )
+            headers["Authorization"] = f"Bearer {token}"
         try:
             return self._client.post(self.url, json=payload, headers=headers, timeout=ctx.timeout)
         except httpx.TimeoutException:
@@ -256,11 +292,10 @@ class HttpExecutor(_HttpBase):
 
     def run(self, ctx: RunContext) -> Outcome:
         payload = self.payload(ctx)
-        headers = {}
-        if os.environ.get(HTTP_TOKEN_ENV):
-            headers["Authorization"] = f"Bearer {os.environ[HTTP_TOKEN_ENV]}"
+        token = os.environ.get(HTTP_TOKEN_ENV)
+        key = (HTTP_TOKEN_ENV, token) if token else None
         files = {"request.json": json.dumps(payload, indent=2)}
-        answer = self._post(ctx, payload, headers, files)
+        answer = self._post(ctx, payload, key, files)
         if isinstance(answer, Outcome):
             return answer
         if answer.is_success:
@@ -287,19 +322,22 @@ class OpenAIExecutor(_HttpBase):
     name = "openai"
     wants_turns = True
 
-    def __init__(self, url: str, model: str, api_key: str | None) -> None:
+    def __init__(
+        self, url: str, model: str, api_key: str | None, key_source: str = "the API key"
+    ) -> None:
         super().__init__(chat_completions_url(url))
         self.model = model
         self.api_key = api_key
+        self.key_source = key_source
 
     def run(self, ctx: RunContext) -> Outcome:
         prompt = ctx.message()
         messages = [{"role": role, "content": content} for role, content in ctx.turns]
         messages.append({"role": "user", "content": prompt})
         payload = {"model": self.model, "messages": messages}
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        key = (self.key_source, self.api_key) if self.api_key else None
         files = {"request.json": json.dumps(payload, indent=2)}
-        answer = self._post(ctx, payload, headers, files)
+        answer = self._post(ctx, payload, key, files)
         if isinstance(answer, Outcome):
             return answer
         files["response.json"] = answer.text
@@ -358,8 +396,10 @@ def parse_executor(spec: str, env: dict[str, str] | None = None) -> Executor:
         model = env.get(MODEL_ENV)
         if not model:
             raise UsageError(f"--executor openai: set {MODEL_ENV} to the model name")
-        key = next((env[k] for k in KEY_ENVS if env.get(k)), None)
-        return OpenAIExecutor(rest, model, key)
+        source = next((k for k in KEY_ENVS if env.get(k)), None)
+        if source is None:
+            return OpenAIExecutor(rest, model, None)
+        return OpenAIExecutor(rest, model, env[source], source)
     raise UsageError(
         f'unknown --executor {spec!r} (expected print, command:"CMD", http:URL or openai:URL)'
     )

@@ -37,6 +37,7 @@ class Selection:
     warnings: list[Diagnostic] = field(default_factory=list)
     config_file: str | None = None
     globs: list[str] = field(default_factory=list)  # the config's schedule globs
+    token_envs: frozenset[str] = frozenset()  # every target's token_env: kept from executors
 
 
 def default_target(project: Project) -> str:
@@ -80,6 +81,7 @@ def load_selection(
         warnings=sorted(set(warnings)),
         config_file=project.config_file,
         globs=list(project.config.schedules),
+        token_envs=frozenset(t.token_env for t in project.config.targets.values() if t.token_env),
     )
 
 
@@ -190,7 +192,7 @@ def reloader(
     config: str | None,
     target: str | None,
     current: Callable[[], list[ResolvedSchedule]],
-    apply: Callable[[list[ResolvedSchedule]], object],
+    apply: Callable[[list[ResolvedSchedule], frozenset[str]], object],
 ) -> Callable[[], None]:
     """The watch callback: reload, keep the last good version of broken files, apply."""
 
@@ -202,6 +204,6 @@ def reloader(
             return
         for d in selection.errors:
             log.error("%s (keeping the last good version)", d)
-        apply(keep_last_good(current(), selection))
+        apply(keep_last_good(current(), selection), selection.token_envs)
 
     return reload

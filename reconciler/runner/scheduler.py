@@ -65,6 +65,8 @@ class RunnerOptions:
     timeout: float = 600.0  # seconds one run may take
     grace: float = 30.0  # seconds running runs get to finish at shutdown
     artifacts_dir: Path | None = None  # default: `artifacts/` next to the database
+    # The config's token variables (every target's token_env): kept from the executors.
+    withheld_env: frozenset[str] = frozenset()
 
     def artifacts(self) -> Path | None:
         if self.artifacts_dir is not None:
@@ -162,6 +164,7 @@ class Runner:
         self._on_run = on_run
         self._items = list(schedules)
         self._artifacts = options.artifacts()
+        self._withheld = options.withheld_env
         self._cond = threading.Condition()  # an RLock: a signal handler may take it re-entrantly
         self._heap: list[tuple[float, str, int, int, datetime]] = []  # (ts, key, seq, gen, slot)
         self._seq = 0
@@ -305,10 +308,16 @@ class Runner:
             fires = [item[4] for item in self._heap if item[1] == key and item[3] == entry.gen]
             return min(fires) if fires else None
 
-    def reload(self, schedules: Iterable[Runnable]) -> tuple[list[str], list[str], list[str]]:
-        """Replace the schedule set: (added, changed, removed) keys. Running runs go on."""
+    def reload(
+        self, schedules: Iterable[Runnable], withheld_env: Iterable[str] = ()
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Replace the schedule set: (added, changed, removed) keys. Running runs go on.
+
+        `withheld_env`: token variables the reloaded config names; they join those withheld
+        already (a variable once withheld stays so: a config broken mid-edit names none)."""
         items = {item.key: item for item in schedules}
         with self._cond:
+            self._withheld = self._withheld.union(withheld_env)
             removed = [k for k in self._entries if k not in items]
             for key in removed:
                 self._entries.pop(key).gen = -1
@@ -537,6 +546,7 @@ class Runner:
                 trigger=claim.trigger,
                 timeout=self.options.timeout,
                 turns=claim.turns,
+                withheld_env=self._withheld,
             )
             try:
                 outcome = self.executor.run(ctx)

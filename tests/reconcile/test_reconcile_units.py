@@ -265,7 +265,9 @@ def test_a_plan_round_trips_through_json() -> None:
 
 def test_markdown_stays_under_the_comment_limit_and_says_what_it_left_out() -> None:
     big = "x" * 5_000
-    changes = [Change("create", f"k{i}", f"T{i}", fields=(FieldChange("action.prompt", None, big),),
+    # Each shown value is cut at 200 characters: many fields make each block long instead.
+    fields = tuple(FieldChange(f"action.prompt{j}", None, big) for j in range(10))
+    changes = [Change("create", f"k{i}", f"T{i}", fields=fields,
                       after={"schedule": {"cron": "*/5 * * * *"}, "action": {"prompt": big}}) for i in range(40)]  # fmt: skip
     plan = Plan([TargetPlan("t", "engine", changes=changes)], owner="acme")
     text = render_markdown(plan, NOW)

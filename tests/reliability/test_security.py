@@ -10,6 +10,7 @@ end: real processes at every verbosity, real servers that echo or redirect, real
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import logging
@@ -22,17 +23,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
 import yaml
 
 from reconciler.errors import ApiError
-from reconciler.http import ApiClient, RetryPolicy
+from reconciler.http import ApiClient, Redactor, RetryPolicy
 from reconciler.loader import load_project
 from reconciler.sandbox import PLATFORMS, RunningSandbox, SandboxOptions, running_sandbox, serve
 from tests.conftest import run_cli
 from tests.reconcile.conftest import Repo, prompt_doc, tasks_path
+from tests.reliability.conftest import live
 from tests.reliability.servers import Answer, Certificate, Seen, Server, self_signed, serving
 
 # Random-looking, so that any 8 characters of it showing up anywhere is a leak, not chance.
@@ -216,7 +219,12 @@ def test_a_token_echoed_into_urls_or_listings_stays_out_of_output_and_saved_plan
     out = proc.stdout + proc.stderr
     assert proc.returncode == (0 if place in ("redirect", "cursor") else 1), out
     assert len(server.seen) >= 2 and "Traceback" not in out
-    assert f"GET {server.url}" in out and "***" in out  # the echo was logged or reported
+    # The echo was logged or reported, masked. A cursor is masked as the answer arrives, so the
+    # next request carries the mask (percent-encoded in its query), never the token.
+    masked = "cursor=%2A%2A%2A" if place == "cursor" else "***"
+    assert f"GET {server.url}" in out and masked in out
+    if place != "redirect":  # a redirect is followed as the server wrote it, within the origin
+        assert not any(leaks(seen.path) for seen in server.seen)
     assert not leaks(out), out
     assert not leaks((tmp_path / "plan.json").read_text())
 
@@ -398,3 +406,192 @@ def test_the_in_process_sandbox_defaults_to_loopback() -> None:
     with running_sandbox(SandboxOptions(platform="aitroop")) as sandbox:
         assert isinstance(sandbox, RunningSandbox)
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", sandbox.url), sandbox.url
+
+
+# ---------------------------------------------------------------------------------------------
+# Every form of the token: raw, percent-encoded, base64, Basic auth
+
+
+# Every character percent-encoding or base64 treats specially, so that each form differs.
+FORMS_TOKEN = "Zq8/1x7+Kp3=Vw9 Lm2&Tr6?Yb4%Nc0~Hd5:Gj8@Fs!"
+
+
+def token_forms(token: str) -> dict[str, str]:
+    """The token as a server may echo it: raw, percent-encoded three ways, base64 both
+    alphabets with and without padding, and the base64 of Basic auth's `user:token`."""
+    raw = token.encode()
+    forms = {
+        "raw": token,
+        "quote": quote(token),
+        "quote_plus": quote_plus(token),
+        "quote_safe_none": quote(token, safe=""),
+        "b64": base64.b64encode(raw).decode(),
+        "urlsafe": base64.urlsafe_b64encode(raw).decode(),
+    }
+    forms["b64_nopad"] = forms["b64"].rstrip("=")
+    forms["urlsafe_nopad"] = forms["urlsafe"].rstrip("=")
+    for user in ("bob", "x"):  # the token at two offsets within base64's 3-byte groups
+        forms[f"basic_{user}"] = base64.b64encode(f"{user}:".encode() + raw).decode()
+    return forms
+
+
+def test_the_forms_under_test_all_differ() -> None:
+    forms = token_forms(FORMS_TOKEN)
+    assert len(set(forms.values())) == len(forms), forms
+
+
+def test_one_redactor_masks_every_form_wherever_it_sits() -> None:
+    redactor = Redactor([FORMS_TOKEN])
+    for name, form in token_forms(FORMS_TOKEN).items():
+        for text in (form, f"x{form}y", f"a {form} b {form}", f"?cursor={form}&n=1"):
+            shown = redactor(text)
+            assert form not in shown and "***" in shown, (name, shown)
+            assert redactor.scrub(text.encode()) == shown.encode()
+    assert redactor("nothing secret here") == "nothing secret here"
+    assert redactor.scrub(b"nothing secret here") is None
+    assert not Redactor([None]) and Redactor([None])("x") == "x"
+
+
+def leaks_of(text: str, token: str) -> list[str]:
+    return [token[i : i + 8] for i in range(len(token) - 7) if token[i : i + 8] in text]
+
+
+def _echo(token: str) -> str:
+    return " ".join(f"{name}={form}" for name, form in token_forms(token).items())
+
+
+ECHO_TASK_PATH = "/api/instances/acme/scheduled-tasks"
+
+
+def form_echoing_engine(mode: str) -> Callable[[Seen], Answer]:
+    """An engine platform that echoes the token it was sent, in every form, somewhere:
+
+    fields      in the task's name, description, prompt, its runs, the run-now answer
+    links       in next-page links, in the body and in Link headers
+    loop        in a Link header that comes back again (the listing loops)
+    error-json  in a 500's JSON message; error-text: in a 500's plain text
+    post-422    in a create's 422 detail; post-302: in the Location of a redirected create
+    """
+
+    def respond(seen: Seen) -> Answer:
+        token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        echo = _echo(token)
+        forms = list(token_forms(token).values())
+        path, _, query = seen.path.partition("?")
+        task = {
+            "id": "st_1",
+            "name": f"Alpha {echo}",
+            "description": f"{echo}\n\n[schedctl:team-a/alpha]",
+            "prompt": echo,
+            "schedule": {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Rome"},
+            "lastStatus": "error",
+            "lastError": echo,
+        }
+        run = {"runId": "run_1", "taskId": "st_1", "triggerType": "manual", "status": "error",
+               "startedAt": "2026-01-01T09:00:00Z", "durationMs": 5, "error": echo, "output": echo}  # fmt: skip
+        if mode == "fields":
+            if path.endswith("/runs"):
+                return Answer(200, json.dumps([run]).encode())
+            if path.endswith("/run"):
+                return Answer(200, json.dumps(run).encode())
+            if seen.method == "PATCH":
+                return Answer(200, json.dumps(task).encode())
+            return Answer(200, json.dumps([task]).encode())
+        if mode in ("links", "loop"):
+            page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", 0))
+            if mode == "loop":
+                link = f'<{ECHO_TASK_PATH}?page=1&echo={forms[0]}>; rel="next"'
+                return Answer(200, b"[]", {"Link": link})
+            if page >= len(forms):
+                return Answer(200, b"[]")
+            nxt = f"{ECHO_TASK_PATH}?page={page + 1}&echo={forms[page]}"
+            if page % 2:  # a Link header, followed as written
+                return Answer(200, b"[]", {"Link": f'<{nxt}>; rel="next"'})
+            return Answer(200, json.dumps({"items": [], "next": nxt}).encode())
+        if mode == "error-json":
+            return Answer(500, json.dumps({"message": f"internal error: {echo}"}).encode())
+        if mode == "error-text":
+            return Answer(500, f"Internal error\n{echo}\n".encode(), {"Content-Type": "text/plain"})
+        if seen.method == "GET":
+            return Answer(200, b"[]")
+        if mode == "post-422":
+            return Answer(422, json.dumps({"detail": [{"msg": echo}]}).encode())
+        return Answer(302, b"", {"Location": f"{ECHO_TASK_PATH}?echo={forms[0]}&all={echo}"})
+
+    return respond
+
+
+ECHO_COMMANDS: dict[str, list[list[str]]] = {
+    "fields": [["plan"], ["plan", "--format", "markdown"],
+               ["plan", "--format", "json", "--out", "plan.json"], ["status"],
+               ["runs", "alpha", "--target", "t"], ["trigger", "alpha", "--target", "t"],
+               ["import", "--target", "t", "--out", "imported"], ["apply", "--auto-approve"]],
+    "links": [["plan", "--out", "plan.json"]],
+    "loop": [["plan", "--out", "plan.json"]],
+    "error-json": [["plan", "--out", "plan.json"], ["status"]],
+    "error-text": [["plan", "--out", "plan.json"]],
+    "post-422": [["apply", "--auto-approve"]],
+    "post-302": [["apply", "--auto-approve"]],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["quiet", "-v", "-vv"])
+@pytest.mark.parametrize("mode", list(ECHO_COMMANDS))
+def test_no_form_of_an_echoed_token_reaches_any_output_log_or_file(
+    tmp_path: Path, mode: str, verbosity: list[str]
+) -> None:
+    forms = token_forms(FORMS_TOKEN)
+    with serving(form_echoing_engine(mode)) as server:
+        repo = tokened(Repo(tmp_path, server.url, "engine"))
+        repo.write("a", prompt_doc("alpha"))
+        procs = [cli(repo, *verbosity, *args, token=FORMS_TOKEN) for args in ECHO_COMMANDS[mode]]
+    outputs = [p.stdout + p.stderr for p in procs]
+    written = [*tmp_path.glob("plan.json"), *tmp_path.glob("imported/*.yaml")]
+    texts = outputs + [path.read_text(encoding="utf-8") for path in written]
+    for text in texts:
+        for name, form in forms.items():
+            assert form not in text, (mode, name, text)
+        assert not leaks_of(text, FORMS_TOKEN), text
+        assert "Traceback" not in text, text
+    # Not vacuous: the server did get the token and echo it, and what came back shows masked.
+    assert server.seen and all(
+        s.headers["authorization"] == f"Bearer {FORMS_TOKEN}" for s in server.seen
+    )
+    if verbosity or mode != "links":  # quiet, a listing's links show nowhere
+        assert any("***" in text or "%2A%2A%2A" in text for text in texts), outputs
+    expected_exit = 0 if mode in ("fields", "links") else 1
+    assert [p.returncode for p in procs] == [expected_exit] * len(procs), outputs
+    if mode == "fields":
+        assert len(written) == 2 and "raw=***" in (tmp_path / "imported" / "alpha.yaml").read_text()
+        assert "raw=*** quote=***" in outputs[0]  # the update's before-value, masked
+    if mode == "links":
+        assert len(server.seen) == len(forms) + 1  # every page was read, to the last
+    if verbosity and mode in ("links", "loop"):
+        assert f"GET {server.url}{ECHO_TASK_PATH}?page=" in outputs[0]  # the logged URLs
+
+
+# ---------------------------------------------------------------------------------------------
+# pass_env is for the local runner only
+
+
+def test_pass_env_is_never_sent_to_a_platform_and_never_shows_as_a_change(
+    repo: Repo, sandbox: RunningSandbox
+) -> None:
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["ENGINE_TOKEN"]})
+    plan, result = repo.apply()
+    assert result.ok and plan.summary["create"] == 1
+    [change] = plan.targets[0].changes
+    assert "pass_env" not in json.dumps(change.payload)
+    raw = json.dumps(live(sandbox, repo.platform))
+    assert "pass_env" not in raw and "ENGINE_TOKEN" not in raw
+    assert not repo.plan().pending  # the platform lacks it, and that is no difference
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["OTHER_TOKEN"]})
+    assert not repo.plan().pending
+
+
+def test_pass_env_names_environment_variables(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, "https://engine.example.com", "engine")
+    repo.write("a", {**prompt_doc("alpha"), "pass_env": ["ENGINE_TOKEN", "not a name"]})
+    proc = run_cli(["validate"], cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "a.yaml:" in proc.stdout and "pass_env.1" in proc.stdout
