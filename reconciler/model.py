@@ -101,7 +101,8 @@ def _too_long(duration: str) -> bool:
         return True
     days, hours, minutes, seconds = (int(n) if n else 0 for n in match.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    return total > MAX_INTERVAL.total_seconds()
+    # Whole seconds on both sides: total_seconds() is a float and rounds the bound up.
+    return total > MAX_INTERVAL.days * 86_400 + MAX_INTERVAL.seconds
 
 
 def check_instant(value: datetime) -> datetime:
