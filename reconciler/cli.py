@@ -382,7 +382,7 @@ def plan(
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from reconciler.apply import make_plan
+    from reconciler.reconcile import make_plan
     from reconciler.render import plan as render
     from reconciler.targets import connect, select_targets
 
@@ -446,8 +446,8 @@ def apply(
     import json
     from pathlib import Path
 
-    from reconciler.apply import apply_plan, check_fresh, make_plan
     from reconciler.plan import Plan
+    from reconciler.reconcile import apply_plan, check_fresh, make_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets

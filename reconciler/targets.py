@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError, SandboxError
 from reconciler.http import ApiClient, RetryPolicy, client_for, token_from_env
-from reconciler.providers import provider_class
+from reconciler.platforms import provider_class
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
     from reconciler.model import Config, Target
-    from reconciler.providers.base import Provider
+    from reconciler.platforms.rest import Provider
 
 
 @dataclass

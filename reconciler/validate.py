@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from reconciler import timing
 from reconciler.errors import ConfigError, Diagnostic
 from reconciler.loader import Project, ResolvedSchedule, gc_paused
-from reconciler.providers import provider_class
+from reconciler.platforms import provider_class
 from reconciler.yamlpos import position_of
 
 

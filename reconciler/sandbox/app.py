@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
 
-from .aitroop import AitroopApi
+from reconciler.platforms.aitroop.sandbox import AitroopApi
+from reconciler.platforms.engine.sandbox import EngineApi
+
 from .clock import utc_now
-from .engine import EngineApi
 from .gate import Gate
 from .options import Faults, SandboxOptions
 from .problems import ErrorBody, Problem, error_body

@@ -15,8 +15,8 @@ import pytest
 
 from reconciler.http import ApiClient, RetryPolicy
 from reconciler.model import Target
-from reconciler.providers.base import Json, LiveTask
-from reconciler.providers.engine import EngineProvider
+from reconciler.platforms.engine.provider import EngineProvider
+from reconciler.platforms.rest import Json, LiveTask
 
 from .conftest import Repo
 

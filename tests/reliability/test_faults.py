@@ -27,8 +27,8 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.apply import ApplyResult, apply_plan, make_plan
 from reconciler.plan import ACTIONS
+from reconciler.reconcile import ApplyResult, apply_plan, make_plan
 from reconciler.sandbox import PLATFORMS, RunningSandbox
 from reconciler.targets import connect
 from tests.conftest import run_cli

@@ -27,10 +27,10 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from .clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
-from .paging import Cursor, Limit, ListPage
-from .problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from .service import Context, StoredTask, TaskService
+from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
+from reconciler.sandbox.paging import Cursor, Limit, ListPage
+from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
+from reconciler.sandbox.service import Context, StoredTask, TaskService
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
-    from reconciler.providers.base import ProviderClass
+    from reconciler.platforms.rest import ProviderClass
 
 GROUP = "schedctl.providers"
 

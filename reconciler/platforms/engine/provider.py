@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from reconciler import timing
 from reconciler.errors import ConfigError
 from reconciler.model import weekday_number
-from reconciler.providers.base import (
+from reconciler.platforms.rest import (
     Json,
     LiveTask,
     Marker,

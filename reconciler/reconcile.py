@@ -34,7 +34,7 @@ from reconciler.plan import Change, Plan, TargetPlan, diff_target
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
-    from reconciler.providers.base import DesiredTask, Listing, LiveTask
+    from reconciler.platforms.rest import DesiredTask, Listing, LiveTask
     from reconciler.targets import Connection
 
 Status = Literal["done", "adopted", "failed", "skipped"]
