@@ -21,7 +21,7 @@ import yaml
 from reconciler.errors import SchedctlError
 
 if TYPE_CHECKING:
-    from reconciler.platforms.rest import LiveTask
+    from reconciler.forms import LiveTask
     from reconciler.targets import Connection
 
 SCHEMA_FILE = Path("schemas") / "schedule.schema.json"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.platforms.rest import DesiredTask, Json, Listing, LiveTask
+from reconciler.forms import DesiredTask, Json, Listing, LiveTask
 
 FORMAT_VERSION = "1"
 Action = Literal["create", "update", "delete", "conflict", "duplicate"]

@@ -11,8 +11,8 @@ from reconciler.plan import field_diff
 from reconciler.reconcile import survey
 
 if TYPE_CHECKING:
+    from reconciler.forms import Listing, LiveTask
     from reconciler.loader import Project
-    from reconciler.platforms.rest import Listing, LiveTask
     from reconciler.targets import Connection
 
 State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing"]

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.forms import Json, LiveTask
 from reconciler.http import ApiClient, RetryPolicy
 from reconciler.model import Target
 from reconciler.platforms.engine.provider import EngineProvider
-from reconciler.platforms.rest import Json, LiveTask
 
 from .conftest import Repo
 

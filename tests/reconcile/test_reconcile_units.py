@@ -11,21 +11,13 @@ import httpx
 import pytest
 
 from reconciler.errors import ListingError, UsageError
+from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
 from reconciler.http import ApiClient
 from reconciler.model import Target
 from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
-from reconciler.platforms.rest import (
-    DesiredTask,
-    Listing,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    normalize,
-    read_all_pages,
-    split_page,
-)
+from reconciler.platforms.rest import MarkerStyle, read_all_pages, split_page
 from reconciler.render.plan import render_markdown, render_text
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)

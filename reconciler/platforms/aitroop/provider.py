@@ -12,16 +12,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
+from reconciler.forms import Json, LiveTask, Marker, TaskStatus
 from reconciler.model import weekday_number
-from reconciler.platforms.rest import (
-    Json,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    RestProvider,
-    TaskStatus,
-    weekday_names,
-)
+from reconciler.platforms.rest import MarkerStyle, RestProvider, weekday_names
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic

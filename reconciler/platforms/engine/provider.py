@@ -13,17 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.errors import ConfigError
+from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
 from reconciler.model import weekday_number
-from reconciler.platforms.rest import (
-    Json,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    RestProvider,
-    TaskStatus,
-    canonical_cron,
-    utc_iso,
-)
+from reconciler.platforms.rest import MarkerStyle, RestProvider
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
