@@ -17,6 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
+    from reconciler.platforms import Kind
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -42,6 +43,37 @@ def fail(message: str) -> NoReturn:
 
 def echo(text: str = "", *, err: bool = False) -> None:
     click.echo(text, err=err)
+
+
+class PlatformChoice(click.Choice):  # type: ignore[type-arg]
+    """The registry's platform names (see platforms.names), read when first needed: loading
+    the entry points is not for `schedctl --help` to pay."""
+
+    def __init__(self, kind: Kind = "all") -> None:
+        self.kind: Kind = kind
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from reconciler.platforms import names
+
+        return tuple(names(self.kind))
+
+    @choices.setter
+    def choices(self, _value: Sequence[str]) -> None:  # click.Choice assigns it
+        pass
+
+
+class DefaultPlatform:
+    """The registry's default platform, for an option default: asked when needed, shown by name."""
+
+    def __call__(self) -> str:
+        from reconciler.platforms import default_name
+
+        return default_name()
+
+    def __str__(self) -> str:
+        return self()
 
 
 def common_paths(func: Any) -> Any:
@@ -271,8 +303,8 @@ def next_cmd(
 @click.option("--owner", metavar="NAME", help="Ownership scope (default: the directory's name).")
 @click.option(
     "--platform",
-    type=click.Choice(["engine", "aitroop"]),
-    default="engine",
+    type=PlatformChoice("init"),
+    default=DefaultPlatform(),
     show_default=True,
     help="Platform of the sandbox target and of the commented real one.",
 )
@@ -718,7 +750,7 @@ def _runner_logging(verbose: int) -> None:
 )
 @click.option(
     "--semantics",
-    type=click.Choice(["engine", "aitroop"]),
+    type=PlatformChoice(),
     help="Whose run rules apply (default: the chosen target's platform).",
 )
 @click.option(
@@ -813,7 +845,7 @@ def run_cmd(
         executor=executor,
         max_concurrent=max_concurrent,
         missed="skip" if missed == "skip" else "once",
-        semantics=runner.semantics_for_platform(semantics or selection.platform).name,
+        semantics=semantics or selection.platform,
         timeout=timeout,
         grace=grace,
     )
@@ -841,7 +873,7 @@ def run_cmd(
 
 
 @cli.command()
-@click.option("--platform", type=click.Choice(["engine", "aitroop"]), required=True)
+@click.option("--platform", type=PlatformChoice("sandbox"), required=True)
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default)."
 )
@@ -911,7 +943,7 @@ def sandbox(
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
     try:
         opts = SandboxOptions(
-            platform=platform,  # type: ignore[arg-type]  # click.Choice checked it
+            platform=platform,
             db=db,
             token=token,
             seed=seed,

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler import platforms
 from reconciler.errors import ConfigError, SandboxError
 from reconciler.http import ApiClient, RetryPolicy, client_for, token_from_env
-from reconciler.platforms import provider_class
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
@@ -69,7 +69,7 @@ def connect(
         targets[name] = config.targets[name]
     for name, target in targets.items():  # fail on a missing token before anything starts
         token_from_env(name, target.token_env)
-        provider_class(target.platform)
+        platforms.get(target.platform)
 
     with ExitStack() as stack:
         sandboxes: dict[tuple[str, Path], str] = {}
@@ -92,7 +92,7 @@ def connect(
                     retry=retry or RetryPolicy(),
                 )
             )
-            provider = provider_class(target.platform)(
+            provider = platforms.get(target.platform).provider(
                 client, target, target_name=name, owner=config.owner
             )
             out[name] = Connection(name, target, provider, client)
@@ -103,12 +103,13 @@ def connect(
 def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
     """The base URL of the in-process sandbox for one target."""
     try:
-        from reconciler.sandbox import PLATFORMS, SandboxOptions, running_sandbox
+        from reconciler.sandbox import SandboxOptions, running_sandbox
     except ImportError as exc:  # pragma: no cover - the sandbox ships with schedctl
         raise SandboxError(f"target {name!r}: the embedded sandbox is unavailable: {exc}") from None
-    if target.platform not in PLATFORMS:
+    served = platforms.names("sandbox")
+    if target.platform not in served:
         raise SandboxError(
-            f"target {name!r}: the embedded sandbox speaks {' and '.join(PLATFORMS)}, "
+            f"target {name!r}: the embedded sandbox speaks {platforms.one_of(served, 'and')}, "
             f"not {target.platform!r}"
         )
     try:

@@ -79,9 +79,9 @@ class Provider(Protocol):
 
 
 class ProviderClass(Protocol):
-    """The class side of a provider: registered under the `schedctl.providers` entry points."""
+    """The class side of a provider: a Platform's `provider` (or a bare entry point's class)."""
 
-    name: ClassVar[str]
+    name: str  # a class attribute; a ClassVar here could never match a class object
 
     def __call__(
         self, client: ApiClient, target: Target, *, target_name: str, owner: str

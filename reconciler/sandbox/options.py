@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Literal
-
-Platform = Literal["engine", "aitroop"]
-PLATFORMS: tuple[Platform, ...] = ("engine", "aitroop")
 
 
 @dataclass
@@ -22,7 +18,7 @@ class SandboxOptions:
     that pin server-computed times; it must return an aware datetime.
     """
 
-    platform: Platform
+    platform: str  # a registered platform with a sandbox API
     db: str | Path = ":memory:"
     token: str | None = None
     seed: int | None = None
@@ -34,8 +30,11 @@ class SandboxOptions:
     clock: Callable[[], datetime] | None = None
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"unknown platform {self.platform!r}: expected engine or aitroop")
+        from reconciler.platforms import names, one_of
+
+        served = names("sandbox")
+        if self.platform not in served:
+            raise ValueError(f"unknown platform {self.platform!r}: expected {one_of(served)}")
         Faults.from_options(self).check()
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from reconciler import timing
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus
 from reconciler.model import weekday_number
+from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.platforms.rest import MarkerStyle, RestProvider, weekday_names
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import ScheduleSpec, Target
 
-MIN_INTERVAL_SECONDS = 300
+MIN_INTERVAL_SECONDS = MIN_INTERVAL.total_seconds()
 PLACEHOLDER = re.compile(r"\{\{\s*[^}]+\}\}")
 
 

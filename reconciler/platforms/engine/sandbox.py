@@ -188,6 +188,7 @@ class EngineRun(BaseModel):
 
 
 class EngineApi:
+    title = "engine scheduled tasks (schedctl sandbox)"
     style = STYLE
 
     def __init__(self, ctx: Context) -> None:
