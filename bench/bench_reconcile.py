@@ -114,8 +114,8 @@ def add_schedules(root: Path, start: int, stop: int) -> None:
 def bench_platform(
     platform: str, server_code: str, label: str, page_size: int = PAGE_SIZE
 ) -> list[Result]:
-    from reconciler.apply import apply_plan, make_plan
     from reconciler.loader import load_project
+    from reconciler.reconcile import apply_plan, make_plan
     from reconciler.targets import connect
 
     server = subprocess.Popen(

@@ -17,6 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
+    from reconciler.platforms import Kind
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -42,6 +43,37 @@ def fail(message: str) -> NoReturn:
 
 def echo(text: str = "", *, err: bool = False) -> None:
     click.echo(text, err=err)
+
+
+class PlatformChoice(click.Choice):  # type: ignore[type-arg]
+    """The registry's platform names (see platforms.names), read when first needed: loading
+    the entry points is not for `schedctl --help` to pay."""
+
+    def __init__(self, kind: Kind = "all") -> None:
+        self.kind: Kind = kind
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from reconciler.platforms import names
+
+        return tuple(names(self.kind))
+
+    @choices.setter
+    def choices(self, _value: Sequence[str]) -> None:  # click.Choice assigns it
+        pass
+
+
+class DefaultPlatform:
+    """The registry's default platform, for an option default: asked when needed, shown by name."""
+
+    def __call__(self) -> str:
+        from reconciler.platforms import default_name
+
+        return default_name()
+
+    def __str__(self) -> str:
+        return self()
 
 
 def common_paths(func: Any) -> Any:
@@ -95,8 +127,8 @@ def whole_repository(
     """
     if not project.narrowed:
         return None
-    from reconciler.apply import repository_keys
     from reconciler.loader import load_project
+    from reconciler.reconcile import repository_keys
 
     whole = load_project((), project.config_file, only_targets=ctx.targets)
     if whole.errors:
@@ -300,8 +332,8 @@ def next_cmd(
 @click.option("--owner", metavar="NAME", help="Ownership scope (default: the directory's name).")
 @click.option(
     "--platform",
-    type=click.Choice(["engine", "aitroop"]),
-    default="engine",
+    type=PlatformChoice("init"),
+    default=DefaultPlatform(),
     show_default=True,
     help="Platform of the sandbox target and of the commented real one.",
 )
@@ -411,7 +443,7 @@ def plan(
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from reconciler.apply import make_plan
+    from reconciler.reconcile import make_plan
     from reconciler.render import plan as render
     from reconciler.targets import connect, select_targets
 
@@ -478,8 +510,8 @@ def apply(
     import json
     from pathlib import Path
 
-    from reconciler.apply import apply_plan, check_fresh, make_plan
     from reconciler.plan import Plan
+    from reconciler.reconcile import apply_plan, check_fresh, make_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
@@ -758,7 +790,7 @@ def _runner_logging(verbose: int) -> None:
 )
 @click.option(
     "--semantics",
-    type=click.Choice(["engine", "aitroop"]),
+    type=PlatformChoice(),
     help="Whose run rules apply (default: the chosen target's platform).",
 )
 @click.option(
@@ -853,7 +885,7 @@ def run_cmd(
         executor=executor,
         max_concurrent=max_concurrent,
         missed="skip" if missed == "skip" else "once",
-        semantics=runner.semantics_for_platform(semantics or selection.platform).name,
+        semantics=semantics or selection.platform,
         timeout=timeout,
         grace=grace,
         withheld_env=selection.token_envs,
@@ -882,7 +914,7 @@ def run_cmd(
 
 
 @cli.command()
-@click.option("--platform", type=click.Choice(["engine", "aitroop"]), required=True)
+@click.option("--platform", type=PlatformChoice("sandbox"), required=True)
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default)."
 )
@@ -952,7 +984,7 @@ def sandbox(
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
     try:
         opts = SandboxOptions(
-            platform=platform,  # type: ignore[arg-type]  # click.Choice checked it
+            platform=platform,
             db=db,
             token=token,
             seed=seed,

@@ -27,7 +27,7 @@ import yaml
 from reconciler.errors import Diagnostic, SchedctlError, UsageError
 
 if TYPE_CHECKING:
-    from reconciler.providers.base import LiveTask
+    from reconciler.forms import LiveTask
     from reconciler.targets import Connection
 
 SCHEMA_FILE = Path("schemas") / "schedule.schema.json"

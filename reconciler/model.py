@@ -671,6 +671,13 @@ class Defaults(StrictModel):
         return None if value is None else check_timezone(value)
 
 
+def _default_platform() -> str:
+    # Asked only when a config names no targets: the registry loads the entry points.
+    from reconciler.platforms import default_name
+
+    return default_name()
+
+
 class Config(StrictModel):
     """schedctl.yaml"""
 
@@ -695,7 +702,7 @@ class Config(StrictModel):
     defaults: Defaults = Field(default_factory=Defaults)
     targets: dict[str, Target] = Field(
         default_factory=lambda: {
-            "local": Target(platform="engine", sandbox=".schedctl/sandbox.db")
+            "local": Target(platform=_default_platform(), sandbox=".schedctl/sandbox.db")
         },
         description="Where schedules go, by name.",
     )

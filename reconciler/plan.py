@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.providers.base import DesiredTask, Json, Listing, LiveTask
+from reconciler.forms import DesiredTask, Json, Listing, LiveTask
 
 FORMAT_VERSION = "1"
 Action = Literal["create", "update", "delete", "conflict", "duplicate"]

@@ -16,15 +16,11 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 
-from reconciler import __version__
+from reconciler import __version__, platforms
 from reconciler.errors import UsageError
 from reconciler.model import DEFAULT_OWNER, OWNER_PATTERN
 from reconciler.schemas import build_schemas, render, write_schemas
-
-Platform = Literal["engine", "aitroop"]
-PLATFORMS: tuple[Platform, ...] = ("engine", "aitroop")
 
 # template (under reconciler/templates/init/) -> path in the new repository. Templates carry no
 # leading dots, so that packaging globs and tools scanning this repository never pick them up.
@@ -41,17 +37,6 @@ SCHEMA_DIR = "schemas"
 GITIGNORE = ".gitignore"
 IGNORED = ".schedctl/"  # the sandbox databases and the local runner's history
 
-# The commented real target in schedctl.yaml and the secret the workflows map into env.
-_REAL_TARGETS: dict[Platform, tuple[str, str]] = {
-    "engine": (
-        "{platform: engine, url: https://engine.example.com, instance: acme, token_env: ENGINE_TOKEN}",
-        "ENGINE_TOKEN",
-    ),
-    "aitroop": (
-        "{platform: aitroop, url: https://app.aitroop.example, token_env: AT_USER_TOKEN}",
-        "AT_USER_TOKEN",
-    ),
-}
 _PLACEHOLDER = re.compile(r"__([A-Z][A-Z_]*[A-Z])__")
 
 
@@ -91,14 +76,15 @@ def _fill(text: str, values: dict[str, str], name: str) -> str:
     return _PLACEHOLDER.sub(one, text)
 
 
-def render_files(owner: str, platform: Platform) -> dict[str, str]:
-    """Every scaffolded file's path (relative, POSIX) and text, schemas included. Pure."""
-    real_target, token_env = _REAL_TARGETS[platform]
+def render_files(owner: str, platform: str) -> dict[str, str]:
+    """Every scaffolded file's path (relative, POSIX) and text, schemas included; writes nothing."""
+    # The commented real target in schedctl.yaml and the secret the workflows map into env.
+    real = _init_target(platform)
     values = {
         "OWNER": owner,
         "PLATFORM": platform,
-        "REAL_TARGET": real_target,
-        "TOKEN_ENV": token_env,
+        "REAL_TARGET": real.snippet,
+        "TOKEN_ENV": real.token_env,
         "VERSION": __version__,
     }
     files = {dest: _fill(_template(src), values, src) for src, dest in TEMPLATES}
@@ -134,12 +120,15 @@ def init_repository(
     directory: str | Path = ".",
     *,
     owner: str | None = None,
-    platform: str = "engine",
+    platform: str | None = None,
     force: bool = False,
 ) -> InitResult:
-    """Scaffold `directory` (created if missing). With conflicts and no `force`, write nothing."""
+    """Scaffold `directory` (created if missing). With conflicts and no `force`, write nothing.
+
+    `platform` defaults to the registry's default platform."""
     root = Path(directory)
-    chosen = _platform(platform)
+    chosen = platform or platforms.default_name()
+    real = _init_target(chosen)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a directory")
     if owner is None:
@@ -150,7 +139,7 @@ def init_repository(
             f"(at most 63, starting with a letter or digit)"
         )
     files = render_files(owner, chosen)
-    result = InitResult(root=root, token_env=_REAL_TARGETS[chosen][1])
+    result = InitResult(root=root, token_env=real.token_env)
 
     pending: dict[str, str] = {}
     for rel, text in files.items():
@@ -183,11 +172,13 @@ def init_repository(
     return result
 
 
-def _platform(value: str) -> Platform:
-    for known in PLATFORMS:
-        if value == known:
-            return known
-    raise UsageError(f"unknown platform {value!r} (expected one of {', '.join(PLATFORMS)})")
+def _init_target(platform: str) -> platforms.InitTarget:
+    """The platform's real-target snippet; UsageError unless init can scaffold it."""
+    known = platforms.names("init")
+    found = platforms.get(platform) if platform in known else None
+    if found is None or found.init_target is None:
+        raise UsageError(f"unknown platform {platform!r} (expected one of {', '.join(known)})")
+    return found.init_target
 
 
 def _write(path: Path, text: str) -> None:

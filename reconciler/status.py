@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from reconciler.apply import survey
 from reconciler.errors import UsageError
 from reconciler.plan import field_diff
+from reconciler.reconcile import survey
 
 if TYPE_CHECKING:
+    from reconciler.forms import Listing, LiveTask
     from reconciler.loader import Project
-    from reconciler.providers.base import Listing, LiveTask
     from reconciler.targets import Connection
 
 State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing"]

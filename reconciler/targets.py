@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from reconciler import platforms
 from reconciler.errors import ConfigError, SandboxError
 from reconciler.model import normalize_url
-from reconciler.providers import provider_class
-from reconciler.providers.engine import SANDBOX_INSTANCE
+from reconciler.platforms.engine.provider import SANDBOX_INSTANCE
 
 if TYPE_CHECKING:
     from reconciler.http import ApiClient, RetryPolicy
     from reconciler.loader import Project
     from reconciler.model import Config, Target
-    from reconciler.providers.base import Provider
+    from reconciler.platforms.rest import Provider
 
 
 @dataclass
@@ -91,7 +91,7 @@ def connect(
         targets[name] = config.targets[name]
     for name, target in targets.items():  # fail on a missing token before anything starts
         token_from_env(name, target.token_env)
-        provider_class(target.platform)
+        platforms.get(target.platform)
 
     with ExitStack() as stack:
         sandboxes: dict[tuple[str, Path], str] = {}
@@ -114,7 +114,7 @@ def connect(
                     retry=retry or RetryPolicy(),
                 )
             )
-            provider = provider_class(target.platform)(
+            provider = platforms.get(target.platform).provider(
                 client, target, target_name=name, owner=config.owner
             )
             out[name] = Connection(name, target, provider, client)
@@ -127,12 +127,13 @@ def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
     from reconciler.http import token_from_env
 
     try:
-        from reconciler.sandbox import PLATFORMS, SandboxOptions, running_sandbox
+        from reconciler.sandbox import SandboxOptions, running_sandbox
     except ImportError as exc:  # pragma: no cover - the sandbox ships with schedctl
         raise SandboxError(f"target {name!r}: the embedded sandbox is unavailable: {exc}") from None
-    if target.platform not in PLATFORMS:
+    served = platforms.names("sandbox")
+    if target.platform not in served:
         raise SandboxError(
-            f"target {name!r}: the embedded sandbox speaks {' and '.join(PLATFORMS)}, "
+            f"target {name!r}: the embedded sandbox speaks {platforms.one_of(served, 'and')}, "
             f"not {target.platform!r}"
         )
     try:

@@ -6,20 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from reconciler import timing
+from reconciler import platforms, timing
 from reconciler.loader import Project, ResolvedSchedule
-
-# What a platform does differently from the local preview, by platform and schedule form.
-PLATFORM_NOTES: dict[tuple[str, str], str] = {
-    (
-        "aitroop",
-        "every",
-    ): "aitroop counts intervals from the task's creation, not from a clock or anchor",
-    (
-        "engine",
-        "every",
-    ): "engine counts from anchorAt (or creation); a restart recomputes from the last run",
-}
 
 
 @dataclass
@@ -51,7 +39,8 @@ def upcoming_for(
     notes = []
     if spec.every is not None and spec.anchor is None:
         notes.append("no anchor: counted here from 1970-01-01T00:00Z")
-    note = PLATFORM_NOTES.get((platform, spec.form))
+    # What the platform does differently from this preview (its folder's rules.py).
+    note = platforms.get(platform).next_notes.get(spec.form)
     if note:
         notes.append(note)
     if not resolved.schedule.enabled:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from reconciler import timing
+from reconciler import platforms, timing
 from reconciler.errors import ConfigError, Diagnostic
 from reconciler.loader import Project, ResolvedSchedule, gc_paused
-from reconciler.providers import provider_class
 from reconciler.yamlpos import position_of
 
 
@@ -89,7 +88,7 @@ def _check_project(project: Project, now: datetime) -> Findings:
     for name, target in project.config.targets.items():
         schedules = [s for s in project.for_target(name) if id(s) not in broken]
         try:
-            cls = provider_class(target.platform)
+            found = platforms.get(target.platform)
         except ConfigError as exc:
             pos = position_of(project.config_data, ("targets", name, "platform"))
             own.append(
@@ -99,5 +98,5 @@ def _check_project(project: Project, now: datetime) -> Findings:
             )
             continue
         if schedules:
-            platform.extend(cls.check(schedules, target, now))
+            platform.extend(found.check(schedules, target, now))
     return Findings(own, platform)

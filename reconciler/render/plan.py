@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from reconciler.apply import ApplyResult, ChangeResult
 from reconciler.plan import ACTIONS, Change, Plan, TargetPlan
+from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render.text import clip, printable
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}

@@ -20,7 +20,7 @@ from typing import TextIO
 
 import click
 
-from reconciler.apply import ChangeResult
+from reconciler.reconcile import ChangeResult
 from reconciler.render.plan import result_line
 
 FEW = 5  # up to this many changes, lines alone say enough

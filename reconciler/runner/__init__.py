@@ -25,11 +25,10 @@ from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
 from reconciler.runner.project import Selection, Watcher, load_selection, reloader, watch_roots
 from reconciler.runner.scheduler import MissedPolicy, Runnable, Runner, RunnerOptions
-from reconciler.runner.semantics import SEMANTICS_NAMES, semantics_for_platform
+from reconciler.runner.semantics import semantics_for_platform
 from reconciler.runner.store import RunRecord, ScheduleState, Store, list_runs
 
 __all__ = [
-    "SEMANTICS_NAMES",
     "Executor",
     "MissedPolicy",
     "Outcome",

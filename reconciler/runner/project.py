@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reconciler import platforms
 from reconciler.errors import Diagnostic, UsageError
 from reconciler.loader import CONFIG_NAMES, Project, ResolvedSchedule, load_project
 from reconciler.validate import check_project
@@ -71,7 +72,8 @@ def load_selection(
     warnings = [d for d in findings.all() if d.severity == "warning"]
     warnings += [replace(d, severity="warning") for d in findings.platform if d.severity == "error"]
     name = target if target is not None else default_target(project)
-    platform = project.config.targets[name].platform if name in project.config.targets else "engine"
+    chosen = project.config.targets.get(name)
+    platform = chosen.platform if chosen is not None else platforms.default_name()
     return Selection(
         schedules=choose(project, target),
         platform=platform,

@@ -23,12 +23,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from reconciler import timing
+from reconciler import platforms, timing
 from reconciler.errors import RunnerError, UsageError
 from reconciler.loader import gc_paused
 from reconciler.runner.clock import Clock, RealClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
-from reconciler.runner.semantics import SEMANTICS, SemanticsName, after_run
+from reconciler.runner.semantics import after_run, semantics_for_platform
 from reconciler.runner.store import Claim, RunRecord, RunStatus, ScheduleState, Store
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class RunnerOptions:
     executor: str = "print"
     max_concurrent: int = 3
     missed: MissedPolicy = "once"
-    semantics: SemanticsName = "engine"
+    semantics: str = field(default_factory=platforms.default_name)  # whose run rules apply
     timeout: float = 600.0  # seconds one run may take
     grace: float = 30.0  # seconds running runs get to finish at shutdown
     artifacts_dir: Path | None = None  # default: `artifacts/` next to the database
@@ -152,10 +152,8 @@ class Runner:
     ) -> None:
         if options.max_concurrent < 1:
             raise UsageError("--max-concurrent must be at least 1")
-        if options.semantics not in SEMANTICS:
-            raise UsageError(f"unknown --semantics {options.semantics!r} (engine or aitroop)")
         self.options = options
-        self.semantics = SEMANTICS[options.semantics]
+        self.semantics = semantics_for_platform(options.semantics)
         self.clock: Clock = clock or RealClock()
         self.executor = executor or parse_executor(options.executor)
         self._owns_executor = executor is None

@@ -1,89 +1,116 @@
-"""Each platform's run rules, so a local run behaves as the platform will (`--semantics`).
+"""The shared machinery of run rules, so a local run behaves as the platform will (`--semantics`).
 
-engine (engine-scheduled-tasks.txt): auto-disable after `maxRetries` consecutive errors
-(default 3); `keepHistory` reuses one conversation id, otherwise a fresh one per run;
-one-shots with `deleteAfterRun` are deleted after a success.
-
-aitroop (aitroop-schedules.txt): never auto-disables ("failures wait for the next tick");
-send_message reuses one session per schedule, run_app has none; an interval below 5 minutes
-is not run: "the scheduler pushes next_run_at forward by 5 min and skips".
+Each platform states its rules as data (reconciler.platforms.RunRules, in its folder's
+rules.py); Semantics applies them to a schedule, and after_run to a run's outcome. A platform
+whose rules are not known (a plugin registering a bare provider class) runs with neutral
+rules, which add nothing to what the schedule file says, and a warning.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from reconciler import timing
+from reconciler import platforms, timing
+from reconciler.errors import ConfigError, UsageError
+from reconciler.platforms import RunRules
 
 if TYPE_CHECKING:
     from reconciler.model import Schedule
     from reconciler.runner.store import ScheduleState
 
-SemanticsName = Literal["engine", "aitroop"]
+log = logging.getLogger("reconciler.runner")
+
 Conversation = Literal["keep", "fresh", "none"]
-SEMANTICS_NAMES: tuple[SemanticsName, ...] = ("engine", "aitroop")
+NEUTRAL = RunRules()
 
 
 @dataclass(frozen=True)
 class Semantics:
-    name: SemanticsName
-    default_max_retries: int | None  # None: errors never disable a schedule
-    min_interval: timedelta | None = None  # shorter intervals are skipped, not run
-    push_forward: timedelta = timedelta(0)  # how far a skipped below-minimum tick moves
+    name: str
+    rules: RunRules
+
+    @property
+    def push_forward(self) -> timedelta:
+        return self.rules.push_forward
 
     def max_errors(self, schedule: Schedule) -> int | None:
         """Consecutive errors that disable the schedule, or None for never."""
-        if self.default_max_retries is None:
+        rules = self.rules
+        retries = rules.default_max_retries
+        if rules.honours_max_retries and schedule.max_retries is not None:
+            retries = schedule.max_retries
+        if retries is None:
             return None
-        retries = (
-            schedule.max_retries if schedule.max_retries is not None else self.default_max_retries
-        )
         return max(1, retries)  # max_retries: 0 means no second chance, not "disabled from birth"
 
     def below_minimum(self, schedule: Schedule) -> bool:
         every = schedule.schedule.every
-        return (
-            self.min_interval is not None
-            and every is not None
-            and timing.parse_duration(every) < self.min_interval
-        )
+        minimum = self.rules.min_interval
+        return minimum is not None and every is not None and timing.parse_duration(every) < minimum
 
     def conversation(self, schedule: Schedule) -> Conversation:
-        if self.name == "aitroop":
+        if self.rules.sessions == "per-schedule":
             return "none" if schedule.action.app is not None else "keep"
         return schedule.history
 
     def notes(self, schedule: Schedule) -> list[str]:
         """Where this platform treats the schedule differently from what the file says."""
         out: list[str] = []
-        if self.name == "aitroop":
-            if schedule.history == "fresh" and schedule.action.app is None:
-                out.append("history: fresh: aitroop keeps one session per schedule; runs as keep")
-            if schedule.max_retries is not None:
-                out.append("max_retries: aitroop never auto-disables; ignored")
-            if self.below_minimum(schedule):
+        rules, name = self.rules, self.name
+        if (
+            rules.sessions == "per-schedule"
+            and schedule.history == "fresh"
+            and schedule.action.app is None
+        ):
+            out.append(f"history: fresh: {name} keeps one session per schedule; runs as keep")
+        if not rules.honours_max_retries and schedule.max_retries is not None:
+            if rules.default_max_retries is None:
+                out.append(f"max_retries: {name} never auto-disables; ignored")
+            else:
                 out.append(
-                    f"every {schedule.schedule.every}: below aitroop's 5-minute minimum; "
-                    "each tick is skipped and pushed 5 minutes forward"
+                    f"max_retries: {name} disables after {rules.default_max_retries} "
+                    "consecutive errors whatever the file says; ignored"
                 )
+        if self.below_minimum(schedule) and rules.min_interval is not None:
+            out.append(
+                f"every {schedule.schedule.every}: below {name}'s "
+                f"{_words(rules.min_interval, adjective=True)} minimum; each tick is skipped "
+                f"and pushed {_words(rules.push_forward)} forward"
+            )
         return out
 
 
-ENGINE = Semantics("engine", default_max_retries=3)
-AITROOP = Semantics(
-    "aitroop",
-    default_max_retries=None,
-    min_interval=timedelta(minutes=5),
-    push_forward=timedelta(minutes=5),
-)
-SEMANTICS: dict[str, Semantics] = {"engine": ENGINE, "aitroop": AITROOP}
+def _words(span: timedelta, *, adjective: bool = False) -> str:
+    """`5 minutes`, or `5-minute` before a noun; a span not in whole minutes as `90s`."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            if adjective:
+                return f"{count}-{unit}"
+            return f"{count} {unit}" + ("" if count == 1 else "s")
+    return timing.format_duration(span)
 
 
 def semantics_for_platform(platform: str) -> Semantics:
-    """A plugin platform has no rules of its own here: the engine's are the documented default."""
-    return SEMANTICS.get(platform, ENGINE)
+    """The run rules of a registered platform; neutral ones, with a warning, when not known."""
+    try:
+        found = platforms.get(platform)
+    except ConfigError:
+        known = platforms.names()
+        raise UsageError(f"unknown --semantics {platform!r} ({platforms.one_of(known)})") from None
+    if found.rules is None:
+        log.warning(
+            "platform %r states no run rules (its plugin registers a bare provider class): "
+            "runs follow the schedule file only (no auto-disable without max_retries, no "
+            "minimum interval, history as written)",
+            platform,
+        )
+        return Semantics(platform, NEUTRAL)
+    return Semantics(platform, found.rules)
 
 
 def after_run(

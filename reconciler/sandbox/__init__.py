@@ -1,4 +1,7 @@
-"""Emulated platform servers: `schedctl sandbox` and the in-process sandbox for tests.
+"""The shared emulated-platform server: `schedctl sandbox`, `sandbox:` targets and the tests.
+
+Each platform's API lives in its folder (reconciler/platforms/NAME/sandbox.py) and is found
+through the registry; this package serves it: store, faults, paging, errors, uvicorn.
 
 Importing this package stays cheap (no FastAPI, no uvicorn): the functions below load the
 server modules when called.
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from .options import PLATFORMS, Faults, Platform, SandboxOptions
+from .options import Faults, SandboxOptions
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -21,9 +24,7 @@ if TYPE_CHECKING:
     from .server import RunningSandbox
 
 __all__ = [
-    "PLATFORMS",
     "Faults",
-    "Platform",
     "RunningSandbox",
     "SandboxOptions",
     "create_app",

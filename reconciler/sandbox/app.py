@@ -1,36 +1,44 @@
-"""Build the FastAPI application for one platform."""
+"""Build the FastAPI application for one platform: the shared server around its sandbox API."""
 
 from __future__ import annotations
 
 import random
+from typing import Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
 
-from .aitroop import AitroopApi
+from reconciler import platforms
+
 from .clock import utc_now
-from .engine import EngineApi
 from .gate import Gate
 from .options import Faults, SandboxOptions
-from .problems import ErrorBody, Problem, error_body, is_query_error, shown
+from .problems import ErrorBody, MessageStyle, Problem, error_body, is_query_error, shown
 from .service import Context
 from .store import Store
 
-_TITLES = {
-    "engine": "engine scheduled tasks (schedctl sandbox)",
-    "aitroop": "aitroop schedules (schedctl sandbox)",
-}
+
+class SandboxApi(Protocol):
+    """A platform's emulated API, as its folder's sandbox.py builds it over a Context."""
+
+    title: str  # of the OpenAPI document
+    style: MessageStyle  # how its 422 answers name fields
+
+    def router(self) -> APIRouter: ...
 
 
 def create_app(opts: SandboxOptions) -> FastAPI:
+    build_api = platforms.get(opts.platform).sandbox
+    if build_api is None:  # SandboxOptions checked it: a bug if reached
+        raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
     ctx = Context(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
-    api = EngineApi(ctx) if opts.platform == "engine" else AitroopApi(ctx)
+    api = build_api(ctx)
 
-    app = FastAPI(title=_TITLES[opts.platform], version="1", redoc_url=None)
+    app = FastAPI(title=api.title, version="1", redoc_url=None)
     app.state.sandbox = ctx
     # The Gate middleware enforces the token; this dependency only documents the scheme.
     documented_auth = [Depends(HTTPBearer(auto_error=False))] if opts.token else []

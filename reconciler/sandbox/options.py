@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Literal
-
-Platform = Literal["engine", "aitroop"]
-PLATFORMS: tuple[Platform, ...] = ("engine", "aitroop")
 
 # Bounds on what one client can make the server hold. 1 MiB is also nginx's default
 # client_max_body_size, a limit real platforms behind a proxy commonly keep.
@@ -33,7 +29,7 @@ class SandboxOptions:
     no request, new or between keep-alive requests, before it is closed.
     """
 
-    platform: Platform
+    platform: str  # a registered platform with a sandbox API
     db: str | Path = ":memory:"
     token: str | None = None
     seed: int | None = None
@@ -48,8 +44,11 @@ class SandboxOptions:
     idle_timeout: float = IDLE_TIMEOUT
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"unknown platform {self.platform!r}: expected engine or aitroop")
+        from reconciler.platforms import names, one_of
+
+        served = names("sandbox")
+        if self.platform not in served:
+            raise ValueError(f"unknown platform {self.platform!r}: expected {one_of(served)}")
         Faults.from_options(self).check()
         if self.max_body < 0:
             raise ValueError("max_body must be >= 0")

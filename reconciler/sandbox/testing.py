@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from . import SandboxOptions, running_sandbox
-from .options import Platform
 from .server import RunningSandbox
 
 SandboxFactory = Callable[..., RunningSandbox]
@@ -36,7 +35,7 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
     with ExitStack() as stack:
         count = 0
 
-        def make(platform: Platform, **options: Any) -> RunningSandbox:
+        def make(platform: str, **options: Any) -> RunningSandbox:
             nonlocal count
             count += 1
             options.setdefault("db", tmp_path / f"{platform}-sandbox-{count}.db")
@@ -49,9 +48,7 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
         yield make
 
 
-def _session_server(
-    factory: pytest.TempPathFactory, platform: Platform
-) -> Iterator[RunningSandbox]:
+def _session_server(factory: pytest.TempPathFactory, platform: str) -> Iterator[RunningSandbox]:
     db = factory.mktemp("sandbox") / f"{platform}.db"
     with running_sandbox(
         SandboxOptions(platform=platform, db=db, seed=0, retry_after=0.0)

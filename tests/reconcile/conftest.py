@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.apply import ApplyResult, apply_plan, make_plan
 from reconciler.http import RetryPolicy
 from reconciler.loader import Project, load_project
 from reconciler.plan import Plan
+from reconciler.reconcile import ApplyResult, apply_plan, make_plan
 from reconciler.sandbox import RunningSandbox, SandboxOptions, running_sandbox
 from reconciler.targets import connect
 from reconciler.validate import validate_project

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.forms import Json, LiveTask
 from reconciler.http import ApiClient, RetryPolicy
 from reconciler.model import Target
-from reconciler.providers.base import Json, LiveTask
-from reconciler.providers.engine import EngineProvider
+from reconciler.platforms.engine.provider import EngineProvider
 
 from .conftest import Repo
 

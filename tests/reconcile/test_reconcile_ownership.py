@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from reconciler.apply import apply_plan, make_plan
+from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
 from reconciler.plan import FieldChange, diff_target, oldest
-from reconciler.providers.base import DesiredTask, Listing, LiveTask, Marker, normalize
+from reconciler.reconcile import apply_plan, make_plan
 from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect
 from tests.conftest import run_cli

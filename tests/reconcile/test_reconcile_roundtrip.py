@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import timing
-from reconciler.providers.base import normalize
+from reconciler.forms import normalize
 from tests.reconcile.test_reconcile_units import aitroop, engine
 
 ENGINE, AITROOP = engine(), aitroop()  # one client each: building one costs an SSL context

@@ -224,7 +224,7 @@ def test_empty_desired_set_is_not_pruned_without_allow_empty(
     )
     repo.config.write_text(text)
     project = repo.project()
-    from reconciler.apply import make_plan
+    from reconciler.reconcile import make_plan
     from reconciler.targets import connect
 
     with connect(project.config, project.root, ["t"]) as conns:

@@ -11,21 +11,13 @@ import httpx
 import pytest
 
 from reconciler.errors import ListingError, UsageError
+from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
 from reconciler.http import ApiClient
 from reconciler.model import Target
 from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
-from reconciler.providers.aitroop import AitroopProvider
-from reconciler.providers.base import (
-    DesiredTask,
-    Listing,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    normalize,
-    read_all_pages,
-    split_page,
-)
-from reconciler.providers.engine import EngineProvider
+from reconciler.platforms.aitroop.provider import AitroopProvider
+from reconciler.platforms.engine.provider import EngineProvider
+from reconciler.platforms.rest import MarkerStyle, read_all_pages, split_page
 from reconciler.render.plan import render_markdown, render_text
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -306,8 +298,8 @@ def test_markdown_counts_runs_removed_and_leaves_conflicts_at_zero() -> None:
 
 
 def test_a_partial_listing_stops_that_target_and_nothing_is_written(tmp_path: Any) -> None:
-    from reconciler.apply import apply_plan, make_plan
     from reconciler.loader import load_project
+    from reconciler.reconcile import apply_plan, make_plan
     from reconciler.targets import Connection
 
     (tmp_path / "schedules").mkdir()

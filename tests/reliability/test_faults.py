@@ -27,9 +27,9 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.apply import ApplyResult, apply_plan, make_plan
 from reconciler.plan import ACTIONS
-from reconciler.sandbox import PLATFORMS, RunningSandbox
+from reconciler.reconcile import ApplyResult, apply_plan, make_plan
+from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect
 from tests.conftest import run_cli
 from tests.reconcile.conftest import FAST, OWNER, Repo, prompt_doc, tasks_path
@@ -208,6 +208,9 @@ def two_target_repo(root: Path, urls: dict[str, str]) -> None:
 
 def write_docs(root: Path, name: str, items: list[dict[str, Any]]) -> None:
     (root / "schedules" / f"{name}.yaml").write_text(yaml.safe_dump_all(items, sort_keys=False))
+
+
+PLATFORMS = ("engine", "aitroop")  # the built-in ones, both served by the sandbox
 
 
 @pytest.mark.parametrize("broken", PLATFORMS)

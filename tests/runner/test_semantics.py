@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from reconciler.runner.semantics import AITROOP, ENGINE, after_run, semantics_for_platform
+import pytest
+
+from reconciler.errors import UsageError
+from reconciler.platforms.aitroop.rules import RULES as AITROOP_RULES
+from reconciler.platforms.engine.rules import RULES as ENGINE_RULES
+from reconciler.runner.semantics import after_run, semantics_for_platform
 from reconciler.runner.store import ScheduleState
 
 from .conftest import T0, item
+
+ENGINE = semantics_for_platform("engine")
+AITROOP = semantics_for_platform("aitroop")
 
 
 def state(**kw: object) -> ScheduleState:
@@ -42,10 +50,19 @@ def test_aitroop_minimum_and_sessions() -> None:
     app = item("a", {"daily": "09:00"}, action={"app": {"id": "app_1"}}).schedule
     assert AITROOP.conversation(app) == "none" and ENGINE.conversation(app) == "keep"
     notes = AITROOP.notes(item("a", {"every": "1m"}, history="fresh", max_retries=2).schedule)
-    assert len(notes) == 3 and ENGINE.notes(short) == []
+    assert notes == [
+        "history: fresh: aitroop keeps one session per schedule; runs as keep",
+        "max_retries: aitroop never auto-disables; ignored",
+        "every 1m: below aitroop's 5-minute minimum; each tick is skipped and pushed 5 minutes forward",
+    ]
+    assert ENGINE.notes(short) == []
 
 
-def test_platform_defaults() -> None:
-    assert semantics_for_platform("aitroop") is AITROOP
-    assert semantics_for_platform("engine") is ENGINE
-    assert semantics_for_platform("some-plugin") is ENGINE
+def test_platform_rules_come_from_the_registry() -> None:
+    assert semantics_for_platform("aitroop").rules is AITROOP_RULES
+    assert semantics_for_platform("engine").rules is ENGINE_RULES
+    # A name no platform registers has no rules to borrow (a plugin's: tests/platforms).
+    with pytest.raises(
+        UsageError, match=r"unknown --semantics 'some-plugin' \(engine or aitroop\)"
+    ):
+        semantics_for_platform("some-plugin")

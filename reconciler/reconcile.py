@@ -35,8 +35,8 @@ from reconciler.loader import gc_paused
 from reconciler.plan import Change, Plan, TargetPlan, diff_target
 
 if TYPE_CHECKING:
+    from reconciler.forms import DesiredTask, Listing, LiveTask
     from reconciler.loader import Project
-    from reconciler.providers.base import DesiredTask, Listing, LiveTask
     from reconciler.targets import Connection
 
 Status = Literal["done", "adopted", "failed", "skipped"]

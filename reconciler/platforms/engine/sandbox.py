@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr, model_validator
 from typing_extensions import Self
 
-from .clock import (
+from reconciler.sandbox.clock import (
     check_cron,
     is_zone,
     iso,
@@ -24,9 +24,9 @@ from .clock import (
     next_once,
     parse_iso,
 )
-from .paging import Cursor, Limit, ListPage
-from .problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from .service import Context, StoredTask, TaskService
+from reconciler.sandbox.paging import Cursor, Limit, ListPage
+from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
+from reconciler.sandbox.service import Context, StoredTask, TaskService
 
 STYLE = MessageStyle(
     schedule_fields=frozenset({"schedule"}),
@@ -188,6 +188,7 @@ class EngineRun(BaseModel):
 
 
 class EngineApi:
+    title = "engine scheduled tasks (schedctl sandbox)"
     style = STYLE
 
     def __init__(self, ctx: Context) -> None:

@@ -1,122 +1,54 @@
 """The provider protocol, and the REST plumbing every provider shares.
 
-    ProviderClass   the class registered under `schedctl.providers`: check() (offline), and
+    ProviderClass   the class a platform names as its provider: check() (offline), and
                     construction with a connected ApiClient
     Provider        the connected half: list / create / update / delete / run / runs / adopt,
                     to_remote / from_remote, desired() / live() (the comparison forms)
     RestProvider    the shared implementation: tolerant paged listing, the ownership marker,
-                    the normalized form. engine.py and aitroop.py fill in the platform parts.
+                    the comparison forms of reconciler.forms. Each platform's provider.py
+                    fills in the platform parts.
 
-Three shapes of one task, so that "equal" means equal on the platform:
-
-    remote      the platform's JSON (what to_remote builds and the listing returns)
-    document    the neutral schedule-file mapping (what from_remote returns, what import writes)
-    normalized  document flattened to paths (`schedule.cron`, `action.prompt`, ...), crons in
-                canonical form, server defaults filled in. Desired state is compared after the
-                round trip document -> remote -> document, so only what the platform can
-                express is ever compared.
+The protocols sit here, beside their one implementation: they are the shape of a REST
+collection (list, create, update, delete, run, runs) and change with RestProvider.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import cached_property, lru_cache
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from reconciler import timing
 from reconciler.errors import ApiError, ListingError
-from reconciler.model import WEEKDAY_NAMES, weekday_number
+from reconciler.forms import (
+    DesiredTask,
+    Json,
+    Listing,
+    LiveTask,
+    Marker,
+    TaskStatus,
+    fingerprint,
+    fingerprint_row,
+    normalize,
+)
+from reconciler.model import WEEKDAY_NAMES
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from reconciler.errors import Diagnostic
     from reconciler.http import ApiClient
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import Target
 
-Json = dict[str, Any]
-
 # Where a list may sit in a page object, and where the next page is named.
 LIST_KEYS = ("items", "data", "tasks", "scheduled_tasks", "results")
 CURSOR_KEYS = ("next_cursor", "cursor", "next", "next_page", "next_url")
 MAX_PAGES = 100_000
-
-
-# ---------------------------------------------------------------------------------------------
-# Plain data handed to plan.py
-
-
-@dataclass(frozen=True)
-class Marker:
-    """Who owns a live object: the config's `owner` and the schedule's key."""
-
-    owner: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"{self.owner}/{self.key}"
-
-
-@dataclass(frozen=True)
-class TaskStatus:
-    enabled: bool | None = None
-    last_status: str | None = None
-    last_run: str | None = None
-    next_run: str | None = None
-    consecutive_errors: int | None = None
-
-
-@dataclass(frozen=True)
-class LiveTask:
-    id: str
-    title: str  # the display name, marker removed
-    marker: Marker | None
-    document: Json  # neutral form (from_remote)
-    normalized: Json  # comparison form
-    status: TaskStatus = field(default_factory=TaskStatus)
-    created_at: str | None = None  # as the platform wrote it; orders duplicates (oldest kept)
-
-
-@dataclass(frozen=True)
-class DesiredTask:
-    key: str
-    title: str
-    payload: Json  # the remote JSON to send, marker included
-    document: Json
-    normalized: Json
-    source: str = ""  # file:line of the schedule
-
-
-@dataclass(frozen=True)
-class Listing:
-    tasks: list[LiveTask]
-    pages: int
-    fingerprint: str
-
-
-_ROW_ENCODER = json.JSONEncoder(sort_keys=True)  # one encoder: json.dumps makes one per call
-
-
-def fingerprint_row(task: LiveTask) -> str:
-    marker = str(task.marker) if task.marker else ""
-    return _ROW_ENCODER.encode([task.id, marker, task.title, task.normalized])
-
-
-def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
-    """A digest of what a plan depends on: ids, markers, titles, comparison forms.
-
-    Server-computed fields (next run, counters) are not in it, so a task firing between
-    `plan --out` and `apply` does not make the plan stale.
-    """
-    rows = sorted(rows if rows is not None else map(fingerprint_row, tasks))
-    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,9 +79,9 @@ class Provider(Protocol):
 
 
 class ProviderClass(Protocol):
-    """The class side of a provider: registered under the `schedctl.providers` entry points."""
+    """The class side of a provider: a Platform's `provider` (or a bare entry point's class)."""
 
-    name: ClassVar[str]
+    name: str  # a class attribute; a ClassVar here could never match a class object
 
     def __call__(
         self, client: ApiClient, target: Target, *, target_name: str, owner: str
@@ -276,79 +208,7 @@ def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The normalized (comparison) form
-
-
-@lru_cache(maxsize=4096)
-def canonical_cron(expression: str) -> str:
-    try:
-        return timing.CronExpr.parse(expression).canonical()
-    except ValueError:  # a live expression we cannot parse compares as written
-        return " ".join(expression.split())
-
-
-@lru_cache(maxsize=1024)
-def canonical_every(every: str) -> str:
-    return timing.format_duration(timing.parse_duration(every))
-
-
-def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
-    """An instant as `YYYY-MM-DDTHH:MM:SSZ`; naive values are wall time in `zone`."""
-    when = (
-        value
-        if isinstance(value, datetime)
-        else datetime.fromisoformat(value.replace("Z", "+00:00"))
-    )
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timing.get_zone(zone))
-    text = when.astimezone(timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")
-
-
-def _flatten(prefix: str, value: Any, out: Json) -> None:
-    if isinstance(value, dict) and prefix != "action.app.input":
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif value is not None:
-        out[prefix] = value
-
-
-def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
-    """The comparison form of a neutral document: flat paths, canonical values, defaults filled."""
-    doc = {k: v for k, v in document.items() if k not in ("name", "targets", "overrides")}
-    doc.setdefault("title", document.get("name"))
-    if not doc.get("description"):
-        doc.pop("description", None)
-    schedule = dict(doc.get("schedule") or {})
-    zone = str(schedule.get("timezone") or "UTC")
-    if schedule.get("cron") is not None:
-        schedule["cron"] = canonical_cron(str(schedule["cron"]))
-    if schedule.get("every") is not None:
-        schedule["every"] = canonical_every(str(schedule["every"]))
-    for key in ("at", "anchor"):
-        if schedule.get(key) is not None:
-            schedule[key] = utc_iso(schedule[key], zone)
-    if isinstance(schedule.get("weekly"), Mapping):
-        weekly = dict(schedule["weekly"])
-        weekly["days"] = sorted({weekday_number(d) for d in weekly.get("days", ())})
-        schedule["weekly"] = weekly
-    doc["schedule"] = schedule
-    out: Json = {}
-    _flatten("", doc, out)
-    for path, value in defaults.items():
-        if path in out or not _applies(path, out):
-            continue
-        out[path] = value
-    return out
-
-
-def _applies(path: str, flat: Mapping[str, Any]) -> bool:
-    # `schedule.timezone` is a default only for forms that have a wall clock.
-    if path == "schedule.timezone":
-        return not any(
-            k.startswith(("schedule.every", "schedule.at", "schedule.anchor")) for k in flat
-        )
-    return True
+# Conversion helpers
 
 
 def weekday_names(days: Sequence[int]) -> list[str]:

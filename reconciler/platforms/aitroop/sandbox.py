@@ -27,14 +27,14 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from .clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
-from .paging import Cursor, Limit, ListPage
-from .problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from .service import Context, StoredTask, TaskService
+from reconciler.platforms.aitroop.rules import MIN_INTERVAL
+from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
+from reconciler.sandbox.paging import Cursor, Limit, ListPage
+from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
+from reconciler.sandbox.service import Context, StoredTask, TaskService
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
-MIN_INTERVAL = timedelta(seconds=300)
 _UNIT = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -222,6 +222,7 @@ class AitroopRun(BaseModel):
 
 
 class AitroopApi:
+    title = "aitroop schedules (schedctl sandbox)"
     style = STYLE
 
     def __init__(self, ctx: Context) -> None:

@@ -13,17 +13,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.errors import ConfigError
+from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
 from reconciler.model import weekday_number
-from reconciler.providers.base import (
-    Json,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    RestProvider,
-    TaskStatus,
-    canonical_cron,
-    utc_iso,
-)
+from reconciler.platforms.engine.rules import MAX_CONCURRENT
+from reconciler.platforms.rest import MarkerStyle, RestProvider
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -31,7 +24,6 @@ if TYPE_CHECKING:
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import ScheduleSpec, Target
 
-MAX_CONCURRENT = 3
 # How far ahead the same-minute check looks, and how many fires of one schedule it counts:
 # a week of a daily or hourly task; two days of a 15-minute one, whose day repeats itself.
 CROWD_WINDOW = timedelta(days=7)

@@ -12,23 +12,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
+from reconciler.forms import Json, LiveTask, Marker, TaskStatus
 from reconciler.model import weekday_number
-from reconciler.providers.base import (
-    Json,
-    LiveTask,
-    Marker,
-    MarkerStyle,
-    RestProvider,
-    TaskStatus,
-    weekday_names,
-)
+from reconciler.platforms.aitroop.rules import MIN_INTERVAL
+from reconciler.platforms.rest import MarkerStyle, RestProvider, weekday_names
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import ScheduleSpec, Target
 
-MIN_INTERVAL_SECONDS = 300
+MIN_INTERVAL_SECONDS = MIN_INTERVAL.total_seconds()
 PLACEHOLDER = re.compile(r"\{\{\s*[^}]+\}\}")
 
 

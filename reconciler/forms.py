@@ -1,0 +1,178 @@
+"""The plain shared types of reconciliation, and the comparison form (pure: no I/O, no threads).
+
+    Marker        who owns a live object: the config's `owner` and the schedule's key
+    LiveTask      a task as listed, DesiredTask a task as the repository wants it, Listing
+                  one target's listing with its fingerprint
+    normalize     the comparison form
+
+plan.py diffs these and nothing else; platforms/ builds them. Three shapes of one task, so
+that "equal" means equal on the platform:
+
+    remote      the platform's JSON (what to_remote builds and the listing returns)
+    document    the neutral schedule-file mapping (what from_remote returns, what import writes)
+    normalized  document flattened to paths (`schedule.cron`, `action.prompt`, ...), crons in
+                canonical form, server defaults filled in. Desired state is compared after the
+                round trip document -> remote -> document, so only what the platform can
+                express is ever compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from reconciler import timing
+from reconciler.model import weekday_number
+
+Json = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain data handed to plan.py
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Who owns a live object: the config's `owner` and the schedule's key."""
+
+    owner: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.key}"
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    enabled: bool | None = None
+    last_status: str | None = None
+    last_run: str | None = None
+    next_run: str | None = None
+    consecutive_errors: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    id: str
+    title: str  # the display name, marker removed
+    marker: Marker | None
+    document: Json  # neutral form (from_remote)
+    normalized: Json  # comparison form
+    status: TaskStatus = field(default_factory=TaskStatus)
+    created_at: str | None = None  # as the platform wrote it; orders duplicates (oldest kept)
+
+
+@dataclass(frozen=True)
+class DesiredTask:
+    key: str
+    title: str
+    payload: Json  # the remote JSON to send, marker included
+    document: Json
+    normalized: Json
+    source: str = ""  # file:line of the schedule
+
+
+@dataclass(frozen=True)
+class Listing:
+    tasks: list[LiveTask]
+    pages: int
+    fingerprint: str
+
+
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True)  # one encoder: json.dumps makes one per call
+
+
+def fingerprint_row(task: LiveTask) -> str:
+    marker = str(task.marker) if task.marker else ""
+    return _ROW_ENCODER.encode([task.id, marker, task.title, task.normalized])
+
+
+def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
+    """A digest of what a plan depends on: ids, markers, titles, comparison forms.
+
+    Server-computed fields (next run, counters) are not in it, so a task firing between
+    `plan --out` and `apply` does not make the plan stale.
+    """
+    rows = sorted(rows if rows is not None else map(fingerprint_row, tasks))
+    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# The normalized (comparison) form
+
+
+@lru_cache(maxsize=4096)
+def canonical_cron(expression: str) -> str:
+    try:
+        return timing.CronExpr.parse(expression).canonical()
+    except ValueError:  # a live expression we cannot parse compares as written
+        return " ".join(expression.split())
+
+
+@lru_cache(maxsize=1024)
+def canonical_every(every: str) -> str:
+    return timing.format_duration(timing.parse_duration(every))
+
+
+def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
+    """An instant as `YYYY-MM-DDTHH:MM:SSZ`; naive values are wall time in `zone`."""
+    when = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    )
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timing.get_zone(zone))
+    text = when.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _flatten(prefix: str, value: Any, out: Json) -> None:
+    if isinstance(value, dict) and prefix != "action.app.input":
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif value is not None:
+        out[prefix] = value
+
+
+def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
+    """The comparison form of a neutral document: flat paths, canonical values, defaults filled."""
+    doc = {k: v for k, v in document.items() if k not in ("name", "targets", "overrides")}
+    doc.setdefault("title", document.get("name"))
+    if not doc.get("description"):
+        doc.pop("description", None)
+    schedule = dict(doc.get("schedule") or {})
+    zone = str(schedule.get("timezone") or "UTC")
+    if schedule.get("cron") is not None:
+        schedule["cron"] = canonical_cron(str(schedule["cron"]))
+    if schedule.get("every") is not None:
+        schedule["every"] = canonical_every(str(schedule["every"]))
+    for key in ("at", "anchor"):
+        if schedule.get(key) is not None:
+            schedule[key] = utc_iso(schedule[key], zone)
+    if isinstance(schedule.get("weekly"), Mapping):
+        weekly = dict(schedule["weekly"])
+        weekly["days"] = sorted({weekday_number(d) for d in weekly.get("days", ())})
+        schedule["weekly"] = weekly
+    doc["schedule"] = schedule
+    out: Json = {}
+    _flatten("", doc, out)
+    for path, value in defaults.items():
+        if path in out or not _applies(path, out):
+            continue
+        out[path] = value
+    return out
+
+
+def _applies(path: str, flat: Mapping[str, Any]) -> bool:
+    # `schedule.timezone` is a default only for forms that have a wall clock.
+    if path == "schedule.timezone":
+        return not any(
+            k.startswith(("schedule.every", "schedule.at", "schedule.anchor")) for k in flat
+        )
+    return True

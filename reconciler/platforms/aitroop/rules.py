@@ -1,0 +1,28 @@
+"""aitroop's scheduler as its document describes it (platforms/aitroop-schedules.txt).
+
+A worker ticks roughly every 60 s and takes due tasks in batches of 50. Intervals below 5
+minutes are refused (422), and one that drifted below is not run: "the scheduler pushes
+next_run_at forward by 5 min and skips". Failures never disable a task ("they wait for the
+next tick"); send_message keeps one session per schedule, run_app has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from reconciler.platforms import Facts, RunRules
+
+MIN_INTERVAL = timedelta(minutes=5)
+FACTS = Facts(tick=timedelta(seconds=60), batch=50, min_interval=MIN_INTERVAL)
+RULES = RunRules(
+    default_max_retries=None,
+    honours_max_retries=False,
+    sessions="per-schedule",
+    min_interval=MIN_INTERVAL,
+    push_forward=MIN_INTERVAL,
+)
+# What the platform does differently from `schedctl next`'s preview, by schedule form.
+NOTES: Mapping[str, str] = {
+    "every": "aitroop counts intervals from the task's creation, not from a clock or anchor",
+}
