@@ -7,8 +7,10 @@
         conflict   an unmarked object carries a desired title: reported, never duplicated
         duplicate  several owned objects share a key: one is kept, the rest deleted under prune
 
-Objects marked by other owners, and unmarked ones, are never written. A Plan round-trips
-through JSON (`plan --out`, `apply plan.json`) via to_dict / from_dict.
+Objects marked by other owners, and unmarked ones, are never written; nor are unreadable ones
+(fields of a shape schedctl cannot read): each is a note of the plan, and a desired key one of
+them carries is a conflict, neither updated nor created again. A Plan round-trips through JSON
+(`plan --out`, `apply plan.json`) via to_dict / from_dict.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.providers.base import DesiredTask, Json, Listing, LiveTask
+from reconciler.providers.base import DesiredTask, Json, Listing, LiveTask, cut_copy
 
 FORMAT_VERSION = "1"
 Action = Literal["create", "update", "delete", "conflict", "duplicate"]
@@ -66,6 +68,16 @@ class Change:
         return cls(**known, fields=fields)
 
 
+@dataclass(frozen=True)
+class UnreadableObject:
+    """A live object schedctl could not read: shown in the plan, never written."""
+
+    id: str
+    title: str
+    marker: str | None  # owner/key, when its marker could be read
+    reason: str
+
+
 @dataclass
 class TargetPlan:
     target: str
@@ -77,6 +89,7 @@ class TargetPlan:
     pages: int = 0
     fingerprint: str = ""
     error: str | None = None  # the listing failed: nothing is planned for this target
+    unreadable: list[UnreadableObject] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -101,6 +114,7 @@ class TargetPlan:
             "pages": self.pages,
             "fingerprint": self.fingerprint,
             "error": self.error,
+            "unreadable": [asdict(u) for u in self.unreadable],
         }
 
     @classmethod
@@ -115,6 +129,7 @@ class TargetPlan:
             pages=int(data.get("pages", 0)),
             fingerprint=data.get("fingerprint", ""),
             error=data.get("error"),
+            unreadable=[UnreadableObject(**u) for u in data.get("unreadable", ())],
         )
 
 
@@ -208,13 +223,27 @@ def diff_target(
     wanted = {d.key: d for d in desired}
     owned: dict[str, list[LiveTask]] = {}
     unmarked: dict[str, list[LiveTask]] = {}
+    unreadable: list[LiveTask] = []
+    blocked: dict[str, LiveTask] = {}  # desired keys an unreadable object of ours carries
     for task in listing.tasks:  # listing order: usually creation order, so [0] is the oldest
+        if task.unreadable is not None:
+            unreadable.append(task)
+            if task.marker is not None and task.marker.owner == owner:
+                blocked.setdefault(task.marker.key, task)
+                continue
         if task.marker is None:
             unmarked.setdefault(task.title, []).append(task)
         elif task.marker.owner == owner:
             owned.setdefault(task.marker.key, []).append(task)
 
     plan = TargetPlan(target, platform, where, pages=listing.pages, fingerprint=listing.fingerprint)
+    plan.unreadable = [
+        UnreadableObject(t.id, t.title, str(t.marker) if t.marker else None, str(t.unreadable))
+        for t in unreadable
+    ]
+    # Unmarked objects by the text of their marker field, to spot copies whose marker was cut.
+    cut = {t.marked: t for t in listing.tasks if t.marked} if wanted else {}
+    cut_sizes = sorted({len(text) for text in cut})
     if prune and not wanted and owned and not allow_empty:
         raise UsageError(
             f"target {target!r}: no schedule is desired here, so --prune would delete all "
@@ -226,7 +255,22 @@ def diff_target(
     for key in sorted(wanted):
         d = wanted[key]
         group = owned.get(key)
-        if group:
+        if key in blocked:
+            bad = blocked[key]
+            plan.changes.append(
+                Change(
+                    "conflict",
+                    key,
+                    d.title,
+                    bad.id,
+                    after=d.document,
+                    source=d.source,
+                    reason=f"the live object id {bad.id} carries this schedule's marker but is "
+                    f"unreadable ({bad.unreadable}): nothing is updated or created for this key "
+                    "until it is fixed or deleted on the platform",
+                )
+            )
+        elif group:
             keep = group[0] if len(group) == 1 else _keep_one(group, d)
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 in_sync += 1
@@ -263,6 +307,21 @@ def diff_target(
                     f"`schedctl import --target {target} --adopt` takes it over",
                 )
             )
+        elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
+            plan.changes.append(
+                Change(
+                    "conflict",
+                    key,
+                    d.title,
+                    copy.id,
+                    after=d.document,
+                    before=copy.document,
+                    source=d.source,
+                    reason=f"an object without a marker (id {copy.id}) is this schedule with its "
+                    f"marker cut off (the platform kept {len(copy.marked)} of "
+                    f"{len(d.marked)} characters): delete it and shorten the schedule's text",
+                )
+            )
         else:
             fields = field_diff({}, d.normalized)
             plan.changes.append(
@@ -284,6 +343,20 @@ def diff_target(
             (plan.changes if prune else plan.orphans).append(gone)
     plan.in_sync = in_sync
     return plan
+
+
+def _cut_copy(
+    by_marked: Mapping[str, LiveTask], sizes: Sequence[int], desired: DesiredTask
+) -> LiveTask | None:
+    """The unmarked live object that is `desired` with its marker cut off, if any."""
+    sent = desired.marked
+    for size in sizes:
+        if size >= len(sent):
+            break
+        task = by_marked.get(sent[:size])
+        if task is not None and cut_copy(task, sent, desired.normalized):
+            return task
+    return None
 
 
 def _duplicates(key: str, group: Sequence[LiveTask], keep: LiveTask, prune: bool) -> list[Change]:

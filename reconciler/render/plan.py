@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyResult, ChangeResult
-from reconciler.plan import ACTIONS, Change, Plan, TargetPlan
+from reconciler.plan import ACTIONS, Change, Plan, TargetPlan, UnreadableObject
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}
 COLORS = {
@@ -26,6 +26,19 @@ GITHUB_COMMENT_LIMIT = 65_536
 
 def value_text(value: Any) -> str:
     return "(unset)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def printable(text: str) -> str:
+    """Text from the platform as is when printable, else quoted with its escapes."""
+    return text if text.isprintable() else repr(text)
+
+
+def unreadable_line(item: UnreadableObject) -> str:
+    """A note on a live object schedctl could not read (and so leaves alone)."""
+    what = f"id {printable(item.id)}" + (f" {item.title!r}" if item.title else "")
+    if item.marker:
+        what += f" (marker {printable(item.marker)})"
+    return f"unreadable live object {what}: {item.reason}; left alone"
 
 
 def _symbol(change: Change) -> str:
@@ -85,6 +98,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                 f"  note: {len(target.orphans)} object(s) of owner {plan.owner!r} are no longer "
                 f"in the repository ({keys}); --prune deletes them"
             )
+        lines.extend(f"  note: {unreadable_line(u)}" for u in target.unreadable)
         lines.append("")
     if plan.pending:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
@@ -197,6 +211,10 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             blocks.append(block)
             added += max(delta, 0.0)
             removed += min(delta, 0.0)
+        blocks.extend(
+            f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
+            for u in target.unreadable
+        )
     head.append("")
     if not plan.pending:
         head.append("No changes." if not plan.failed else "Nothing planned: a listing failed.")
