@@ -292,21 +292,6 @@ def diff_target(
                 in_sync += 1
             if len(group) > 1:
                 plan.changes.extend(_duplicates(key, group, keep, prune))
-        elif d.title in unmarked:
-            clash = unmarked[d.title][0]
-            plan.changes.append(
-                Change(
-                    "conflict",
-                    key,
-                    d.title,
-                    clash.id,
-                    after=d.document,
-                    before=clash.document,
-                    source=d.source,
-                    reason=f"an object without a schedctl marker (id {clash.id}) already has this title; "
-                    f"`schedctl import --target {target} --adopt` takes it over",
-                )
-            )
         elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
             plan.changes.append(
                 Change(
@@ -320,6 +305,21 @@ def diff_target(
                     reason=f"an object without a marker (id {copy.id}) is this schedule with its "
                     f"marker cut off (the platform kept {len(copy.marked)} of "
                     f"{len(d.marked)} characters): delete it and shorten the schedule's text",
+                )
+            )
+        elif d.title in unmarked:
+            clash = unmarked[d.title][0]
+            plan.changes.append(
+                Change(
+                    "conflict",
+                    key,
+                    d.title,
+                    clash.id,
+                    after=d.document,
+                    before=clash.document,
+                    source=d.source,
+                    reason=f"an object without a schedctl marker (id {clash.id}) already has this title; "
+                    f"`schedctl import --target {target} --adopt` takes it over",
                 )
             )
         else:

@@ -631,6 +631,9 @@ class RestProvider(ABC):
     marker_field: ClassVar[str]  # the remote field the marker is written into
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
+    # The bounds of one listing (see iter_pages).
+    max_pages: int = MAX_PAGES
+    max_listing_seconds: float = MAX_LISTING_SECONDS
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         self.client = client
@@ -750,7 +753,14 @@ class RestProvider(ABC):
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(self._hints_turn, turns, known)
             try:
-                for page in iter_pages(self.client, self.collection_path(), waiting=turns.release):
+                pages = iter_pages(
+                    self.client,
+                    self.collection_path(),
+                    waiting=turns.release,
+                    max_pages=self.max_pages,
+                    max_seconds=self.max_listing_seconds,
+                )
+                for page in pages:
                     futures.append(pool.submit(self._live_page, page, known, turns))
             finally:
                 for _ in range(len(futures) + 1):  # no job is left waiting for its turn
