@@ -690,8 +690,9 @@ class RestProvider(ABC):
             else:
                 document = self.from_remote(remote)
                 normalized = normalize(document, self.defaults)
+            rid = remote["id"]
             return LiveTask(
-                id=live_id(remote["id"]),
+                id=rid if type(rid) is str and rid else live_id(rid),
                 title=title,
                 marker=marker,
                 document=document,
