@@ -488,7 +488,7 @@ def flag_at(source: Mapping[str, Any], key: str, default: bool, where: str = "")
 def whole_at(source: Mapping[str, Any], key: str, where: str = "") -> int | None:
     """The whole number at `key` (None when absent or null; 5.0 reads as 5)."""
     value = source.get(key)
-    if value is None or (type(value) is int):
+    if value is None or type(value) is int:
         return value
     if type(value) is float and value.is_integer():
         return int(value)
