@@ -359,9 +359,10 @@ def iter_pages(
             page = read_page(body)
         except ApiError as exc:
             raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
-        except ValueError as exc:  # bad JSON, or a shape we cannot read
+        except (ValueError, RecursionError) as exc:  # bad JSON, too deep, or an odd shape
             here = client.redact(str(client.url(url)))  # a link may echo the token
-            raise ListingError(f"GET {here}: unreadable listing: {exc}") from exc
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise ListingError(f"GET {here}: unreadable listing: {why}") from exc
         pages += 1
         repeated: str | None = None
         for item in page.items:

@@ -243,3 +243,10 @@ def test_one_page_written_two_ways_is_a_loop() -> None:
     })  # fmt: skip
     with pytest.raises(ListingError, match=r"page 2 names a next page already read"):
         read_all_pages(client, "tasks")
+
+
+def test_a_listing_nested_too_deeply_is_a_listing_error_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    client = pages({"/base/tasks": httpx.Response(200, content=deep.encode())})
+    with pytest.raises(ListingError, match="unreadable listing: nested too deeply"):
+        read_all_pages(client, "tasks")
