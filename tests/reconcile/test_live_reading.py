@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -22,6 +23,9 @@ from reconciler.providers.base import (
     read_page,
 )
 from reconciler.providers.engine import EngineProvider
+from reconciler.render.plan import render_markdown, render_text
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 ENGINE: dict[str, Any] = {
     "id": "e1", "name": "N", "description": "", "prompt": "p", "enabled": True,
@@ -181,9 +185,13 @@ def test_an_unreadable_object_of_ours_blocks_its_key_and_is_never_pruned() -> No
     ]
     assert '`schedule` is "x"' in plan.changes[0].reason
     assert [u.id for u in plan.unreadable] == ["b1", "b2"] and plan.in_sync == 1
-    # the notes survive a saved plan
-    again = Plan.from_dict(Plan([plan], owner="acme").to_dict()).targets[0]
+    # the notes survive a saved plan, and every format shows them
+    whole = Plan([plan], owner="acme")
+    again = Plan.from_dict(whole.to_dict()).targets[0]
     assert again.unreadable == plan.unreadable
+    note = "unreadable live object id b2 'N' (marker acme/gone): `enabled` is \"no\""
+    assert f"  note: {note}, not true or false; left alone" in render_text(whole).splitlines()
+    assert note.replace('"', "&quot;").replace("'", "&#x27;") in render_markdown(whole, NOW)
     assert TargetPlan.from_dict({"target": "t"}).unreadable == []  # older saved plans
 
 
