@@ -7,6 +7,7 @@
     ├── ApiError                  a platform request failed: method, URL, status, server message
     │   └── AmbiguousWrite        a write whose answer never came (it may or may not have happened)
     ├── ListingError              a listing failed or may be incomplete: nothing is written
+    ├── MarkerLost                a write's answer no longer carries the ownership marker
     ├── StalePlanError            a saved plan no longer matches the live listing
     ├── SandboxError              the embedded sandbox could not start
     └── RunnerError               the local runner cannot go on (runs db locked or unreadable, ...)
@@ -102,6 +103,10 @@ class AmbiguousWrite(ApiError):
 
 class ListingError(SchedctlError):
     pass
+
+
+class MarkerLost(SchedctlError):
+    """The platform changed the field that carries the marker (cut a long name, ...)."""
 
 
 class StalePlanError(SchedctlError):

@@ -65,6 +65,10 @@ class LiveTask:
     normalized: Json  # comparison form
     status: TaskStatus = field(default_factory=TaskStatus)
     created_at: str | None = None  # as the platform wrote it; orders duplicates (oldest kept)
+    # Why the object could not be read (then document is empty): shown, never written.
+    unreadable: str | None = None
+    # Unmarked objects only: the text of the field a marker sits in (see cut_copy).
+    marked: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,24 @@ class DesiredTask:
     document: Json
     normalized: Json
     source: str = ""  # file:line of the schedule
+    marked: str = ""  # the text of the field that carries the marker, as sent
+
+
+def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:
+    """Whether `task` is what was sent as `marked` / `normalized`, with the marker cut off.
+
+    A platform that cuts a long name or description drops the marker at its end: the object
+    is then unmarked, the field a non-empty proper prefix of what was sent, and the rest equal.
+    """
+    got = task.marked
+    if task.marker is not None or not got or len(got) >= len(marked):
+        return False
+    if not marked.startswith(got):
+        return False
+    skip = ("title", "description")  # the field that was cut, and the other free text
+    return {k: v for k, v in task.normalized.items() if k not in skip} == {
+        k: v for k, v in normalized.items() if k not in skip
+    }
 
 
 @dataclass(frozen=True)

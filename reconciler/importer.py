@@ -210,10 +210,9 @@ def import_target(
         key = task.marker.key if ours and task.marker else unique_key(slugify(task.title), taken)
         if select and not (fnmatch.fnmatch(task.title, select) or fnmatch.fnmatch(key, select)):
             continue
-        if "unknown" in task.document.get("schedule", {}):
-            results.append(
-                Imported(key, task.title, task.id, None, "skipped", "an unknown schedule shape")
-            )
+        if task.unreadable is not None:
+            why = f"unreadable: {task.unreadable}"
+            results.append(Imported(key, task.title, task.id, None, "skipped", why))
             continue
         if _past_one_shot(task, now):
             results.append(

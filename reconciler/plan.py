@@ -10,7 +10,9 @@
         duplicate  several owned objects share a key: the oldest is kept, the rest deleted
 
 "Owned" is marked by `owner` or by one of `previous_owners`. Objects marked by other owners,
-and unmarked ones, are never written. A Plan round-trips through JSON (`plan --out`,
+and unmarked ones, are never written; nor are unreadable ones (fields of a shape schedctl
+cannot read): each is a note of the plan, and a desired key one of them carries is a conflict,
+neither updated nor created again. A Plan round-trips through JSON (`plan --out`,
 `apply plan.json`) via to_dict / from_dict.
 """
 
@@ -23,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.forms import DesiredTask, Json, Listing, LiveTask
+from reconciler.forms import DesiredTask, Json, Listing, LiveTask, cut_copy
 
 FORMAT_VERSION = "1"
 Action = Literal["create", "update", "delete", "conflict", "duplicate"]
@@ -73,6 +75,16 @@ class Change:
         return cls(**known, fields=fields)
 
 
+@dataclass(frozen=True)
+class UnreadableObject:
+    """A live object schedctl could not read: shown in the plan, never written."""
+
+    id: str
+    title: str
+    marker: str | None  # owner/key, when its marker could be read
+    reason: str
+
+
 @dataclass
 class TargetPlan:
     target: str
@@ -84,6 +96,7 @@ class TargetPlan:
     pages: int = 0
     fingerprint: str = ""
     error: str | None = None  # the listing failed: nothing is planned for this target
+    unreadable: list[UnreadableObject] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -108,6 +121,7 @@ class TargetPlan:
             "pages": self.pages,
             "fingerprint": self.fingerprint,
             "error": self.error,
+            "unreadable": [asdict(u) for u in self.unreadable],
         }
 
     @classmethod
@@ -122,6 +136,7 @@ class TargetPlan:
             pages=int(data.get("pages", 0)),
             fingerprint=data.get("fingerprint", ""),
             error=data.get("error"),
+            unreadable=[UnreadableObject(**u) for u in data.get("unreadable", ())],
         )
 
 
@@ -256,7 +271,14 @@ def diff_target(
     unmarked: dict[str, list[LiveTask]] = {}
     others_by_key: dict[str, LiveTask] = {}
     others_by_title: dict[str, LiveTask] = {}
+    unreadable: list[LiveTask] = []
+    blocked: dict[str, LiveTask] = {}  # desired keys an unreadable object of ours carries
     for task in listing.tasks:  # listing order: usually creation order, so [0] is the oldest
+        if task.unreadable is not None:
+            unreadable.append(task)
+            if task.marker is not None and task.marker.owner in ours:
+                blocked.setdefault(task.marker.key, task)
+                continue
         if task.marker is None:
             unmarked.setdefault(task.title, []).append(task)
         elif task.marker.owner in ours:
@@ -266,6 +288,13 @@ def diff_target(
             others_by_title.setdefault(task.title, task)
 
     plan = TargetPlan(target, platform, where, pages=listing.pages, fingerprint=listing.fingerprint)
+    plan.unreadable = [
+        UnreadableObject(t.id, t.title, str(t.marker) if t.marker else None, str(t.unreadable))
+        for t in unreadable
+    ]
+    # Unmarked objects by the text of their marker field, to spot copies whose marker was cut.
+    cut = {t.marked: t for t in listing.tasks if t.marked} if wanted else {}
+    cut_sizes = sorted({len(text) for text in cut})
     if prune and not wanted and not elsewhere and owned and not allow_empty:
         raise UsageError(
             f"target {target!r}: no schedule is desired here, so --prune would delete all "
@@ -277,7 +306,22 @@ def diff_target(
     for key in sorted(wanted):
         d = wanted[key]
         group = owned.get(key)
-        if group:
+        if key in blocked:
+            bad = blocked[key]
+            plan.changes.append(
+                Change(
+                    "conflict",
+                    key,
+                    d.title,
+                    bad.id,
+                    after=d.document,
+                    source=d.source,
+                    reason=f"the live object id {bad.id} carries this schedule's marker but is "
+                    f"unreadable ({bad.unreadable}): nothing is updated or created for this key "
+                    "until it is fixed or deleted on the platform",
+                )
+            )
+        elif group:
             keep = oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
@@ -308,6 +352,21 @@ def diff_target(
                 in_sync += 1
             if len(group) > 1:
                 plan.changes.extend(_duplicates(key, group, keep))
+        elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
+            plan.changes.append(
+                Change(
+                    "conflict",
+                    key,
+                    d.title,
+                    copy.id,
+                    after=d.document,
+                    before=copy.document,
+                    source=d.source,
+                    reason=f"an object without a marker (id {copy.id}) is this schedule with its "
+                    f"marker cut off (the platform kept {len(copy.marked)} of "
+                    f"{len(d.marked)} characters): delete it and shorten the schedule's text",
+                )
+            )
         elif (clash := _clash(target, d, unmarked, others_by_key, others_by_title)) is not None:
             plan.changes.append(clash)
         else:
@@ -387,6 +446,20 @@ def _clash(
         f"already has {what}; if this repository was {them!r} before, add "
         f"`previous_owners: [{them}]` to the config to take it over",
     )
+
+
+def _cut_copy(
+    by_marked: Mapping[str, LiveTask], sizes: Sequence[int], desired: DesiredTask
+) -> LiveTask | None:
+    """The unmarked live object that is `desired` with its marker cut off, if any."""
+    sent = desired.marked
+    for size in sizes:
+        if size >= len(sent):
+            break
+        task = by_marked.get(sent[:size])
+        if task is not None and cut_copy(task, sent, desired.normalized):
+            return task
+    return None
 
 
 def _duplicates(key: str, group: Sequence[LiveTask], keep: LiveTask) -> list[Change]:

@@ -393,11 +393,17 @@ class _Run:
                             ChangeResult(target, change, "failed", f"no answer, then {exc}")
                         )
                     continue
+                provider = self.conns[target].provider
                 for change in changes:
                     found = _owned(listing, (self.plan.owner,), change.key)
+                    assert change.payload is not None
                     if found:
                         message = "the answer was lost, but the listing shows it was created"
                         self.record(ChangeResult(target, change, "adopted", message, found[0].id))
+                    elif cut := provider.cut_copy(listing.tasks, change.payload):
+                        # Created, but its marker was cut off: re-sending would make another.
+                        problem = provider.marker_lost(cut, change.payload, created=True)
+                        self.record(ChangeResult(target, change, "failed", str(problem), cut.id))
                     else:
                         resend.append((target, change))
             ambiguous = self.writes(resend)
@@ -442,6 +448,9 @@ class _Run:
                     )
                 elif live.id not in mine:
                     self.record(ChangeResult(target, change, "skipped", "no longer marked as ours"))
+                elif live.unreadable:
+                    why = f"unreadable now ({live.unreadable})"
+                    self.record(ChangeResult(target, change, "skipped", why, change.remote_id))
                 elif change.action == "duplicate" and not kept:
                     # The copy the plan kept is gone: deleting this one would leave none.
                     why = "the copy kept in its place is gone, so this one stays; run apply again"

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from reconciler.loader import Project
     from reconciler.targets import Connection
 
-State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing"]
+State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing", "unreadable"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class StatusRow:
     next_run: str | None
     errors: int | None
     state: State
+    remote_id: str | None = None
+    reason: str | None = None  # why an unreadable object could not be read
 
 
 def status_rows(
@@ -49,7 +51,13 @@ def status_rows(
         for task in found.listing.tasks:
             key = task.marker.key if task.marker else ""
             state: State
-            if task.marker is None or task.marker.owner != owner:
+            if task.unreadable is not None:
+                state = "unreadable"
+                if task.marker is not None and task.marker.owner == owner:
+                    seen.add(key)  # on the platform, if not readable: not "missing"
+                else:
+                    key = str(task.marker) if task.marker else "-"
+            elif task.marker is None or task.marker.owner != owner:
                 state = "unmanaged"
                 key = str(task.marker) if task.marker else "-"
             elif key not in desired:
@@ -72,6 +80,8 @@ def status_rows(
                     s.next_run,
                     s.consecutive_errors,
                     state,
+                    task.id,
+                    task.unreadable,
                 )
             )
         for key in sorted(set(desired) - seen):
@@ -92,6 +102,11 @@ def find_task(listing: Listing, name: str, owner: str) -> LiveTask:
     for match in matchers:
         found = [t for t in listing.tasks if match(t)]
         if len(found) == 1:
+            if found[0].unreadable:
+                raise UsageError(
+                    f"{name!r} is live object id {found[0].id}, which schedctl cannot read "
+                    f"({found[0].unreadable}): it is left alone; fix it on the platform"
+                )
             return found[0]
         if len(found) > 1:
             ids = ", ".join(t.id for t in found)

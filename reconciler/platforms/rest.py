@@ -14,8 +14,10 @@ collection (list, create, update, delete, run, runs) and change with RestProvide
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from reconciler.errors import ApiError, ListingError
+from reconciler.errors import ApiError, ListingError, MarkerLost
 from reconciler.forms import (
     DesiredTask,
     Json,
@@ -31,24 +33,39 @@ from reconciler.forms import (
     LiveTask,
     Marker,
     TaskStatus,
+    cut_copy,
     fingerprint,
     fingerprint_row,
     normalize,
+    utc_iso,
 )
 from reconciler.model import WEEKDAY_NAMES
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import httpx
+
     from reconciler.errors import Diagnostic
     from reconciler.http import ApiClient
     from reconciler.loader import ResolvedSchedule
     from reconciler.model import Target
 
-# Where a list may sit in a page object, and where the next page is named.
+# Where a list may sit in a page object, and where the next page is named: a cursor (sent
+# back as `?cursor=`), or a link when the value reads as one (absolute, `/...` or `?...`).
 LIST_KEYS = ("items", "data", "tasks", "scheduled_tasks", "results")
-CURSOR_KEYS = ("next_cursor", "cursor", "next", "next_page", "next_url")
-MAX_PAGES = 100_000
+CURSOR_KEYS = ("next_cursor", "nextCursor", "cursor", "next", "next_page", "nextPage",
+               "next_url", "nextUrl", "next_page_token", "nextPageToken", "next_token",
+               "nextToken")  # fmt: skip
+# What a page may claim about the whole listing: that there is more, and how big it is.
+MORE_KEYS = ("has_more", "hasMore", "has_next", "hasNext", "has_next_page", "hasNextPage")
+TOTAL_KEYS = ("total", "total_count", "totalCount", "count", "total_items", "totalItems",
+              "total_results", "totalResults")  # fmt: skip
+# Where those may be nested instead of sitting beside the list.
+META_KEYS = ("meta", "pagination", "paging", "page_info", "pageInfo")
+# A listing that does not end is stopped, by pages and by time (each page also has its timeout).
+MAX_PAGES = 10_000
+MAX_LISTING_SECONDS = 300.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,6 +88,8 @@ class Provider(Protocol):
     def update(self, remote_id: str, payload: Json) -> LiveTask: ...
     def delete(self, remote_id: str) -> None: ...
     def adopt(self, task: LiveTask, key: str) -> LiveTask: ...
+    def cut_copy(self, tasks: Sequence[LiveTask], payload: Json) -> LiveTask | None: ...
+    def marker_lost(self, task: LiveTask, payload: Json, *, created: bool) -> MarkerLost: ...
     def run(self, remote_id: str) -> Any: ...
     def runs(self, remote_id: str, limit: int) -> list[Json]: ...
     def to_remote(self, document: Mapping[str, Any], timezone: str, key: str) -> Json: ...
@@ -130,25 +149,82 @@ class MarkerStyle:
 # Tolerant listing
 
 
-def split_page(body: Any) -> tuple[list[Any], str | None]:
-    """(items, next cursor or link) of one page: a bare array, or an object holding one."""
+@dataclass(frozen=True)
+class Page:
+    """What one page of a listing says: its items, the next page, and what it claims."""
+
+    items: list[Any]
+    next: str | None = None  # a cursor, or a link (absolute or relative to this page)
+    more: bool | None = None  # its "there is more" flag, when it has one
+    more_key: str = ""
+    total: int | None = None  # the size of the whole listing, when it declares one
+    total_key: str = ""
+
+
+def _first_next(source: Mapping[str, Any]) -> str | None:
+    for key in CURSOR_KEYS:
+        value = source.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
+
+
+def _first_flag(source: Mapping[str, Any], prefix: str) -> tuple[bool | None, str]:
+    for key in MORE_KEYS:
+        value = source.get(key)
+        if isinstance(value, bool):
+            return value, prefix + key
+    return None, ""
+
+
+def _first_total(source: Mapping[str, Any], prefix: str) -> tuple[int | None, str]:
+    for key in TOTAL_KEYS:
+        value = source.get(key)
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value, prefix + key
+    return None, ""
+
+
+def _link_next(links: Any) -> str | None:
+    """`links.next` as text, or as `{"href": ...}` (HAL)."""
+    if not isinstance(links, Mapping):
+        return None
+    value = links.get("next")
+    if isinstance(value, Mapping):
+        value = value.get("href")
+    return value if isinstance(value, str) and value else None
+
+
+def read_page(body: Any) -> Page:
+    """One page: a bare array, or an object holding one, its paging fields on top or nested."""
     if isinstance(body, list):
-        return body, None
+        return Page(body)
     if not isinstance(body, Mapping):
         raise ValueError(f"expected a list or an object, got {type(body).__name__}")
     items = next((body[k] for k in LIST_KEYS if isinstance(body.get(k), list)), None)
     if items is None:
         raise ValueError(f"no list under any of {', '.join(LIST_KEYS)}")
-    if body.get("has_more") is False:
-        return items, None
-    links = body.get("links")
-    candidates = [body.get(k) for k in CURSOR_KEYS]
-    if isinstance(links, Mapping):
-        candidates.append(links.get("next"))
-    nxt = next(
-        (c for c in candidates if isinstance(c, (str, int)) and not isinstance(c, bool)), None
-    )
-    return items, (str(nxt) if nxt not in (None, "") else None)
+    nxt = _first_next(body) or _link_next(body.get("links")) or _link_next(body.get("_links"))
+    more, more_key = _first_flag(body, "")
+    total, total_key = _first_total(body, "")
+    for name in META_KEYS:
+        meta = body.get(name)
+        if not isinstance(meta, Mapping):
+            continue
+        nxt = nxt or _first_next(meta) or _link_next(meta.get("links"))
+        if more is None:
+            more, more_key = _first_flag(meta, f"{name}.")
+        if total is None:
+            total, total_key = _first_total(meta, f"{name}.")
+    return Page(items, None if more is False else nxt, more, more_key, total, total_key)
+
+
+def split_page(body: Any) -> tuple[list[Any], str | None]:
+    """(items, next cursor or link) of one page: a bare array, or an object holding one."""
+    page = read_page(body)
+    return page.items, page.next
 
 
 def _link_header_next(value: str | None) -> str | None:
@@ -159,46 +235,120 @@ def _link_header_next(value: str | None) -> str | None:
     return None
 
 
+def _is_link(value: str) -> bool:
+    return value.startswith(("http://", "https://", "/", "?"))
+
+
+def _page_key(url: httpx.URL) -> tuple[object, ...]:
+    """One page's address, however it is written: host case, default port, parameter order."""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, port, url.path, tuple(sorted(url.params.multi_items())))
+
+
 def iter_pages(
-    client: ApiClient, path: str, *, waiting: Callable[[], None] | None = None
+    client: ApiClient,
+    path: str,
+    *,
+    waiting: Callable[[], None] | None = None,
+    max_pages: int = MAX_PAGES,
+    max_seconds: float = MAX_LISTING_SECONDS,
 ) -> Iterator[list[Json]]:
-    """Each page's items, following cursors and links. ListingError when it cannot finish.
+    """Each page's items, following cursors and links. ListingError when it cannot finish, or
+    when it says it is incomplete: a "more" flag with no next page, a declared total above what
+    the pages held, a next page already read, an id listed twice, or no end in sight.
 
     `waiting` is called as each request goes out (see ApiClient.send).
     """
-    seen: set[str] = set()
+    where = client.redact(str(client.url(path)))
+    seen = {_page_key(client.url(path))}
+    ids: set[str] = set()
     url, params = path, None
-    pages = 0
+    pages = held = 0
+    declared: tuple[int, str, int] | None = None  # (total, key, page)
+    started = time.monotonic()
     while True:
         try:
             response = client.send("GET", url, params=params, waiting=waiting)
             body = response.json() if response.content else []
-            page, nxt = split_page(body)
+            page = read_page(body)
         except ApiError as exc:
             raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
-        except ValueError as exc:  # bad JSON, or a shape we cannot read
-            where = client.redact(str(client.url(url)))  # a link may echo the token
-            raise ListingError(f"GET {where}: unreadable listing: {exc}") from exc
+        except (ValueError, RecursionError) as exc:  # bad JSON, too deep, or an odd shape
+            here = client.redact(str(client.url(url)))  # a link may echo the token
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise ListingError(f"GET {here}: unreadable listing: {why}") from exc
         pages += 1
-        for item in page:
+        repeated: str | None = None
+        for item in page.items:
             if not isinstance(item, Mapping) or "id" not in item:
                 shown = client.redact(repr(item))[:100]  # redacted before the cut
-                where = client.redact(str(client.url(url)))
-                raise ListingError(f"GET {where}: a listed item has no id: {shown}")
-        yield page
-        nxt = nxt or _link_header_next(response.headers.get("link"))
+                here = client.redact(str(client.url(url)))
+                raise ListingError(f"GET {here}: a listed item has no id: {shown}")
+            rid = item["id"]
+            key = rid if type(rid) is str else str(rid) if type(rid) is int else None
+            if key is not None:
+                if key in ids and repeated is None:
+                    repeated = key
+                ids.add(key)
+        held += len(page.items)
+        if page.total is not None:
+            declared = (page.total, page.total_key, pages)
+
+        nxt, link = page.next, page.next is not None and _is_link(page.next)
+        if nxt is None and page.more is not False:
+            nxt, link = _link_header_next(response.headers.get("link")), True
         if nxt is None:
-            return
-        if nxt in seen or pages >= MAX_PAGES:
-            cursor = client.redact(repr(nxt))
-            raise ListingError(
-                f"GET {client.url(path)}: the listing's pages loop (cursor {cursor})"
-            )
-        seen.add(nxt)
-        if nxt.startswith(("http://", "https://", "/")):
-            url, params = nxt, None
+            address = None
+        elif link:
+            url, params = str(response.request.url.join(nxt)), None
+            address = client.url(url)
         else:
             url, params = path, {"cursor": nxt}
+            address = client.url(path).copy_merge_params(params)
+        # What the page says about the rest comes first: a loop explains a repeated id.
+        if address is not None:
+            shown = client.redact(repr(nxt))[:120]
+            if _page_key(address) in seen:
+                raise ListingError(
+                    f"GET {where}: page {pages} names a next page already read ({shown}): the "
+                    "listing's pages loop, so nothing is written to this target; check the "
+                    "platform's paging"
+                )
+            if pages >= max_pages:
+                raise ListingError(
+                    f"GET {where}: no end after {pages:,} pages, each naming a new next page "
+                    f"(schedctl reads at most {max_pages:,}): nothing is written to this "
+                    "target; check the platform's paging"
+                )
+            if time.monotonic() - started > max_seconds:
+                raise ListingError(
+                    f"GET {where}: no end after {max_seconds:g} s ({pages:,} pages read, the "
+                    f"last naming {shown}): nothing is written to this target; check the "
+                    "platform's paging, or its speed"
+                )
+            seen.add(_page_key(address))
+        elif page.more:
+            raise ListingError(
+                f"GET {where}: page {pages} says there is more (`{page.more_key}: true`) but "
+                "names no next page (no cursor or link): the listing is incomplete, so "
+                "nothing is written to this target; check the platform's paging"
+            )
+        if repeated is not None:
+            raise ListingError(
+                f"GET {where}: page {pages} lists id {client.redact(repr(repeated))[:80]} "
+                "again: the pages shifted while being read, so others may have been skipped; "
+                "nothing is written to this target; run again"
+            )
+        if address is None and declared is not None and declared[0] > held:
+            total, key, on_page = declared
+            raise ListingError(
+                f"GET {where}: page {on_page} declares {total} object(s) (`{key}`) but the "
+                f"{pages} page(s) held {held}: the listing is incomplete, so nothing is written "
+                "to this target; run again, and if it persists check the platform's paging"
+            )
+        yield page.items
+        if address is None:
+            return
 
 
 def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
@@ -208,7 +358,95 @@ def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conversion helpers
+# Reading live objects: what the platform returns is checked as it is read, field by field.
+# A failed check makes the object unreadable (LiveTask.unreadable), never the listing.
+
+
+class Unreadable(ValueError):
+    """A live object's field has a shape schedctl cannot read; the message names the field."""
+
+
+# What converting a malformed object can raise besides Unreadable (the checks below catch the
+# shapes we know; this keeps one we did not foresee from stopping the listing).
+READ_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::00)?")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A platform value in a message: JSON, every non-ASCII or control character escaped."""
+    if value is None:
+        return "missing"
+    try:
+        text: str = json.dumps(value, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        text = repr(type(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def text_at(source: Mapping[str, Any], key: str, where: str = "") -> str | None:
+    """The text at `key` (None when absent or null); Unreadable when it is not text."""
+    value = source.get(key)
+    if value is None or type(value) is str:
+        return value
+    raise Unreadable(f"`{where}{key}` is {shown(value)}, not text")
+
+
+def flag_at(source: Mapping[str, Any], key: str, default: bool, where: str = "") -> bool:
+    value = source.get(key)
+    if value is None:
+        return default
+    if type(value) is bool:
+        return value
+    raise Unreadable(f"`{where}{key}` is {shown(value)}, not true or false")
+
+
+def whole_at(source: Mapping[str, Any], key: str, where: str = "") -> int | None:
+    """The whole number at `key` (None when absent or null; 5.0 reads as 5)."""
+    value = source.get(key)
+    if value is None or type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise Unreadable(f"`{where}{key}` is {shown(value)}, not a whole number")
+
+
+def mapping_at(source: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    """The object at `key` ({} when absent or null); Unreadable when it is something else."""
+    value = source.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise Unreadable(f"`{where}{key}` is {shown(value)}, not an object")
+
+
+def instant_at(source: Mapping[str, Any], key: str, where: str = "") -> str:
+    """An ISO 8601 instant at `key`, as UTC text; Unreadable when absent or not one."""
+    value = source.get(key)
+    if type(value) is str:
+        try:
+            return utc_iso(value)
+        except (ValueError, OverflowError):
+            pass
+    raise Unreadable(f"`{where}{key}` is {shown(value)}, not an ISO 8601 date and time")
+
+
+def time_at(source: Mapping[str, Any], key: str, where: str = "") -> str:
+    """A wall-clock time `HH:MM` at `key` (`HH:MM:00` reads as `HH:MM`)."""
+    value = source.get(key)
+    match = _HHMM.fullmatch(value) if type(value) is str else None
+    if match is None:
+        raise Unreadable(f"`{where}{key}` is {shown(value)}, not a time HH:MM (00:00-23:59)")
+    return f"{match[1]}:{match[2]}"
+
+
+def live_id(value: Any) -> str:
+    """A live object's id as text: ids are text or whole numbers, never empty."""
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise Unreadable(f"`id` is {shown(value)}, not text or a whole number")
 
 
 def weekday_names(days: Sequence[int]) -> list[str]:
@@ -228,14 +466,19 @@ def _created_at(remote: Mapping[str, Any]) -> str | None:
 class RestProvider(ABC):
     """A REST platform with list / create / update / delete / run / runs endpoints.
 
-    Subclasses set `marker_style`, `defaults`, `update_method` and implement the paths and the
-    remote <-> document mapping; everything else (paging, markers, comparison) lives here.
+    Subclasses set `marker_style`, `marker_field`, `defaults`, `update_method` and implement the
+    paths and the remote <-> document mapping; everything else (paging, markers, comparison)
+    lives here.
     """
 
     name: ClassVar[str]
     marker_style: ClassVar[MarkerStyle]
+    marker_field: ClassVar[str]  # the remote field the marker is written into
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
+    # The bounds of one listing (see iter_pages).
+    max_pages: int = MAX_PAGES
+    max_listing_seconds: float = MAX_LISTING_SECONDS
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         self.client = client
@@ -279,23 +522,55 @@ class RestProvider(ABC):
         return Marker(self.owner, key)
 
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
-        title, marker = self.split_marker(remote)
-        hint = hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
-        if hint is not None and all(remote.get(k) == v for k, v in hint.payload.items()):
-            # Every field the platform holds equals what would be sent: the forms are the same
-            # (from_remote reads only those fields), so the conversion is skipped.
-            document, normalized = hint.document, hint.normalized
-        else:
-            document = self.from_remote(remote)
-            normalized = normalize(document, self.defaults)
+        """The LiveTask of a remote object; one that cannot be read is marked so, with why."""
+        try:
+            title, marker = self.split_marker(remote)
+            hint = (
+                hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
+            )
+            if hint is not None and all(remote.get(k) == v for k, v in hint.payload.items()):
+                # Every field the platform holds equals what would be sent: the forms are the
+                # same (from_remote reads only those fields), so the conversion is skipped.
+                document, normalized = hint.document, hint.normalized
+            else:
+                document = self.from_remote(remote)
+                normalized = normalize(document, self.defaults)
+            rid = remote["id"]
+            return LiveTask(
+                id=rid if type(rid) is str and rid else live_id(rid),
+                title=title,
+                marker=marker,
+                document=document,
+                normalized=normalized,
+                status=self.status_of(remote),
+                created_at=_created_at(remote),
+                marked="" if marker else self._marked(remote),
+            )
+        except READ_ERRORS as exc:
+            return self._unreadable(remote, exc)
+
+    def _marked(self, remote: Mapping[str, Any]) -> str:
+        value = remote.get(self.marker_field)
+        return value if type(value) is str else ""
+
+    def _unreadable(self, remote: Mapping[str, Any], exc: Exception) -> LiveTask:
+        reason = str(exc) if isinstance(exc, Unreadable) else f"{type(exc).__name__}: {exc}"
+        reason = self.client.redact(reason)
+        rid = remote.get("id")
+        try:
+            title, marker = self.split_marker(remote)
+            status = self.status_of(remote)
+        except READ_ERRORS:
+            title, marker, status = "", None, TaskStatus()
         return LiveTask(
-            id=str(remote["id"]),
+            id=rid if type(rid) is str else str(rid) if type(rid) is int else shown(rid),
             title=title,
             marker=marker,
-            document=document,
-            normalized=normalized,
-            status=self.status_of(remote),
-            created_at=_created_at(remote),
+            document={},
+            normalized={"unreadable": reason},  # in the fingerprint: a saved plan sees a change
+            status=status,
+            unreadable=reason,
+            marked="" if marker else self._marked(remote),
         )
 
     def desired(self, resolved: ResolvedSchedule) -> DesiredTask:
@@ -310,6 +585,7 @@ class RestProvider(ABC):
             document=projected,
             normalized=normalize(projected, self.defaults),
             source=f"{resolved.doc.file}:{pos.line}",
+            marked=str(payload[self.marker_field]),
         )
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
@@ -324,7 +600,14 @@ class RestProvider(ABC):
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(self._hints_turn, turns, known)
             try:
-                for page in iter_pages(self.client, self.collection_path(), waiting=turns.release):
+                pages = iter_pages(
+                    self.client,
+                    self.collection_path(),
+                    waiting=turns.release,
+                    max_pages=self.max_pages,
+                    max_seconds=self.max_listing_seconds,
+                )
+                for page in pages:
                     futures.append(pool.submit(self._live_page, page, known, turns))
             finally:
                 for _ in range(len(futures) + 1):  # no job is left waiting for its turn
@@ -365,11 +648,61 @@ class RestProvider(ABC):
         return self.live(dict(body))
 
     def create(self, payload: Json) -> LiveTask:
-        return self._task(self.client.request("POST", self.collection_path(), json_body=payload))
+        body = self.client.request("POST", self.collection_path(), json_body=payload)
+        task = self._task(body)
+        if isinstance(body, Mapping) and self.marker_field in body:
+            self._check_marker(task, payload, created=True)
+        return task
 
     def update(self, remote_id: str, payload: Json) -> LiveTask:
         body = self.client.request(self.update_method, self.item_path(remote_id), json_body=payload)
-        return self._task(body if body else {**payload, "id": remote_id}, remote_id)
+        task = self._task(body if body else {**payload, "id": remote_id}, remote_id)
+        if isinstance(body, Mapping) and self.marker_field in body:
+            self._check_marker(task, payload, created=False)
+        return task
+
+    def _check_marker(self, task: LiveTask, payload: Json, *, created: bool) -> None:
+        """MarkerLost when the answer to a write no longer carries the marker that was sent."""
+        _, expected = self.split_marker(payload)
+        if expected is not None and task.marker != expected:
+            raise self.marker_lost(task, payload, created=created)
+
+    def cut_copy(self, tasks: Sequence[LiveTask], payload: Json) -> LiveTask | None:
+        """The unmarked object among `tasks` that is `payload` with its marker cut off."""
+        sent = str(payload.get(self.marker_field) or "")
+        candidates = [t for t in tasks if t.marked and sent.startswith(t.marked)]
+        if not candidates:
+            return None
+        normalized = normalize(self.from_remote(payload), self.defaults)
+        return next((t for t in candidates if cut_copy(t, sent, normalized)), None)
+
+    def marker_lost(self, task: LiveTask, payload: Json, *, created: bool) -> MarkerLost:
+        """The error for a write whose object lost its marker; a just-created one is deleted."""
+        field_name = self.marker_field
+        sent = str(payload.get(field_name) or "")
+        got = task.marked
+        if got and sent.startswith(got):
+            how = f"cut `{field_name}` to {len(got)} characters (schedctl sent {len(sent)})"
+        else:
+            how = f"changed `{field_name}` (schedctl sent {len(sent)} characters)"
+        head = f"the platform {how} and dropped the ownership marker at its end"
+        fix = f"shorten the schedule's {'title' if field_name == 'name' else field_name}"
+        if not created:
+            return MarkerLost(
+                f"{head}: the object (id {task.id}) is no longer marked as schedctl's; {fix} "
+                "and restore the marker, or delete the object"
+            )
+        try:
+            self.delete(task.id)
+        except ApiError as exc:
+            return MarkerLost(
+                f"{head}: the object it created (id {task.id}) could not be deleted ({exc}); "
+                f"delete it by hand, then {fix}"
+            )
+        return MarkerLost(
+            f"{head}: the object it created (id {task.id}) was deleted again, so that no "
+            f"unmarked copy is left behind; {fix}"
+        )
 
     def delete(self, remote_id: str) -> None:
         try:

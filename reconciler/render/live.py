@@ -58,7 +58,13 @@ def render_status(rows: Sequence[StatusRow], *, color: bool) -> str:
          f"[{STATE_STYLES[r.state]}]{r.state}[/]" if r.state in STATE_STYLES else r.state]
         for r in rows
     ]  # fmt: skip
-    return render_table(None, STATUS_COLUMNS, cells, color=color)
+    notes = [
+        f"note: target {r.target}: unreadable live object id {printable(str(r.remote_id))}: "
+        f"{r.reason}; left alone"
+        for r in rows
+        if r.reason
+    ]
+    return "\n".join([render_table(None, STATUS_COLUMNS, cells, color=color), *notes])
 
 
 def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.plan import ACTIONS, Change, Plan, TargetPlan
+from reconciler.plan import ACTIONS, Change, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render.text import clip, printable
 
@@ -44,6 +44,14 @@ def _id_text(remote_id: str) -> str:
 
 def _reason_text(reason: str) -> str:
     return printable(clip(reason, REASON_LIMIT))
+
+
+def unreadable_line(item: UnreadableObject) -> str:
+    """A note on a live object schedctl could not read (and so leaves alone)."""
+    what = f"id {printable(item.id)}" + (f" {item.title!r}" if item.title else "")
+    if item.marker:
+        what += f" (marker {printable(item.marker)})"
+    return f"unreadable live object {what}: {item.reason}; left alone"
 
 
 def _symbol(change: Change) -> str:
@@ -103,6 +111,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                 f"  note: {len(target.orphans)} object(s) of owner {plan.owner!r} are no longer "
                 f"in the repository ({keys}); --prune deletes them"
             )
+        lines.extend(f"  note: {unreadable_line(u)}" for u in target.unreadable)
         lines.append("")
     if plan.pending:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
@@ -220,6 +229,10 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             blocks.append(block)
             added += max(delta, 0.0)
             removed += min(delta, 0.0)
+        blocks.extend(
+            f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
+            for u in target.unreadable
+        )
     head.append("")
     if not plan.pending:
         head.append("No changes." if not plan.failed else "Nothing planned: a listing failed.")

@@ -37,9 +37,12 @@ class Seen:
 
 @dataclass(frozen=True)
 class Answer:
-    status: int
+    status: int  # DROP.status: close the connection without answering
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+
+
+DROP = Answer(0)
 
 
 Respond = Callable[[Seen], Answer]
@@ -73,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.seen.append(seen)
         answer = self.server.respond(seen)
+        if answer.status == DROP.status:
+            self.close_connection = True
+            return
         self.send_response(answer.status)
         headers = {"Content-Type": "application/json", **answer.headers}
         for name, value in headers.items():

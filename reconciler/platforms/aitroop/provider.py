@@ -13,9 +13,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus
-from reconciler.model import weekday_number
+from reconciler.model import MAX_INTERVAL, weekday_number
 from reconciler.platforms.aitroop.rules import MIN_INTERVAL
-from reconciler.platforms.rest import MarkerStyle, RestProvider, weekday_names
+from reconciler.platforms.rest import (
+    MarkerStyle,
+    RestProvider,
+    Unreadable,
+    flag_at,
+    mapping_at,
+    shown,
+    text_at,
+    time_at,
+    weekday_names,
+    whole_at,
+)
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -92,6 +103,7 @@ def _schedule_problem(spec: ScheduleSpec) -> tuple[tuple[str, ...], str] | None:
 MARKER = MarkerStyle(open="[[", close="]]", joiner=" ")
 DEFAULTS: Mapping[str, Any] = {"enabled": True, "schedule.timezone": "UTC"}
 _UNIT_SECONDS = {"minutes": 60, "hours": 3600}
+_MAX_SECONDS = int(MAX_INTERVAL.total_seconds())
 
 
 def preset_of(schedule: Mapping[str, Any]) -> tuple[str, Json]:
@@ -119,24 +131,43 @@ def preset_of(schedule: Mapping[str, Any]) -> tuple[str, Json]:
 
 
 def document_schedule(kind: Any, config: Mapping[str, Any]) -> Json:
-    """A preset as the document schedule it came from: presets stay presets."""
+    """A preset as the document schedule it came from (presets stay presets); Unreadable for
+    any other shape."""
+    where = "schedule_config."
     if kind == "interval":
-        seconds = int(config.get("every", 0)) * _UNIT_SECONDS.get(str(config.get("unit")), 60)
-        return {"every": timing.format_duration(timedelta(seconds=seconds))}
+        unit = config.get("unit", "minutes")
+        size = _UNIT_SECONDS.get(unit) if type(unit) is str else None
+        if size is None:
+            raise Unreadable(f"`{where}unit` is {shown(unit)}, neither minutes nor hours")
+        every = whole_at(config, "every", where)
+        if every is None or not 1 <= every * size <= _MAX_SECONDS:
+            raise Unreadable(f"`{where}every` is {shown(every)}, not a number of {unit} above 0")
+        return {"every": timing.format_duration(timedelta(seconds=every * size))}
     if kind == "daily":
-        return {"daily": config.get("time")}
+        return {"daily": time_at(config, "time", where)}
     if kind == "weekly":
-        return {
-            "weekly": {"at": config.get("time"), "days": weekday_names(config.get("days") or [])}
-        }
+        days = config.get("days")
+        if (
+            not isinstance(days, list)
+            or not days
+            or any(type(d) is not int or not 0 <= d <= 6 for d in days)
+        ):
+            raise Unreadable(
+                f"`{where}days` is {shown(days)}, not a list of weekday numbers 0-6 (0 = Sunday)"
+            )
+        return {"weekly": {"at": time_at(config, "time", where), "days": weekday_names(days)}}
     if kind == "monthly":
-        return {"monthly": {"at": config.get("time"), "day": config.get("day")}}
-    return {"unknown": {"schedule_type": kind, "schedule_config": dict(config)}}
+        day = whole_at(config, "day", where)
+        if day is None or not 1 <= day <= 31:
+            raise Unreadable(f"`{where}day` is {shown(day)}, not a day of the month 1-31")
+        return {"monthly": {"at": time_at(config, "time", where), "day": day}}
+    raise Unreadable(f"`schedule_type` is {shown(kind)}, none of interval, daily, weekly, monthly")
 
 
 class AitroopProvider(RestProvider):
     name: ClassVar[str] = "aitroop"
     marker_style = MARKER
+    marker_field = "name"
     defaults = DEFAULTS
     update_method = "PUT"  # PUT replaces every writable field, so the whole payload goes
 
@@ -169,25 +200,31 @@ class AitroopProvider(RestProvider):
         }
 
     def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
-        return MARKER.detach(str(remote.get("name") or ""))
+        name = remote.get("name")  # text only: from_remote says what is wrong with the rest
+        return MARKER.detach(name if type(name) is str else "")
 
     def from_remote(self, remote: Mapping[str, Any]) -> Json:
-        title, marker = self.split_marker(remote)
+        title, marker = MARKER.detach(text_at(remote, "name") or "")
         schedule = document_schedule(
-            remote.get("schedule_type"), remote.get("schedule_config") or {}
+            remote.get("schedule_type"), mapping_at(remote, "schedule_config")
         )
-        schedule["timezone"] = remote.get("timezone") or "UTC"
-        config = remote.get("action_config") or {}
-        if remote.get("action_type") == "run_app":
+        schedule["timezone"] = text_at(remote, "timezone") or "UTC"
+        config = mapping_at(remote, "action_config")
+        kind = remote.get("action_type")
+        if kind == "run_app":
+            where = "action_config."
+            app_input = mapping_at(config, "app_input", where)
             action: Json = {
-                "app": {"id": config.get("app_id"), "input": dict(config.get("app_input") or {})}
+                "app": {"id": text_at(config, "app_id", where), "input": dict(app_input)}
             }
+        elif kind in ("send_message", None):
+            action = {"prompt": text_at(config, "prompt", "action_config.") or ""}
         else:
-            action = {"prompt": config.get("prompt", "")}
+            raise Unreadable(f"`action_type` is {shown(kind)}, neither send_message nor run_app")
         return {
             "name": marker.key if marker else None,
             "title": title,
-            "enabled": remote.get("enabled", True),
+            "enabled": flag_at(remote, "enabled", True),
             "schedule": schedule,
             "action": action,
         }

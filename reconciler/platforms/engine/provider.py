@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from reconciler import timing
 from reconciler.errors import ConfigError
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
-from reconciler.model import weekday_number
+from reconciler.model import MAX_INTERVAL, weekday_number
 from reconciler.platforms.engine.rules import MAX_CONCURRENT
-from reconciler.platforms.rest import MarkerStyle, RestProvider
+from reconciler.platforms.rest import (
+    MarkerStyle,
+    RestProvider,
+    Unreadable,
+    flag_at,
+    instant_at,
+    shown,
+    text_at,
+    whole_at,
+)
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -109,29 +118,43 @@ def engine_schedule(schedule: Mapping[str, Any], zone: str) -> Json:
     raise ValueError(f"no schedule form in {dict(schedule)!r}")
 
 
+_MAX_EVERY_MS = int(MAX_INTERVAL.total_seconds()) * 1000
+
+
 def document_schedule(remote: Mapping[str, Any]) -> Json:
-    """The engine's schedule union as a document schedule."""
-    schedule = remote.get("schedule") or {}
+    """The engine's schedule union as a document schedule; Unreadable for any other shape."""
+    schedule = remote.get("schedule")
+    if not isinstance(schedule, Mapping):
+        raise Unreadable(
+            f"`schedule` is {shown(schedule)}, not an object with a type "
+            "(cron, interval or one-shot)"
+        )
     kind = schedule.get("type")
     if kind == "cron":
-        return {
-            "cron": schedule.get("expression", ""),
-            "timezone": schedule.get("timezone") or "UTC",
-        }
+        expression = text_at(schedule, "expression", "schedule.")
+        if not expression:
+            raise Unreadable("`schedule.expression` is missing or empty")
+        return {"cron": expression, "timezone": text_at(schedule, "timezone", "schedule.") or "UTC"}
     if kind == "interval":
-        seconds = int(schedule.get("everyMs", 0)) // 1000
-        out: Json = {"every": timing.format_duration(timedelta(seconds=seconds))}
+        every_ms = whole_at(schedule, "everyMs", "schedule.")
+        if every_ms is None or not 1000 <= every_ms <= _MAX_EVERY_MS:
+            raise Unreadable(
+                f"`schedule.everyMs` is {shown(every_ms)}, not a number of milliseconds of at "
+                "least 1000"
+            )
+        out: Json = {"every": timing.format_duration(timedelta(seconds=every_ms // 1000))}
         if schedule.get("anchorAt"):
-            out["anchor"] = utc_iso(schedule["anchorAt"])
+            out["anchor"] = instant_at(schedule, "anchorAt", "schedule.")
         return out
     if kind == "one-shot":
-        return {"at": utc_iso(schedule["runAt"])}
-    return {"unknown": schedule}  # compares as a difference, never silently equal
+        return {"at": instant_at(schedule, "runAt", "schedule.")}
+    raise Unreadable(f"`schedule.type` is {shown(kind)}, none of cron, interval, one-shot")
 
 
 class EngineProvider(RestProvider):
     name: ClassVar[str] = "engine"
     marker_style = MARKER
+    marker_field = "description"
     defaults = DEFAULTS
     update_method = "PATCH"
 
@@ -169,25 +192,26 @@ class EngineProvider(RestProvider):
         }
 
     def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
-        _, marker = MARKER.detach(str(remote.get("description") or ""))
-        return str(remote.get("name") or ""), marker
+        # Text fields only: from_remote says what is wrong with the others.
+        name, description = remote.get("name"), remote.get("description")
+        _, marker = MARKER.detach(description if type(description) is str else "")
+        return (name if type(name) is str else ""), marker
 
     def from_remote(self, remote: Mapping[str, Any]) -> Json:
-        description, marker = MARKER.detach(str(remote.get("description") or ""))
-        doc: Json = {"name": marker.key if marker else None, "title": str(remote.get("name") or "")}
+        description, marker = MARKER.detach(text_at(remote, "description") or "")
+        doc: Json = {"name": marker.key if marker else None, "title": text_at(remote, "name") or ""}
         if description:
             doc["description"] = description
-        doc["enabled"] = remote.get("enabled", True)
+        doc["enabled"] = flag_at(remote, "enabled", True)
         doc["schedule"] = document_schedule(remote)
-        doc["action"] = {"prompt": remote.get("prompt", "")}
-        if remote.get("outboundChannel") and remote.get("outboundTarget"):
-            doc["deliver"] = {
-                "channel": remote["outboundChannel"],
-                "target": remote["outboundTarget"],
-            }
-        doc["history"] = "keep" if remote.get("keepHistory", True) else "fresh"
-        doc["max_retries"] = remote.get("maxRetries", 3)
-        doc["delete_after_run"] = remote.get("deleteAfterRun", False)
+        doc["action"] = {"prompt": text_at(remote, "prompt") or ""}
+        channel, target = text_at(remote, "outboundChannel"), text_at(remote, "outboundTarget")
+        if channel and target:
+            doc["deliver"] = {"channel": channel, "target": target}
+        doc["history"] = "keep" if flag_at(remote, "keepHistory", True) else "fresh"
+        max_retries = whole_at(remote, "maxRetries")
+        doc["max_retries"] = 3 if max_retries is None else max_retries
+        doc["delete_after_run"] = flag_at(remote, "deleteAfterRun", False)
         return doc
 
     def status_of(self, remote: Mapping[str, Any]) -> TaskStatus:
