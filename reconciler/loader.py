@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_origin
+from typing import TYPE_CHECKING, Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler import fleet
 from reconciler.errors import Diagnostic, Severity
+from reconciler.fleet import FleetInfo, TemplateRef
 from reconciler.model import Config, Schedule, ScheduleBody
 from reconciler.yamlpos import (
     MAX_FILE_BYTES,
@@ -29,6 +31,9 @@ from reconciler.yamlpos import (
     load_documents,
     position_of,
 )
+
+if TYPE_CHECKING:
+    from reconciler.spread import Hashed
 
 # How a document that is not a mapping is named in the error (bool before int: a subclass).
 _KINDS = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
@@ -62,6 +67,8 @@ class ResolvedSchedule:
     timezone_explicit: bool
     doc: Document
     merged: PosDict  # the merged raw mapping, positions pointing at the lines they came from
+    template: TemplateRef | None = None  # the template and item it was made from
+    hashed: Hashed | None = None  # its H time, as written and as resolved (`schedule` has it)
 
     @property
     def title(self) -> str:
@@ -74,7 +81,8 @@ class ResolvedSchedule:
         self, loc: Sequence[str | int], message: str, severity: Severity = "error"
     ) -> Diagnostic:
         pos = self.where(loc)
-        return Diagnostic(self.doc.file, pos.line, pos.column, f"{self.key}: {message}", severity)
+        who = self.template.label if self.template else self.key
+        return Diagnostic(self.doc.file, pos.line, pos.column, f"{who}: {message}", severity)
 
 
 @dataclass
@@ -86,6 +94,7 @@ class Project:
     files: list[str] = field(default_factory=list)
     schedules: list[ResolvedSchedule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    fleets: dict[str, FleetInfo] = field(default_factory=dict)  # template documents, by name
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -396,6 +405,9 @@ def _load_project(
     seen: dict[tuple[str, str], ResolvedSchedule] = {}
     for path in files:
         _load_file(project, path, seen, only_targets)
+    from reconciler.spread import resolve_hashed
+
+    resolve_hashed(project)
     return project
 
 
@@ -428,7 +440,43 @@ def _load_file(
                 )
             )
             continue
+        if fleet.is_template(data):
+            _expand_template(project, Document(shown, index, data), seen, only_targets)
+            continue
         _resolve_document(project, Document(shown, index, data), seen, only_targets)
+
+
+def _expand_template(
+    project: Project,
+    doc: Document,
+    seen: dict[tuple[str, str], ResolvedSchedule],
+    only_targets: Sequence[str],
+) -> None:
+    """A template document: each item's document resolved like a file's, its problems named
+    `fleet[item]` at the template's lines."""
+    expansion = fleet.expand(doc.data, doc.file, project.config.vars)
+    project.diagnostics.extend(expansion.diagnostics)
+    info = expansion.info
+    if info is None:
+        return
+    first = project.fleets.get(info.name)
+    if first is not None:
+        pos = doc.where(("fleet",) if "fleet" in doc.data else ("template", "name"))
+        project.diagnostics.append(
+            Diagnostic(doc.file, pos.line, pos.column,
+                       f"{info.name}[*]: another template is called {info.name!r} (at "
+                       f"{first.source}): name this one with `fleet: NAME`")
+        )  # fmt: skip
+        return
+    project.fleets[info.name] = info
+    for data, ref in expansion.documents:
+        start = len(project.diagnostics)
+        _resolve_document(project, Document(doc.file, doc.index, data), seen, only_targets, ref)
+        for i in range(start, len(project.diagnostics)):
+            d = project.diagnostics[i]
+            project.diagnostics[i] = Diagnostic(
+                d.file, d.line, d.column, f"{ref.label}: {d.message}", d.severity
+            )
 
 
 def _resolve_document(
@@ -436,6 +484,7 @@ def _resolve_document(
     doc: Document,
     seen: dict[tuple[str, str], ResolvedSchedule],
     only_targets: Sequence[str],
+    template: TemplateRef | None = None,
 ) -> None:
     config = project.config
     try:
@@ -516,6 +565,7 @@ def _resolve_document(
             timezone_explicit=zone is not None,
             doc=doc,
             merged=merged,
+            template=template,
         )
         first = seen.get((target, schedule.name))
         if first is not None:

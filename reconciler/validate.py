@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from reconciler import timing
 from reconciler.errors import ConfigError, Diagnostic
+from reconciler.fleet import collapse
 from reconciler.loader import Project, ResolvedSchedule, gc_paused
 from reconciler.providers import provider_class
 from reconciler.yamlpos import position_of
@@ -100,4 +101,5 @@ def _check_project(project: Project, now: datetime) -> Findings:
             continue
         if schedules:
             platform.extend(cls.check(schedules, target, now))
-    return Findings(own, platform)
+    # A template's items share its lines: a finding they all share is said once.
+    return Findings(collapse(own, project.fleets), collapse(platform, project.fleets))

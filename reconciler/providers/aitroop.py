@@ -22,6 +22,7 @@ from reconciler.providers.base import (
     TaskStatus,
     weekday_names,
 )
+from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -145,6 +146,9 @@ class AitroopProvider(RestProvider):
     marker_style = MARKER
     defaults = DEFAULTS
     update_method = "PUT"  # PUT replaces every writable field, so the whole payload goes
+    # A worker ticks about every 60 s and takes due tasks in batches of 50.
+    tick_seconds: ClassVar[int] = 60
+    tick_capacity: ClassVar[int] = 50
 
     def collection_path(self) -> str:
         return "api/scheduled-tasks"
@@ -270,4 +274,5 @@ class AitroopProvider(RestProvider):
                         "warning",
                     )
                 )
+        out.extend(crowd_warnings(cls, schedules, now))
         return out
