@@ -226,6 +226,13 @@ def parse_instant(value: str | None) -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--load",
+    "show_load",
+    is_flag=True,
+    help="Tasks due per minute on each target against its per-tick capacity (a day).",
+)
+@click.option("--week", is_flag=True, help="With --load: seven days instead of one.")
 @target_option
 @pass_ctx
 def next_cmd(
@@ -234,6 +241,8 @@ def next_cmd(
     count: int,
     start: str | None,
     fmt: str,
+    show_load: bool,
+    week: bool,
     local_targets: tuple[str, ...],
     local_config: str | None,
 ) -> None:
@@ -243,13 +252,30 @@ def next_cmd(
     Example:
       schedctl next examples/ -n 3
       schedctl next morning-digest --from 2026-03-28T00:00:00Z --format json
+      schedctl next --load --week
     """
     import json
 
     from reconciler.upcoming import upcoming
 
+    if week and not show_load:
+        fail("--week goes with --load (schedctl next --load --week)")
     names, paths = split_names_and_paths(names_or_paths)
     project = load(_with_targets(ctx, local_targets, local_config), paths)
+    if show_load:
+        from reconciler.upcoming import load_report
+
+        loads = load_report(project, names, parse_instant(start), 7 if week else 1)
+        unknown = sorted(set(names) - {s.key for s in project.schedules})
+        if unknown:
+            fail(f"no schedule named {', '.join(unknown)}")
+        if fmt == "json":
+            echo(json.dumps([t.to_dict() for t in loads], indent=2))
+            return
+        from reconciler.render.load import render_load
+
+        click.echo(render_load(loads, color=_color(ctx)), color=_color(ctx))
+        return
     found = upcoming(project, names, parse_instant(start), count)
     missing = sorted(set(names) - {u.name for u in found})
     if missing:

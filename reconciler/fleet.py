@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
@@ -55,6 +55,7 @@ SUBSTITUTED = (
 )
 # Below these a whole placeholder keeps its value's type (a list of targets, a number input).
 _TYPED = (("action", "app", "input"), ("targets",))
+_TOP = Pos(1, 1)
 _FIELDS_TEXT = "name, title, description, action.prompt, action.app.input, deliver and targets"
 _KNOWN = "{{ item }}, {{ item.FIELD }} and {{ vars.NAME }}"
 
@@ -151,6 +152,7 @@ class _Slot:
     path: tuple[str | int, ...]
     pieces: tuple[str | _Ref, ...]
     typed: bool  # one whole placeholder below a typed path: the value keeps its type
+    pos: Pos = _TOP  # the placeholder's line: where a substituted value points
 
 
 def _kind(value: Any) -> str:
@@ -224,7 +226,8 @@ def _slots(body: PosDict, variables: Mapping[str, Any]) -> list[_Slot]:
                     raise _Problem(
                         f"{shown}: placeholders are filled in only in {_FIELDS_TEXT}", path
                     )
-                out.append(_compile(value, path, variables))
+                slot = _compile(value, path, variables)
+                out.append(replace(slot, pos=position_of(body, path)))
         elif isinstance(value, dict):
             for key, inner in value.items():
                 walk(inner, (*path, key))
@@ -395,7 +398,7 @@ def _render(
             parent[part] = child
             parent = child
         last = slot.path[-1]
-        parent[last] = _fill(slot, item, variables, position_of(body, slot.path))
+        parent[last] = _fill(slot, item, variables, slot.pos)
     return doc
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
+from reconciler.fleet import TemplateRef
 from reconciler.providers.base import DesiredTask, Json, Listing, LiveTask
 
 FORMAT_VERSION = "1"
@@ -47,6 +48,7 @@ class Change:
     source: str = ""  # file:line of the schedule
     reason: str = ""
     delete: bool = False  # a duplicate that prune deletes
+    template: TemplateRef | None = None  # the template and item of the desired schedule
 
     @property
     def writes(self) -> bool:
@@ -62,8 +64,12 @@ class Change:
         fields = tuple(
             FieldChange(f["path"], f.get("before"), f.get("after")) for f in data.get("fields", ())
         )
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "fields"}
-        return cls(**known, fields=fields)
+        known = {
+            k: data[k]
+            for k in cls.__dataclass_fields__
+            if k in data and k not in ("fields", "template")
+        }
+        return cls(**known, fields=fields, template=TemplateRef.from_dict(data.get("template")))
 
 
 @dataclass
@@ -242,6 +248,7 @@ def diff_target(
                         keep.document,
                         d.document,
                         d.source,
+                        template=d.template,
                     )
                 )
             else:
@@ -259,6 +266,7 @@ def diff_target(
                     after=d.document,
                     before=clash.document,
                     source=d.source,
+                    template=d.template,
                     reason=f"an object without a schedctl marker (id {clash.id}) already has this title; "
                     f"`schedctl import --target {target} --adopt` takes it over",
                 )
@@ -266,7 +274,18 @@ def diff_target(
         else:
             fields = field_diff({}, d.normalized)
             plan.changes.append(
-                Change("create", key, d.title, None, fields, d.payload, None, d.document, d.source)
+                Change(
+                    "create",
+                    key,
+                    d.title,
+                    None,
+                    fields,
+                    d.payload,
+                    None,
+                    d.document,
+                    d.source,
+                    template=d.template,
+                )
             )
 
     for key in sorted(set(owned) - set(wanted)):

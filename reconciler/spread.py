@@ -44,9 +44,9 @@ import itertools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler import timing
@@ -101,8 +101,10 @@ class HashedPattern:
     text: str
     parts: tuple[str | HPart, ...]  # cron: the five fields; presets: hour, minute
     order: tuple[int, ...]  # indexes of the H parts, least significant first
+    # Rendered texts by index: a fleet renders the same few values thousands of times.
+    _texts: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def space(self) -> int:
         total = 1
         for i in self.order:
@@ -113,6 +115,12 @@ class HashedPattern:
 
     def render(self, index: int) -> str:
         """The plain text for choice `index` (0 <= index < space)."""
+        known = self._texts.get(index)
+        if known is None:
+            known = self._texts[index] = self._render(index)
+        return known
+
+    def _render(self, index: int) -> str:
         texts = [p if isinstance(p, str) else "" for p in self.parts]
         for i in self.order:
             part = self.parts[i]
@@ -174,9 +182,9 @@ def parse_hashed(form: str, text: str) -> HashedPattern | None:
     if match is None:
         raise HashError(f"invalid time {text!r}: expected HH:MM with H for a part (09:H, H)")
     pieces: list[str | HPart] = []
-    for field, piece in ((1, match["hour"]), (0, match["minute"])):
+    for cron_field, piece in ((1, match["hour"]), (0, match["minute"])):
         if piece.startswith("H"):
-            part = _h_part(piece, field, f"invalid time {text!r}")
+            part = _h_part(piece, cron_field, f"invalid time {text!r}")
             if part.step is not None:
                 raise HashError(f"invalid time {text!r}: a time has no steps (H/n is for cron)")
             pieces.append(part)
@@ -433,6 +441,7 @@ def resolve_hashed(project: Project) -> None:
                         )
                     )
     kept: list[ResolvedSchedule] = []
+    specs: dict[tuple[object, ...], ScheduleSpec] = {}  # a fleet's items share a few values
     for s in project.schedules:
         if id(s) in dropped:
             continue
@@ -441,7 +450,10 @@ def resolve_hashed(project: Project) -> None:
             kept.append(s)
             continue
         text = found.pattern.render(found.index)
-        spec = with_time(s.schedule.schedule, found.pattern.form, text)
+        alike = (_spec_key(s.schedule.schedule), text)
+        spec = specs.get(alike)
+        if spec is None:
+            spec = specs[alike] = with_time(s.schedule.schedule, found.pattern.form, text)
         hashed = Hashed(found.pattern.text, text, found.spread, found.index != found.start)
         schedule = s.schedule.model_copy(update={"schedule": spec})
         kept.append(replace(s, schedule=schedule, hashed=hashed))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from reconciler import timing
 from reconciler.errors import ApiError, ListingError
+from reconciler.fleet import TemplateRef
 from reconciler.model import WEEKDAY_NAMES, weekday_number
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class DesiredTask:
     document: Json
     normalized: Json
     source: str = ""  # file:line of the schedule
+    template: TemplateRef | None = None  # the template and item it was made from
 
 
 @dataclass(frozen=True)
@@ -442,6 +444,7 @@ class RestProvider(ABC):
             document=projected,
             normalized=normalize(projected, self.defaults),
             source=f"{resolved.doc.file}:{pos.line}",
+            template=resolved.template,
         )
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
