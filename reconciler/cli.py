@@ -530,6 +530,11 @@ def apply(
     help="Mark the imported tasks as this owner's, so plan shows no change.",
 )
 @click.option("--select", "select", metavar="GLOB", help="Only tasks whose title or key matches.")
+@click.option(
+    "--templates",
+    is_flag=True,
+    help="Write tasks that differ in one value only as one template file.",
+)
 @pass_ctx
 def import_cmd(
     ctx: Context,
@@ -538,12 +543,14 @@ def import_cmd(
     out_dir: str | None,
     adopt: bool,
     select: str | None,
+    templates: bool,
 ) -> None:
     """Write the live tasks of a target as schedule files, one per task.
 
     \b
     Example:
       schedctl import --target prod --out schedules/prod --adopt
+      schedctl import --target prod --templates
     """
     from datetime import datetime, timezone
     from pathlib import Path
@@ -563,8 +570,13 @@ def import_cmd(
             now=datetime.now(timezone.utc),
             adopt=adopt,
             select=select,
+            templates=templates,
         )
     echo(render_imported(results))
+    if templates:
+        from reconciler.render.live import render_families
+
+        echo(render_families(results))
     raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
 
 

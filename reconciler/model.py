@@ -126,8 +126,13 @@ class StrictModel(BaseModel):
 
 def _time_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """An H time passes as written (spread.py resolves it); any other text is a plain HH:MM."""
-    if isinstance(value, str) and "H" in value and re.match(HASHED_TIME_PATTERN, value):
-        return value
+    if isinstance(value, str) and "H" in value:
+        if re.match(HASHED_TIME_PATTERN, value):
+            return value
+        raise ValueError(
+            f"invalid time {value!r}: expected HH:MM with H for the hour or the minute "
+            "(09:H, H:30, 09:H(0-29)), or H alone"
+        )
     return handler(value)
 
 

@@ -68,8 +68,12 @@ def render_load(loads: Sequence[TargetLoad], *, color: bool = False) -> str:
         if empty:
             lines.append(f"  ({empty} hour(s) with nothing due not shown)")
         for m in over[:MAX_LISTED]:
-            named = ", ".join(m.keys[:5]) + (f" and {len(m.keys) - 5} more" if len(m.keys) > 5 else "")
-            lines.append(f"  over: {m.minute:%Y-%m-%d %H:%M} UTC {len(m.keys)}/{load.capacity} ({named})")
+            named = ", ".join(m.keys[:5]) + (
+                f" and {len(m.keys) - 5} more" if len(m.keys) > 5 else ""
+            )
+            lines.append(
+                f"  over: {m.minute:%Y-%m-%d %H:%M} UTC {len(m.keys)}/{load.capacity} ({named})"
+            )
         if len(over) > MAX_LISTED:
             lines.append(f"  over: ... and {len(over) - MAX_LISTED} more minute(s)")
         blocks.append("\n".join(lines))
