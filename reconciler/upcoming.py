@@ -54,6 +54,10 @@ def upcoming_for(
     note = PLATFORM_NOTES.get((platform, spec.form))
     if note:
         notes.append(note)
+    hashed = resolved.hashed
+    if hashed is not None:
+        how = " (moved by spreading: its own minute was full)" if hashed.moved else ""
+        notes.append(f"H time: {hashed.written} is {hashed.resolved}{how}")
     if not resolved.schedule.enabled:
         notes.append("disabled: it will not fire until enabled")
     return Upcoming(
