@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -111,7 +112,7 @@ def test_h_is_the_same_in_another_process_with_another_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
-    assert len(set(eval(outputs.pop()))) >= 18  # different keys land apart
+    assert len(set(ast.literal_eval(outputs.pop()))) >= 18  # different keys land apart
 
 
 def test_h_depends_on_the_owner_and_key_only() -> None:

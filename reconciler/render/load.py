@@ -51,7 +51,7 @@ def render_load(loads: Sequence[TargetLoad], *, color: bool = False) -> str:
             f"  {span}: peak {len(peak.keys)}{'/' + str(load.capacity) if load.capacity else ''}"
             f" at {peak.minute:%Y-%m-%d %H:%M}, {len(over)} minute(s) over capacity"
         )
-        lines.append(f"  {'':14} {ruler}")
+        lines.append(f"  {'':12} {ruler}".rstrip())
         by_minute = {m.minute: len(m.keys) for m in load.minutes}
         hour = load.start
         empty = 0
