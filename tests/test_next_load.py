@@ -65,12 +65,8 @@ def test_load_json_counts_each_minute_against_the_capacity(repo: Path) -> None:
     assert (troop["capacity"], troop["peak"], troop["over_capacity"]) == (50, 1, [])
     assert len(troop["minutes"]) == 6  # spread: six minutes with one task each
 
-    week = json.loads(
-        run_cli(
-            ["next", "--load", "--week", "--from", "2026-06-02T08:00:00Z", "--format", "json"],
-            cwd=repo,
-        ).stdout  # fmt: skip
-    )
+    args = ["next", "--load", "--week", "--from", "2026-06-02T08:00:00Z", "--format", "json"]
+    week = json.loads(run_cli(args, cwd=repo).stdout)
     assert week[0]["until"] == "2026-06-09T08:00:00+00:00"
     assert "2026-06-08T10:30:00+00:00" in [m["minute"] for m in week[0]["minutes"]]
     assert len(week[0]["over_capacity"]) == 7
