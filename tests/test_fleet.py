@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -368,3 +369,110 @@ def test_the_committed_schema_describes_template_documents_and_vars(tmp_path: Pa
     assert check("schedule.schema.json", bad) == 1
     assert check("schedule.schema.json", mixed) == 1
     assert check("config.schema.json", config) == 0
+
+
+# --- plans: the template travels with each change ------------------------------------------------
+
+
+def _fleet_changes(count: int, prompt_size: int = 10) -> list[Any]:
+    from reconciler.plan import Change, FieldChange
+
+    return [
+        Change(
+            "create", f"digest-c{i}", f"C{i} digest",
+            fields=(FieldChange("enabled", None, True),
+                    FieldChange("action.prompt", None, f"{i}" + "x" * prompt_size)),
+            after={"schedule": {"daily": "09:00"}, "action": {"prompt": "p"}},
+            source="schedules/d.yaml:4",
+            template=TemplateRef("digest", f"c{i}", "customer digests"),
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_plan_json_keeps_the_template_of_each_change() -> None:
+    from reconciler.plan import Plan, TargetPlan
+
+    plan = Plan([TargetPlan("t", "engine", changes=_fleet_changes(2))], owner="acme")
+    data = json.loads(json.dumps(plan.to_dict()))
+    assert data["targets"][0]["changes"][1]["template"] == {
+        "name": "digest",
+        "item": "c1",
+        "description": "customer digests",
+    }
+    again = Plan.from_dict(data)
+    assert again.targets[0].changes[1].template == TemplateRef("digest", "c1", "customer digests")
+    assert again.to_dict() == plan.to_dict()
+
+
+def test_text_plan_groups_a_template_and_says_shared_changes_once() -> None:
+    from reconciler.plan import Plan, TargetPlan
+    from reconciler.render.plan import render_text
+
+    text = render_text(Plan([TargetPlan("t", "engine", changes=_fleet_changes(3))], owner="acme"))
+    lines = text.splitlines()
+    assert lines[1] == "  + 3 × digest[*] (customer digests)  schedules/d.yaml:4"
+    assert lines[2] == "      enabled: true"  # every one of them: once
+    assert lines[3] == "      + digest-c0  'C0 digest'"
+    assert lines[4] == '          action.prompt: "0xxxxxxxxxx"'
+    assert text.count("enabled: true") == 1
+    one = render_text(Plan([TargetPlan("t", "engine", changes=_fleet_changes(1))], owner="acme"))
+    assert "  + digest-c0  'C0 digest'  schedules/d.yaml:4" in one and "×" not in one
+
+
+def test_markdown_groups_a_template_and_stays_under_the_limit() -> None:
+    from datetime import datetime, timezone
+
+    from reconciler.plan import Plan, TargetPlan
+    from reconciler.render.plan import render_markdown
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    plan = Plan([TargetPlan("t", "engine", changes=_fleet_changes(2000, 100))], owner="acme")
+    text = render_markdown(plan, now)
+    assert len(text) <= 65_536
+    assert text.count("<details>") == 1
+    assert "<b>2000 × digest[*] (customer digests)</b>" in text
+    assert "more of this template left out: run `schedctl plan` for all." in text
+    assert "Estimated runs per day: +2000 added" in text  # every change counts, shown or not
+
+
+# --- templates never crash the loader -----------------------------------------------------------
+
+
+def test_random_templates_never_raise(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    write(tmp_path / "schedctl.yaml", CONFIG)
+    texts = st.sampled_from(
+        ["{{ item }}", "{{ item.slug }}", "{{ vars.channel }}", "{{ vars.customers }}", "{{",
+         "{{ x }}", "a-{{ item }}", "{{ item.a.b }}", "}}", "{{ vars }}", "plain", ""]
+    )  # fmt: skip
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | texts,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+        max_leaves=8,
+    )
+    bodies = st.fixed_dictionaries(
+        {"name": texts},
+        optional={
+            "title": values, "targets": values, "deliver": values, "schedule": values,
+            "action": st.fixed_dictionaries({}, optional={"prompt": values, "app": values}),
+        },
+    )  # fmt: skip
+    documents = st.fixed_dictionaries(
+        {"template": bodies | values},
+        optional={"for_each": values, "fleet": values, "description": values, "extra": values},
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(documents, min_size=1, max_size=3))
+    def run(docs: list[dict[str, Any]]) -> None:
+        import yaml
+
+        (tmp_path / "schedules").mkdir(exist_ok=True)
+        (tmp_path / "schedules" / "f.yaml").write_text(yaml.safe_dump_all(docs))
+        project = load_project([], str(tmp_path / "schedctl.yaml"))
+        validate_project(project)
+
+    run()
