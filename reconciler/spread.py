@@ -318,19 +318,24 @@ def _interval_mask(seconds: int, anchor: datetime) -> int | None:
 
 
 def _spec_masks(spec: ScheduleSpec, zone: str) -> tuple[int, ...] | None:
-    if spec.every is not None:
-        if spec.anchor is None:
-            return None  # counted from creation on the platform: its phase is unknown here
-        anchor = spec.anchor
-        if anchor.tzinfo is None:
-            anchor = anchor.replace(tzinfo=timing.get_zone(spec.timezone or zone))
-        mask = _interval_mask(int(timing.parse_duration(spec.every).total_seconds()), anchor)
-        return None if mask is None else (mask,) * len(SEASONS)
-    if spec.at is not None:
+    """The minutes a plain schedule holds, or None when it holds none knowable here (and for
+    a schedule whose own meaning is broken: validate reports that)."""
+    try:
+        if spec.every is not None:
+            if spec.anchor is None:
+                return None  # counted from creation on the platform: its phase is unknown
+            anchor = spec.anchor
+            if anchor.tzinfo is None:
+                anchor = anchor.replace(tzinfo=timing.get_zone(spec.timezone or zone))
+            seconds = int(timing.parse_duration(spec.every).total_seconds())
+            mask = _interval_mask(seconds, anchor)
+            return None if mask is None else (mask,) * len(SEASONS)
+        time = _time_of(spec)
+        if time is None:  # a one-shot
+            return None
+        return _cron_masks(_as_cron(time[0], time[1], spec), zone)
+    except ValueError:  # CronError included
         return None
-    time = _time_of(spec)
-    assert time is not None
-    return _cron_masks(_as_cron(time[0], time[1], spec), zone)
 
 
 class _Levels:
@@ -427,7 +432,8 @@ def resolve_hashed(project: Project) -> None:
             continue
         capacity = platform_capacity(project.config.targets[target].platform)
         if capacity is not None:
-            _spread(project.for_target(target), entries, movers, capacity.tasks)
+            others = [s for s in project.for_target(target) if id(s) not in dropped]
+            _spread(others, entries, movers, capacity.tasks)
             for e in movers:
                 if e.overflow:
                     project.diagnostics.append(

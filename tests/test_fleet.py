@@ -453,10 +453,15 @@ def test_random_templates_never_raise(tmp_path: Path) -> None:
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
         max_leaves=8,
     )
+    schedules = st.sampled_from(
+        [{"cron": "H 9 * * *"}, {"cron": "0 25 * * *"}, {"cron": "H(1-99) * * * *"},
+         {"daily": "09:H"}, {"daily": "H(1-99):H"}, {"weekly": {"at": "H", "days": ["mon"]}},
+         {"every": "15m", "anchor": "2026-01-01T00:00:00"}, {"at": "2031-01-01T09:00:00"}]
+    ) | values  # fmt: skip
     bodies = st.fixed_dictionaries(
-        {"name": texts},
+        {"name": texts, "schedule": schedules},
         optional={
-            "title": values, "targets": values, "deliver": values, "schedule": values,
+            "title": values, "targets": values, "deliver": values, "spread": st.booleans(),
             "action": st.fixed_dictionaries({}, optional={"prompt": values, "app": values}),
         },
     )  # fmt: skip

@@ -279,3 +279,18 @@ def test_spread_without_h_warns(tmp_path: Path) -> None:
     assert warning.message.startswith("plain: spread: true changes nothing without an H time")
     lines = (tmp_path / "schedules" / "all.yaml").read_text().splitlines()
     assert lines[warning.line - 1].lstrip().startswith("spread:")
+
+
+def test_spreading_beside_broken_schedules_reports_them_and_goes_on(tmp_path: Path) -> None:
+    project = repo_with(
+        tmp_path,
+        fleet([f"c{i}" for i in range(5)], {"cron": "H 9 * * *"}, spread=True),
+        {"name": "bad-cron", "schedule": {"cron": "0 25 * * *"}, "action": {"prompt": "p"}},
+        {"name": "bad-h", "schedule": {"daily": "09:H(70-80)"}, "action": {"prompt": "p"}},
+    )
+    messages = sorted(d.message for d in validate_project(project, NOW) if d.severity == "error")
+    assert messages == [
+        "bad-cron: invalid cron '0 25 * * *': hour field: 25 is out of range 0-23",
+        "bad-h: invalid time '09:H(70-80)': minute field 'H(70-80)' is out of range 0-59",
+    ]
+    assert sorted(s.key for s in project.schedules) == ["bad-cron", *(f"d-c{i}" for i in range(5))]
