@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_origin
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +22,7 @@ from reconciler import fleet
 from reconciler.errors import Diagnostic, Severity
 from reconciler.fleet import FleetInfo, TemplateRef
 from reconciler.model import Config, Schedule, ScheduleBody
+from reconciler.spread import Hashed, resolve_hashed
 from reconciler.yamlpos import (
     MAX_FILE_BYTES,
     Pos,
@@ -31,9 +32,6 @@ from reconciler.yamlpos import (
     load_documents,
     position_of,
 )
-
-if TYPE_CHECKING:
-    from reconciler.spread import Hashed
 
 # How a document that is not a mapping is named in the error (bool before int: a subclass).
 _KINDS = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
@@ -405,9 +403,7 @@ def _load_project(
     seen: dict[tuple[str, str], ResolvedSchedule] = {}
     for path in files:
         _load_file(project, path, seen, only_targets)
-    from reconciler.spread import resolve_hashed
-
-    resolve_hashed(project)
+    resolve_hashed(project)  # H times, once every schedule of every target is known
     return project
 
 
