@@ -1,5 +1,8 @@
 """Issue 5: plan and apply overhead against a 20 ms-per-request platform.
 
+Issue 16 adds a plan of 10,000 schedules made by 100 templates x 100 items (H times, half
+of them spread) against the sandbox, judged by the same floor and limit.
+
     plan of 2,000 schedules      floor = pages x latency            limit 1.3x
     apply of 1,000 creates       floor = ceil(1000 / 16) x latency  limit 1.5x (concurrency 16)
 
@@ -163,6 +166,66 @@ def bench_platform(
     ]  # fmt: skip
 
 
+# Preset forms with H: both platforms take them.
+FLEET_FORMS = ['{daily: "H(6-18):H"}', '{weekly: {at: "H:H", days: [mon, thu]}}',
+               '{monthly: {at: "H(8-11):H", day: DAY}}', '{daily: "09:H"}']  # fmt: skip
+
+
+def add_fleets(root: Path, templates: int, items: int) -> None:
+    for t in range(templates):
+        form = FLEET_FORMS[t % len(FLEET_FORMS)].replace("DAY", str(t % 28 + 1))
+        listed = "".join(f"  - {{slug: c{i:03d}, name: Customer {i}}}\n" for i in range(items))
+        (root / "schedules" / f"fleet{t:03d}.yaml").write_text(
+            f"fleet: report{t}\nfor_each:\n{listed}template:\n"
+            f"  name: 'r{t}-{{{{ item.slug }}}}'\n  title: '{{{{ item.name }}}}: report {t}'\n"
+            f"  schedule: {form}\n"
+            f"  action: {{prompt: 'Summarise area {t} for {{{{ item.name }}}}.'}}\n"
+            f"  spread: {'true' if t % 2 else 'false'}\n"
+        )
+
+
+def bench_fleet_plan(platform: str, templates: int = 100, items: int = 100) -> list[Result]:
+    """make_plan of templates x items schedules, all in sync, against the sandbox."""
+    from reconciler.loader import load_project
+    from reconciler.reconcile import apply_plan, make_plan
+    from reconciler.targets import connect
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, platform, str(LATENCY_MS), str(PAGE_SIZE)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    count = templates * items
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            write_repo(root, url, platform)
+            add_fleets(root, templates, items)
+            project = load_project([], str(root / "schedctl.yaml"))
+            assert not project.errors, project.errors[:3]
+            assert len(project.schedules) == count
+            with connect(project.config, project.root, ["t"], concurrency=CONCURRENCY) as conns:
+                result = apply_plan(make_plan(project, conns), conns, concurrency=CONCURRENCY)
+                assert result.ok, result.failed[:3]
+                times = []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    plan = make_plan(project, conns)
+                    times.append(time.perf_counter() - start)
+                assert not plan.pending and plan.targets[0].in_sync == count
+                pages = plan.targets[0].pages
+    finally:
+        server.terminate()
+        server.wait(10)
+    floor = pages * LATENCY_MS / 1000
+    return [
+        Result(f"{platform} (sandbox, page {PAGE_SIZE}): plan {templates} templates x {items} items "
+               f"({pages} pages)", sorted(times)[1], floor, "s", 1.3, "pages x latency"),
+    ]  # fmt: skip
+
+
 def run() -> list[Result]:
     results = []
     for platform in ("engine", "aitroop"):
@@ -172,11 +235,14 @@ def run() -> list[Result]:
             )
     for platform in ("engine", "aitroop"):
         results += bench_platform(platform, SERVER, f"{platform} (sandbox, page {PAGE_SIZE})")
+    for platform in ("engine", "aitroop"):
+        results += bench_fleet_plan(platform)
     return results
 
 
 if __name__ == "__main__":
     results = run()
     print_results(results)
-    print("Limits apply to the lean-server rows; sandbox rows include the emulator's own cost.")
-    sys.exit(0 if all(r.ok for r in results if "lean" in r.name) else 1)
+    print("Limits apply to the lean-server rows and the fleet plans; other sandbox rows include")
+    print("the emulator's own cost.")
+    sys.exit(0 if all(r.ok for r in results if "lean" in r.name or "templates" in r.name) else 1)

@@ -1,4 +1,8 @@
-"""Issue 2: validating 5,000 files vs check-jsonschema; `schedctl --help` vs check-jsonschema --version."""
+"""Issue 2: validating 5,000 files vs check-jsonschema; `schedctl --help` vs check-jsonschema --version.
+
+Issue 16: 100 templates x 100 items (10,000 schedules, H times, half of them spread, over ten
+engine instances) validated, against check-jsonschema on the 10,000 expanded files.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +52,96 @@ def generate(directory: Path, count: int) -> list[Path]:
     return files
 
 
+# One template per (form, spread) in turn; every form has H in it.
+FLEET_FORMS = [
+    'cron: "H H(6-18) * * 1-5"',
+    'daily: "H(6-18):H"',
+    'weekly: {at: "H:H", days: [mon, thu]}',
+    'monthly: {at: "H(8-11):H", day: DAY}',
+]
+
+
+PLAIN_FORMS = [
+    'cron: "17 9 * * 1-5"',
+    'daily: "09:17"',
+    'weekly: {at: "17:17", days: [mon, thu]}',
+    'monthly: {at: "09:17", day: DAY}',
+]
+
+
+def generate_fleet(directory: Path, templates: int, items: int) -> None:
+    """`templates` template files of `items` items each, spread over ten engine instances."""
+    targets = "".join(
+        f"  i{n}: {{platform: engine, url: 'https://engine.example.com', instance: team-{n}}}\n"
+        for n in range(10)
+    )
+    (directory / "schedctl.yaml").write_text(
+        f"owner: bench\ndefaults: {{timezone: Europe/Rome, targets: [i0]}}\ntargets:\n{targets}"
+    )
+    sched = directory / "schedules"
+    sched.mkdir()
+    for t in range(templates):
+        form = FLEET_FORMS[t % len(FLEET_FORMS)].replace("DAY", str(t % 28 + 1))
+        # Block mappings: a file with more than 64 brackets is depth-scanned in pure Python.
+        listed = "".join(
+            f"  - slug: c{i:03d}\n    name: Customer {i}\n    channel: C{t:03d}{i:05d}\n"
+            for i in range(items)
+        )
+        (sched / f"fleet{t:03d}.yaml").write_text(
+            f"# yaml-language-server: $schema=../schemas/schedule.schema.json\n"
+            f"fleet: report{t}\ndescription: Report {t} for every customer\nfor_each:\n{listed}"
+            f"template:\n  name: 'r{t}-{{{{ item.slug }}}}'\n"
+            f"  title: '{{{{ item.name }}}}: report {t}'\n"
+            f"  description: Generated report {t} for {{{{ item.name }}}}.\n"
+            f"  schedule:\n    {form}\n"
+            f"  action:\n    prompt: Summarise what happened for {{{{ item.name }}}} in area {t}.\n"
+            f"  deliver: {{channel: slack, target: '{{{{ item.channel }}}}'}}\n"
+            f"  targets: [i{t % 10}]\n  spread: {'true' if t % 2 else 'false'}\n"
+        )
+
+
+def generate_expanded(directory: Path, templates: int, items: int) -> list[Path]:
+    """The same schedules as plain files (plain times), for check-jsonschema."""
+    files = []
+    for t in range(templates):
+        form = PLAIN_FORMS[t % len(PLAIN_FORMS)].replace("DAY", str(t % 28 + 1))
+        for i in range(items):
+            path = directory / f"r{t:03d}-{i:03d}.yaml"
+            path.write_text(
+                f"name: r{t}-c{i:03d}\ntitle: 'Customer {i}: report {t}'\n"
+                f"description: Generated report {t} for Customer {i}.\n"
+                f"schedule:\n  {form}\n"
+                f"action:\n  prompt: Summarise what happened for Customer {i} in area {t}.\n"
+                f"deliver: {{channel: slack, target: 'C{t:03d}{i:05d}'}}\n"
+                f"targets: [i{t % 10}]\nspread: {'true' if t % 2 else 'false'}\n"
+            )
+            files.append(path)
+    return files
+
+
+def run_fleet(templates: int = 100, items: int = 100) -> list[Result]:
+    tmp = Path(tempfile.mkdtemp(prefix="schedctl-bench-fleet-"))
+    try:
+        (tmp / "repo").mkdir()
+        (tmp / "expanded").mkdir()
+        generate_fleet(tmp / "repo", templates, items)
+        files = generate_expanded(tmp / "expanded", templates, items)
+        check = shutil.which("check-jsonschema") or "check-jsonschema"
+        ours = median_time(
+            lambda: run_command(python_cmd("-m", "reconciler", "validate", str(tmp / "repo"))), 3
+        )
+        theirs = median_time(
+            lambda: run_command([check, "--schemafile", str(SCHEMA), *map(str, files)]), 3
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    count = templates * items
+    return [
+        Result(f"validate {templates} templates x {items} items", ours, theirs, "s", 1 / 3,
+               f"check-jsonschema, {count} expanded files"),
+    ]  # fmt: skip
+
+
 def run(count: int = 5000) -> list[Result]:
     tmp = Path(tempfile.mkdtemp(prefix="schedctl-bench-"))
     try:
@@ -71,6 +165,7 @@ def run(count: int = 5000) -> list[Result]:
         Result("schedctl --help", help_time, version_time, "s", 0.5, "check-jsonschema --version"),
         # For information (no issue figure): what the CLI adds to a bare interpreter start.
         Result("schedctl --help (info)", help_time, bare_time, "s", float("inf"), "python -c pass"),
+        *run_fleet(),
     ]
 
 

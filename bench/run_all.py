@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Every benchmark of the issues, side by side with its reference, as one table of ratios.
 
-    python bench/run_all.py                 # all of them (about 5 minutes on 2 cores)
+    python bench/run_all.py                 # all of them (about 10 minutes on 2 cores)
     python bench/run_all.py --only validate,timing --markdown bench-results/table.md
+    python bench/run_all.py --only fleet    # 100 templates x 100 items: validate and plan
 
 Each row: what is measured, the reference measured in the same run (check-jsonschema, the
 latency floor, a bare interpreter start) or the issue's absolute figure, their ratio, the limit
@@ -25,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Result, print_results
 
 SUITES = ("validate", "timing", "sandbox", "reconcile", "runner")
+# Subsets of the suites above, to run alone: `fleet` is validate's and reconcile's fleet rows.
+EXTRA_SUITES = ("fleet",)
 
 
 def machine() -> str:
@@ -66,7 +69,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SUITES)}")
+    parser.add_argument(
+        "--only", help=f"comma-separated subset of {','.join(SUITES + EXTRA_SUITES)}"
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as markdown")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(SUITES)

@@ -287,6 +287,13 @@ def parse_instant(value: str | None) -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--load",
+    "show_load",
+    is_flag=True,
+    help="Tasks due per minute on each target against its per-tick capacity (a day).",
+)
+@click.option("--week", is_flag=True, help="With --load: seven days instead of one.")
 @target_option
 @pass_ctx
 def next_cmd(
@@ -295,6 +302,8 @@ def next_cmd(
     count: int,
     start: str | None,
     fmt: str,
+    show_load: bool,
+    week: bool,
     local_targets: tuple[str, ...],
     local_config: str | None,
 ) -> None:
@@ -304,13 +313,30 @@ def next_cmd(
     Example:
       schedctl next examples/ -n 3
       schedctl next morning-digest --from 2026-03-28T00:00:00Z --format json
+      schedctl next --load --week
     """
     import json
 
     from reconciler.upcoming import upcoming
 
+    if week and not show_load:
+        fail("--week goes with --load (schedctl next --load --week)")
     names, paths = split_names_and_paths(names_or_paths)
     project = load(_with_targets(ctx, local_targets, local_config), paths)
+    if show_load:
+        from reconciler.upcoming import load_report
+
+        loads = load_report(project, names, parse_instant(start), 7 if week else 1)
+        unknown = sorted(set(names) - {s.key for s in project.schedules})
+        if unknown:
+            fail(f"no schedule named {', '.join(unknown)}")
+        if fmt == "json":
+            echo(json.dumps([t.to_dict() for t in loads], indent=2))
+            return
+        from reconciler.render.load import render_load
+
+        click.echo(render_load(loads, color=_color(ctx)), color=_color(ctx))
+        return
     found = upcoming(project, names, parse_instant(start), count)
     missing = sorted(set(names) - {u.name for u in found})
     if missing:
@@ -576,6 +602,11 @@ def apply(
     help="Mark the imported tasks as this owner's, so plan shows no change.",
 )
 @click.option("--select", "select", metavar="GLOB", help="Only tasks whose title or key matches.")
+@click.option(
+    "--templates",
+    is_flag=True,
+    help="Write tasks that differ in one value only as one template file.",
+)
 @pass_ctx
 def import_cmd(
     ctx: Context,
@@ -584,12 +615,14 @@ def import_cmd(
     out_dir: str | None,
     adopt: bool,
     select: str | None,
+    templates: bool,
 ) -> None:
     """Write the live tasks of a target as schedule files, one per task.
 
     \b
     Example:
       schedctl import --target prod --out schedules/prod --adopt
+      schedctl import --target prod --templates
     """
     from datetime import datetime, timezone
     from pathlib import Path
@@ -609,8 +642,13 @@ def import_cmd(
             now=datetime.now(timezone.utc),
             adopt=adopt,
             select=select,
+            templates=templates,
         )
     echo(render_imported(results))
+    if templates:
+        from reconciler.render.live import render_families
+
+        echo(render_families(results))
     raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
 
 

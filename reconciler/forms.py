@@ -24,10 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import timing
 from reconciler.model import weekday_number
+
+if TYPE_CHECKING:
+    from reconciler.fleet import TemplateRef
 
 Json = dict[str, Any]
 
@@ -80,6 +83,7 @@ class DesiredTask:
     normalized: Json
     source: str = ""  # file:line of the schedule
     marked: str = ""  # the text of the field that carries the marker, as sent
+    template: TemplateRef | None = None  # the template and item it was made from
 
 
 def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:

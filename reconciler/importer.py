@@ -8,15 +8,21 @@ What a platform holds is not always a valid schedule file (a 300-character title
 that never fires, a prompt over the file size limit): every file is checked by the same loader and
 validator as `schedctl validate` before it is written, and skipped with the reason when it
 would fail. Files are created, never overwritten, and never through a symbolic link.
+
+`--templates`: tasks that differ in one value only (`acme-digest`, `globex-digest`, with
+"Acme" and "Globex" in their titles and prompts, and everything else equal) are written as
+one template document instead (see `find_families`); expanded, it gives back exactly the
+documents the single files would hold, so `plan` shows nothing either.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +67,7 @@ class Imported:
     path: str | None  # the file written, None when skipped
     status: str  # written / adopted / skipped / failed
     message: str = ""
+    template: str | None = None  # the template (fleet) it was written into
 
 
 def slugify(title: str) -> str:
@@ -91,6 +98,137 @@ def schedule_document(task: LiveTask, key: str, target: str) -> dict[str, Any]:
         doc.pop("delete_after_run")  # the model allows it only with `at`
     doc["targets"] = [target]
     return {k: doc[k] for k in _ORDER if k in doc}
+
+
+# ---------------------------------------------------------------------------------------------
+# Families: tasks that differ in one value only
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # the fleet's name: the key's fixed text
+    keys: tuple[str, ...]
+    items: tuple[Any, ...]  # `acme`, or {key: acme, name: Acme} when the text spells it otherwise
+    template: dict[str, Any]  # the schedule document with placeholders
+
+
+def _variants(value: str) -> list[str]:
+    """How a key's slug may be spelled in a title or prompt (`acme-corp`: `Acme Corp`, ...)."""
+    words = value.replace("-", " ")
+    found = [words.title(), value.title(), value.capitalize(), words.capitalize(), value.upper()]
+    found += [words.upper(), words]
+    return [v for v in dict.fromkeys(found) if v != value]
+
+
+def _word(text: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(text)}(?![A-Za-z0-9])")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _replace(value: Any, pattern: re.Pattern[str], placeholder: str) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(placeholder, value)
+    if isinstance(value, Mapping):
+        return {k: _replace(v, pattern, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, pattern, placeholder) for v in value]
+    return value
+
+
+def _fill_back(value: Any, item: Any) -> Any:
+    """The template with an item's values put back (the check that a family is exact)."""
+    if isinstance(value, str):
+        if isinstance(item, Mapping):
+            return value.replace("{{ item.key }}", item["key"]).replace(
+                "{{ item.name }}", item["name"]
+            )
+        return value.replace("{{ item }}", str(item))
+    if isinstance(value, Mapping):
+        return {k: _fill_back(v, item) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_back(v, item) for v in value]
+    return value
+
+
+def _candidates(key: str, doc: Mapping[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(signature, item, template) for each way to read `key` as fixed text around one value."""
+    segments = key.split("-")
+    body = {k: v for k, v in doc.items() if k != "name"}
+    texts = _strings(body)
+    out: list[tuple[str, Any, dict[str, Any]]] = []
+    for a in range(len(segments)):
+        for b in range(a + 1, len(segments) + 1):
+            if a == 0 and b == len(segments):
+                continue  # no fixed text left to name the template by
+            value = "-".join(segments[a:b])
+            prefix = "-".join(segments[:a]) + ("-" if a else "")
+            suffix = ("-" if b < len(segments) else "") + "-".join(segments[b:])
+            # One value, written as in the key...
+            scalar = _replace(body, _word(value), "{{ item }}")
+            out.append(_signed(f"{prefix}{{{{ item }}}}{suffix}", value, scalar))
+            # ...or spelled otherwise in the text (`Acme` for `acme`): a mapping item.
+            shown = next(
+                (v for v in _variants(value) if any(_word(v).search(t) for t in texts)), value
+            )
+            spelled = _replace(body, _word(shown), "{{ item.name }}")
+            item = {"key": value, "name": shown}
+            out.append(_signed(f"{prefix}{{{{ item.key }}}}{suffix}", item, spelled))
+    return out
+
+
+def _signed(name: str, item: Any, body: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+    template = {"name": name, **body}
+    return json.dumps(template, sort_keys=True), item, template
+
+
+def find_families(documents: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Family]:
+    """Groups of two or more documents equal but for one value, largest first; each document
+    in one family at most. A value is a whole dash-separated part of the key (`acme` in
+    `acme-digest`), found as a whole word in the other texts, as written or capitalised."""
+    groups: dict[str, list[tuple[str, Any, dict[str, Any]]]] = {}
+    for key, doc in documents:
+        if any("{{" in t for t in _strings(doc)):
+            continue  # literal braces would read as placeholders
+        for signature, item, template in _candidates(key, doc):
+            groups.setdefault(signature, []).append((key, item, template))
+    by_size = sorted(
+        groups.values(),
+        key=lambda g: (-len(g), not isinstance(g[0][1], str), g[0][2]["name"]),
+    )
+    docs = dict(documents)
+    used: set[str] = set()
+    names: set[str] = set()
+    out: list[Family] = []
+    for group in by_size:
+        members = [(k, i, t) for k, i, t in group if k not in used]
+        members = list({k: (k, i, t) for k, i, t in members}.values())
+        if len(members) < 2:
+            continue
+        template = members[0][2]
+        if any(_fill_back(template, i) != {**docs[k], "name": k} for k, i, _ in members):
+            continue
+        base = re.sub(r"-{2,}", "-", re.sub(r"\{\{[^}]*\}\}", "-", template["name"])).strip("-")
+        name = unique_key(base or "family", names)
+        used.update(k for k, _, _ in members)
+        keys = tuple(k for k, _, _ in members)
+        out.append(Family(name, keys, tuple(i for _, i, _ in members), template))
+    return out
+
+
+def template_document(family: Family) -> dict[str, Any]:
+    """The template file's mapping for a family."""
+    order = {k: i for i, k in enumerate(_ORDER)}
+    body = dict(sorted(family.template.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return {"fleet": family.name, "for_each": list(family.items), "template": body}
 
 
 def _past_one_shot(task: LiveTask, now: datetime) -> bool:
@@ -181,8 +319,10 @@ def import_target(
     now: datetime,
     adopt: bool = False,
     select: str | None = None,
+    templates: bool = False,
 ) -> list[Imported]:
-    """Write one file per live task of this owner or of none; adopt them when asked."""
+    """Write one file per live task of this owner or of none (one template file per family
+    with `templates`); adopt them when asked."""
     provider = conn.provider
     listing = provider.list_tasks()
     owner = provider.owner
@@ -192,20 +332,12 @@ def import_target(
     _out_directory(out_dir)
     schema = os.path.relpath(schema_root / SCHEMA_FILE, out_dir).replace(os.sep, "/")
     results: list[Imported] = []
-    pending: dict[str, tuple[int, LiveTask, Path, str]] = {}  # key -> where, what to write
+    chosen: list[tuple[LiveTask, str]] = []
     for task in listing.tasks:
         ours = task.marker is not None and task.marker.owner == owner
         if task.marker is not None and not ours:
-            results.append(
-                Imported(
-                    str(task.marker.key),
-                    task.title,
-                    task.id,
-                    None,
-                    "skipped",
-                    f"owned by {task.marker.owner!r}",
-                )
-            )
+            why = f"owned by {task.marker.owner!r}"
+            results.append(Imported(task.marker.key, task.title, task.id, None, "skipped", why))
             continue
         key = task.marker.key if ours and task.marker else unique_key(slugify(task.title), taken)
         if select and not (fnmatch.fnmatch(task.title, select) or fnmatch.fnmatch(key, select)):
@@ -219,45 +351,79 @@ def import_target(
                 Imported(key, task.title, task.id, None, "skipped", "a one-shot in the past")
             )
             continue
-        path = out_dir / f"{key}.yaml"
-        obstacle = _obstacle(path)
-        if obstacle is not None:
-            results.append(Imported(key, task.title, task.id, None, *obstacle))
-            continue
-        body = _yaml(schedule_document(task, key, conn.name))
-        text = f"# yaml-language-server: $schema={schema}\n{body}"
-        pending[key] = (len(results), task, path, text)
-        results.append(Imported(key, task.title, task.id, None, "pending"))  # its place
-    invalid = validation_errors(conn, owner, {k: v[3] for k, v in pending.items()}, now)
-    for key, (index, task, path, text) in pending.items():
-        results[index] = _write(conn, task, key, path, text, invalid.get(key), adopt)
+        chosen.append((task, key))
+    documents = {key: schedule_document(task, key, conn.name) for task, key in chosen}
+    families = find_families(list(documents.items())) if templates else []
+    family_of = {key: family for family in families for key in family.keys}
+    # One file per single task and one per family, by file stem: its text and its tasks.
+    files: dict[str, _File] = {}
+    for task, key in chosen:
+        family = family_of.get(key)
+        stem = family.name if family else key
+        if stem not in files:
+            if family is None:
+                content, comment = documents[key], ""
+            else:
+                content = template_document(family)
+                comment = (
+                    f"# {len(family.keys)} live tasks that differ in one value only, "
+                    "as one template (schedctl import --templates)\n"
+                )
+            text = f"# yaml-language-server: $schema={schema}\n{comment}{_yaml(content)}"
+            fleet = family.name if family else None
+            files[stem] = _File(out_dir / f"{stem}.yaml", text, fleet, [])
+        files[stem].members.append((task, key))
+    pending: dict[str, _File] = {}
+    for stem, file in files.items():
+        obstacle = _obstacle(file.path)
+        if obstacle is None:
+            pending[stem] = file
+        else:
+            results.extend(file.results(None, *obstacle))
+    invalid = validation_errors(conn, owner, {stem: f.text for stem, f in pending.items()}, now)
+    for stem, file in pending.items():
+        results.extend(_write(conn, file, invalid.get(stem), adopt))
     return results
 
 
-def _write(
-    conn: Connection,
-    task: LiveTask,
-    key: str,
-    path: Path,
-    text: str,
-    errors: list[Diagnostic] | None,
-    adopt: bool,
-) -> Imported:
-    def result(status: str, message: str = "", written: str | None = None) -> Imported:
-        return Imported(key, task.title, task.id, written, status, message)
+@dataclass
+class _File:
+    """One file import writes: a schedule, or a template holding several tasks."""
 
+    path: Path
+    text: str
+    template: str | None
+    members: list[tuple[LiveTask, str]]
+
+    def results(self, written: str | None, status: str, message: str = "") -> list[Imported]:
+        return [
+            Imported(key, task.title, task.id, written, status, message, self.template)
+            for task, key in self.members
+        ]
+
+
+def _write(
+    conn: Connection, file: _File, errors: list[Diagnostic] | None, adopt: bool
+) -> list[Imported]:
     if errors:
-        return result("skipped", _reason(errors))
+        return file.results(None, "skipped", _reason(errors))
     try:
-        _create(path, text)
+        _create(file.path, file.text)
     except FileExistsError:  # appeared since the check: still never replaced or followed
-        return result("skipped", f"{path} exists")
+        return file.results(None, "skipped", f"{file.path} exists")
     except OSError as exc:
-        return result("failed", f"cannot write {path}: {exc.strerror or exc}")
-    if not adopt or task.marker is not None:  # a marked task is this owner's already
-        return result("written", written=str(path))
-    try:
-        conn.provider.adopt(task, key)
-    except SchedctlError as exc:
-        return result("failed", f"written, but not adopted: {exc}", str(path))
-    return result("adopted", written=str(path))
+        return file.results(None, "failed", f"cannot write {file.path}: {exc.strerror or exc}")
+    written = str(file.path)
+    out: list[Imported] = []
+    for task, key in file.members:
+        one = _File(file.path, file.text, file.template, [(task, key)])
+        if not adopt or task.marker is not None:  # a marked task is this owner's already
+            out.extend(one.results(written, "written"))
+            continue
+        try:
+            conn.provider.adopt(task, key)
+        except SchedctlError as exc:
+            out.extend(one.results(written, "failed", f"written, but not adopted: {exc}"))
+        else:
+            out.extend(one.results(written, "adopted"))
+    return out

@@ -18,8 +18,11 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler import fleet
 from reconciler.errors import Diagnostic, Severity
+from reconciler.fleet import FleetInfo, TemplateRef
 from reconciler.model import Config, Schedule, ScheduleBody
+from reconciler.spread import Hashed, resolve_hashed
 from reconciler.targets import Collection, collection_of
 from reconciler.yamlpos import (
     MAX_FILE_BYTES,
@@ -63,6 +66,8 @@ class ResolvedSchedule:
     timezone_explicit: bool
     doc: Document
     merged: PosDict  # the merged raw mapping, positions pointing at the lines they came from
+    template: TemplateRef | None = None  # the template and item it was made from
+    hashed: Hashed | None = None  # its H time, as written and as resolved (`schedule` has it)
 
     @property
     def title(self) -> str:
@@ -75,7 +80,8 @@ class ResolvedSchedule:
         self, loc: Sequence[str | int], message: str, severity: Severity = "error"
     ) -> Diagnostic:
         pos = self.where(loc)
-        return Diagnostic(self.doc.file, pos.line, pos.column, f"{self.key}: {message}", severity)
+        who = self.template.label if self.template else self.key
+        return Diagnostic(self.doc.file, pos.line, pos.column, f"{who}: {message}", severity)
 
 
 @dataclass
@@ -88,6 +94,7 @@ class Project:
     schedules: list[ResolvedSchedule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     narrowed: bool = False  # read from PATHS, not from the config's globs
+    fleets: dict[str, FleetInfo] = field(default_factory=dict)  # template documents, by name
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -427,6 +434,7 @@ def _load_project(
     seen: dict[tuple[str, str], ResolvedSchedule] = {}
     for path in files:
         _load_file(project, path, seen, only_targets)
+    resolve_hashed(project)  # H times, once every schedule of every target is known
     return project
 
 
@@ -459,7 +467,43 @@ def _load_file(
                 )
             )
             continue
+        if fleet.is_template(data):
+            _expand_template(project, Document(shown, index, data), seen, only_targets)
+            continue
         _resolve_document(project, Document(shown, index, data), seen, only_targets)
+
+
+def _expand_template(
+    project: Project,
+    doc: Document,
+    seen: dict[tuple[str, str], ResolvedSchedule],
+    only_targets: Sequence[str],
+) -> None:
+    """A template document: each item's document resolved like a file's, its problems named
+    `fleet[item]` at the template's lines."""
+    expansion = fleet.expand(doc.data, doc.file, project.config.vars)
+    project.diagnostics.extend(expansion.diagnostics)
+    info = expansion.info
+    if info is None:
+        return
+    first = project.fleets.get(info.name)
+    if first is not None:
+        pos = doc.where(("fleet",) if "fleet" in doc.data else ("template", "name"))
+        project.diagnostics.append(
+            Diagnostic(doc.file, pos.line, pos.column,
+                       f"{info.name}[*]: another template is called {info.name!r} (at "
+                       f"{first.source}): name this one with `fleet: NAME`")
+        )  # fmt: skip
+        return
+    project.fleets[info.name] = info
+    for data, ref in expansion.documents:
+        start = len(project.diagnostics)
+        _resolve_document(project, Document(doc.file, doc.index, data), seen, only_targets, ref)
+        for i in range(start, len(project.diagnostics)):
+            d = project.diagnostics[i]
+            project.diagnostics[i] = Diagnostic(
+                d.file, d.line, d.column, f"{ref.label}: {d.message}", d.severity
+            )
 
 
 def _resolve_document(
@@ -467,6 +511,7 @@ def _resolve_document(
     doc: Document,
     seen: dict[tuple[str, str], ResolvedSchedule],
     only_targets: Sequence[str],
+    template: TemplateRef | None = None,
 ) -> None:
     config = project.config
     try:
@@ -547,6 +592,7 @@ def _resolve_document(
             timezone_explicit=zone is not None,
             doc=doc,
             merged=merged,
+            template=template,
         )
         first = seen.get((target, schedule.name))
         if first is not None:

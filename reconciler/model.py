@@ -24,7 +24,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -33,6 +35,15 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# A preset's time may leave its hour or minute to a hash of the schedule's key: `09:H`,
+# `H:30`, `09:H(0-29)`, `H` alone (= `H:H`, any minute of the day). See reconciler/spread.py.
+_H_PART = r"H(\([0-9]{1,2}-[0-9]{1,2}\))?"
+HASHED_TIME_PATTERN = rf"^(H|([01][0-9]|2[0-3]|{_H_PART}):([0-5][0-9]|{_H_PART}))$"
+_TIME_HELP = "Wall-clock time HH:MM; H for the hour or minute picks one from the key (09:H, H)."
+# `{{ item }}`, `{{ item.field }}`, `{{ vars.name }}` (checked by reconciler/fleet.py).
+PLACEHOLDER_PATTERN = r"\{\{[^{}]*\}\}"
+KEY_TEMPLATE_PATTERN = rf"^([a-z0-9-]|{PLACEHOLDER_PATTERN})+$"
+VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Compound durations ("1h30m"); the validator rejects the empty and all-zero ones.
 DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
@@ -346,6 +357,25 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _time_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """An H time passes as written (spread.py resolves it); any other text is a plain HH:MM."""
+    if isinstance(value, str) and "H" in value:
+        if re.match(HASHED_TIME_PATTERN, value):
+            return value
+        raise ValueError(
+            f"invalid time {value!r}: expected HH:MM with H for the hour or the minute "
+            "(09:H, H:30, 09:H(0-29)), or H alone"
+        )
+    return handler(value)
+
+
+TimeText = Annotated[
+    str,
+    Field(pattern=TIME_PATTERN),
+    WrapValidator(_time_text),
+    WithJsonSchema({"type": "string", "pattern": HASHED_TIME_PATTERN}),
+]
+
 Weekday = Annotated[
     int,
     BeforeValidator(weekday_number),
@@ -362,7 +392,7 @@ Weekday = Annotated[
 
 
 class Weekly(StrictModel):
-    at: str = Field(pattern=TIME_PATTERN, description="Wall-clock time HH:MM.", examples=["08:30"])
+    at: TimeText = Field(description=_TIME_HELP, examples=["08:30"])
     days: list[Weekday] = Field(
         min_length=1,
         description="Days of the week: names (mon..sun) or numbers (0 and 7 = Sunday).",
@@ -382,7 +412,7 @@ class Weekly(StrictModel):
 
 
 class Monthly(StrictModel):
-    at: str = Field(pattern=TIME_PATTERN, description="Wall-clock time HH:MM.", examples=["09:00"])
+    at: TimeText = Field(description=_TIME_HELP, examples=["09:00"])
     day: int = Field(ge=1, le=31, description="Day of the month, 1-31.", examples=[1])
 
 
@@ -423,8 +453,9 @@ class ScheduleSpec(StrictModel):
 
     cron: str | None = Field(
         default=None,
-        description="5-field POSIX cron; names and @daily-style macros allowed.",
-        examples=["0 9 * * 1-5", "@daily"],
+        description="5-field POSIX cron; names and @daily-style macros allowed. H in a field "
+        "picks a value from the schedule's key: H, H(0-29), H/15.",
+        examples=["0 9 * * 1-5", "@daily", "H 9 * * 1-5"],
     )
     every: str | None = Field(
         default=None,
@@ -444,8 +475,10 @@ class ScheduleSpec(StrictModel):
         description="One-shot: fire once at this ISO 8601 instant.",
         examples=["2026-12-24T09:00:00+01:00"],
     )
-    daily: str | None = Field(
-        default=None, pattern=TIME_PATTERN, description="Every day at HH:MM.", examples=["09:00"]
+    daily: TimeText | None = Field(
+        default=None,
+        description="Every day at HH:MM (H for the hour or minute: 09:H, H).",
+        examples=["09:00", "09:H"],
     )
     weekly: Weekly | None = Field(default=None, description="Some weekdays at HH:MM.")
     monthly: Monthly | None = Field(default=None, description="One day a month at HH:MM.")
@@ -621,10 +654,100 @@ class Schedule(ScheduleBody):
     overrides: dict[str, dict[str, Any]] | None = Field(
         default=None, description="Per-target changes, deep-merged over this document."
     )
+    spread: bool | None = Field(
+        default=None,
+        description="Choose the H values so that no minute holds more tasks than the platform "
+        "starts per tick (default: the config's defaults.spread).",
+    )
 
     @property
     def display_title(self) -> str:
         return self.title or self.name
+
+
+TemplateText = Annotated[str, Field(pattern=PLACEHOLDER_PATTERN)]
+
+
+class DeliverTemplate(Deliver):
+    channel: Literal["slack", "telegram", "whatsapp"] | TemplateText = Field(  # type: ignore[assignment]
+        description="Where the answer is sent (or a placeholder)."
+    )
+
+
+class ScheduleTemplate(Schedule):
+    """A schedule with placeholders: `{{ item }}`, `{{ item.field }}`, `{{ vars.name }}` in
+    name, title, description, action.prompt, action.app.input, deliver and targets."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "digest-{{ item.slug }}",
+                    "title": "{{ item.name }} digest",
+                    "schedule": {"cron": "H 9 * * 1-5", "timezone": "Europe/Rome"},
+                    "action": {"prompt": "Summarise yesterday for {{ item.name }}."},
+                    "spread": True,
+                }
+            ]
+        }
+    )
+
+    name: str = Field(
+        pattern=KEY_TEMPLATE_PATTERN,
+        description="The key pattern: each item's key, unique per target.",
+        examples=["digest-{{ item }}"],
+    )
+    targets: list[str] | TemplateText | None = Field(  # type: ignore[assignment]
+        default=None,
+        min_length=1,
+        description="Targets of every schedule, or a placeholder holding a list.",
+    )
+    deliver: DeliverTemplate | None = Field(
+        default=None, description="Engine only: where the answer is delivered."
+    )
+
+
+ForEachItem = Annotated[
+    str | int | float | bool | dict[str, Any],
+    Field(description="One item: a value (`{{ item }}`) or a mapping (`{{ item.field }}`)."),
+]
+
+
+class Fleet(StrictModel):
+    """A template document: one schedule per item of `for_each`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fleet": "digest",
+                    "description": "customer digests",
+                    "for_each": [{"slug": "acme", "name": "Acme"}],
+                    "template": {
+                        "name": "digest-{{ item.slug }}",
+                        "schedule": {"daily": "09:H"},
+                        "action": {"prompt": "Summarise yesterday for {{ item.name }}."},
+                    },
+                }
+            ]
+        }
+    )
+
+    fleet: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="The fleet's name in plans and messages, `digest[acme]` (default: the "
+        "fixed text of the template's name).",
+        examples=["digest"],
+    )
+    description: str | None = Field(
+        default=None, description="What the fleet is for: shown beside its group in plans."
+    )
+    for_each: list[ForEachItem] | Annotated[str, Field(pattern=VAR_PATTERN)] = Field(
+        description="The items: a list here, or the name of a list in the config's `vars`.",
+        examples=[["acme", "globex"], "customers"],
+    )
+    template: ScheduleTemplate = Field(description="The schedule made for each item.")
 
 
 class Target(StrictModel):
@@ -663,6 +786,9 @@ class Defaults(StrictModel):
     timezone: str | None = Field(default=None, description="Zone for schedules that name none.")
     targets: list[str] | None = Field(
         default=None, min_length=1, description="Targets for schedules that name none."
+    )
+    spread: bool = Field(
+        default=False, description="`spread` for schedules and templates that do not say."
     )
 
     @field_validator("timezone")
@@ -706,6 +832,11 @@ class Config(StrictModel):
         },
         description="Where schedules go, by name.",
     )
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Named values for templates: `for_each: NAME` or `{{ vars.NAME }}`.",
+        examples=[{"customers": ["acme", "globex"], "channel": "C012345678"}],
+    )
 
     @field_validator("targets")
     @classmethod
@@ -725,6 +856,14 @@ class Config(StrictModel):
         if len(set(owners)) != len(owners):
             raise ValueError("previous_owners lists an owner twice")
         return owners
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, values: dict[str, Any]) -> dict[str, Any]:
+        for name in values:
+            if not re.match(VAR_PATTERN, name):
+                raise ValueError(f"var name {name!r} must be a word (letters, digits, _)")
+        return values
 
     @model_validator(mode="after")
     def _defaults_known(self) -> Config:

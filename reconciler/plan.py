@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
+from reconciler.fleet import TemplateRef
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, cut_copy
 
 FORMAT_VERSION = "1"
@@ -54,6 +55,7 @@ class Change:
     source: str = ""  # file:line of the schedule
     reason: str = ""
     delete: bool = False  # a duplicate that apply deletes (always, since duplicates are ours)
+    template: TemplateRef | None = None  # the template and item of the desired schedule
 
     @property
     def writes(self) -> bool:
@@ -69,10 +71,14 @@ class Change:
         fields = tuple(
             FieldChange(f["path"], f.get("before"), f.get("after")) for f in data.get("fields", ())
         )
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "fields"}
+        known = {
+            k: data[k]
+            for k in cls.__dataclass_fields__
+            if k in data and k not in ("fields", "template")
+        }
         if known.get("action") not in ACTIONS:
             raise ValueError(f"unknown action {known.get('action')!r}")
-        return cls(**known, fields=fields)
+        return cls(**known, fields=fields, template=TemplateRef.from_dict(data.get("template")))
 
 
 @dataclass(frozen=True)
@@ -346,6 +352,7 @@ def diff_target(
                         d.document,
                         d.source,
                         reason,
+                        template=d.template,
                     )
                 )
             else:
@@ -362,6 +369,7 @@ def diff_target(
                     after=d.document,
                     before=copy.document,
                     source=d.source,
+                    template=d.template,
                     reason=f"an object without a marker (id {copy.id}) is this schedule with its "
                     f"marker cut off (the platform kept {len(copy.marked)} of "
                     f"{len(d.marked)} characters): delete it and shorten the schedule's text",
@@ -372,7 +380,18 @@ def diff_target(
         else:
             fields = field_diff({}, d.normalized)
             plan.changes.append(
-                Change("create", key, d.title, None, fields, d.payload, None, d.document, d.source)
+                Change(
+                    "create",
+                    key,
+                    d.title,
+                    None,
+                    fields,
+                    d.payload,
+                    None,
+                    d.document,
+                    d.source,
+                    template=d.template,
+                )
             )
 
     for key in sorted(set(owned) - set(wanted)):
@@ -424,6 +443,7 @@ def _clash(
             after=d.document,
             before=clash.document,
             source=d.source,
+            template=d.template,
             reason=f"an object without a schedctl marker (id {clash.id}) already has this title; "
             f"`schedctl import --target {target} --adopt` takes it over",
         )
@@ -442,6 +462,7 @@ def _clash(
         after=d.document,
         before=other.document,
         source=d.source,
+        template=d.template,
         reason=f"an object of another owner, {them!r} (id {other.id}, marker {other.marker}), "
         f"already has {what}; if this repository was {them!r} before, add "
         f"`previous_owners: [{them}]` to the config to take it over",

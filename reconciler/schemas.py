@@ -6,18 +6,42 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import Config, Schedule
+from reconciler.model import Config, Fleet, Schedule
 
 SCHEMA_ID = "https://schedctl.dev/schemas/{name}"  # an identifier, never fetched
 
 
+def schedule_file_schema() -> dict[str, Any]:
+    """A schedule document, or a template document (one with `template` or `for_each`).
+
+    The properties of both are listed at the top, so editors complete either kind; which one
+    a document must be is decided by if/then/else.
+    """
+    schema = Schedule.model_json_schema()
+    template = Fleet.model_json_schema()
+    defs = {**schema.pop("$defs", {}), **template.pop("$defs", {})}
+    defs["Fleet"] = template
+    required = schema.pop("required")
+    properties = dict(schema["properties"])
+    for key, value in template["properties"].items():
+        properties.setdefault(key, value)
+    return {
+        **schema,
+        "properties": properties,
+        "if": {"anyOf": [{"required": ["template"]}, {"required": ["for_each"]}]},
+        "then": {"$ref": "#/$defs/Fleet"},
+        "else": {"required": required},
+        "$defs": defs,
+    }
+
+
 def build_schemas() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for name, model, title in (
-        ("schedule.schema.json", Schedule, "schedctl schedule file"),
-        ("config.schema.json", Config, "schedctl config (schedctl.yaml)"),
+    for name, build, title in (
+        ("schedule.schema.json", schedule_file_schema, "schedctl schedule file"),
+        ("config.schema.json", Config.model_json_schema, "schedctl config (schedctl.yaml)"),
     ):
-        schema = model.model_json_schema()
+        schema = build()
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": SCHEMA_ID.format(name=name),

@@ -43,6 +43,10 @@ def upcoming_for(
     note = platforms.get(platform).next_notes.get(spec.form)
     if note:
         notes.append(note)
+    hashed = resolved.hashed
+    if hashed is not None:
+        how = " (moved by spreading: its own minute was full)" if hashed.moved else ""
+        notes.append(f"H time: {hashed.written} is {hashed.resolved}{how}")
     if not resolved.schedule.enabled:
         notes.append("disabled: it will not fire until enabled")
     return Upcoming(
@@ -61,3 +65,92 @@ def upcoming(project: Project, names: Sequence[str], start: datetime, count: int
     return [
         upcoming_for(s, project.config.targets[s.target].platform, start, count) for s in chosen
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# `next --load`: due tasks per minute against each target's per-tick capacity
+
+
+@dataclass(frozen=True)
+class MinuteDue:
+    minute: datetime  # UTC, the start of the minute
+    keys: list[str]
+
+
+@dataclass
+class TargetLoad:
+    target: str
+    platform: str
+    capacity: int | None  # tasks one tick starts (the most one minute holds on time)
+    tick_seconds: int | None
+    start: datetime
+    until: datetime
+    minutes: list[MinuteDue]  # the minutes with anything due, in order
+
+    @property
+    def peak(self) -> MinuteDue | None:
+        return max(self.minutes, key=lambda m: len(m.keys), default=None)
+
+    @property
+    def over(self) -> list[MinuteDue]:
+        cap = self.capacity
+        return [m for m in self.minutes if cap is not None and len(m.keys) > cap]
+
+    def to_dict(self) -> dict[str, object]:
+        peak = self.peak
+        return {
+            "target": self.target,
+            "platform": self.platform,
+            "capacity": self.capacity,
+            "tick_seconds": self.tick_seconds,
+            "from": self.start.isoformat(),
+            "until": self.until.isoformat(),
+            "peak": len(peak.keys) if peak else 0,
+            "over_capacity": [
+                {"minute": m.minute.isoformat(), "due": len(m.keys), "keys": m.keys}
+                for m in self.over
+            ],
+            "minutes": [
+                {"minute": m.minute.isoformat(), "due": len(m.keys), "keys": m.keys}
+                for m in self.minutes
+            ],
+        }
+
+
+def load_report(
+    project: Project, names: Sequence[str], start: datetime, days: int
+) -> list[TargetLoad]:
+    """Per target: each minute's due tasks from the hour of `start` for `days` days (UTC)."""
+    from datetime import timedelta, timezone
+
+    from reconciler.spread import due_minutes, platform_capacity
+
+    first = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    until = first + timedelta(days=days)
+    out: list[TargetLoad] = []
+    for name, target in project.config.targets.items():
+        chosen = [s for s in project.for_target(name) if not names or s.key in names]
+        if not chosen and names:
+            continue
+        capacity = platform_capacity(target.platform)
+        # Fires strictly after the instant before the hour: one due at its first minute counts.
+        due = due_minutes(chosen, first - timedelta(microseconds=1), until - timedelta(seconds=1))
+        minutes = [
+            MinuteDue(
+                datetime.fromtimestamp(minute * 60, timezone.utc),
+                sorted(chosen[i].key for i in due[minute]),
+            )
+            for minute in sorted(due)
+        ]
+        out.append(
+            TargetLoad(
+                name,
+                target.platform,
+                capacity.tasks if capacity else None,
+                capacity.tick_seconds if capacity else None,
+                first,
+                until,
+                minutes,
+            )
+        )
+    return out

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from reconciler import platforms, timing
 from reconciler.errors import ConfigError, Diagnostic
+from reconciler.fleet import collapse
 from reconciler.loader import Project, ResolvedSchedule, gc_paused
 from reconciler.yamlpos import position_of
 
@@ -99,4 +100,5 @@ def _check_project(project: Project, now: datetime) -> Findings:
             continue
         if schedules:
             platform.extend(found.check(schedules, target, now))
-    return Findings(own, platform)
+    # A template's items share its lines: a finding they all share is said once.
+    return Findings(collapse(own, project.fleets), collapse(platform, project.fleets))

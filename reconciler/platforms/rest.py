@@ -586,6 +586,7 @@ class RestProvider(ABC):
             normalized=normalize(projected, self.defaults),
             source=f"{resolved.doc.file}:{pos.line}",
             marked=str(payload[self.marker_field]),
+            template=resolved.template,
         )
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:

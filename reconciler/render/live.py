@@ -84,3 +84,17 @@ def render_imported(results: Sequence[Imported]) -> str:
         line = f"{r.status:<8} {r.key:<32} {where}" + (f"  ({r.message})" if r.message else "")
         lines.append(printable(line))
     return "\n".join(lines) if lines else "no live task matched"
+
+
+def render_families(results: Sequence[Imported]) -> str:
+    """What `import --templates` found: each template and its tasks, or that there was none."""
+    found: dict[str, list[str]] = {}
+    for r in results:
+        if r.template:
+            found.setdefault(r.template, []).append(r.key)
+    if not found:
+        return "templates: none found (no two tasks differ in one value only)"
+    return "\n".join(
+        f"template {name}: {len(keys)} tasks ({', '.join(keys)}) in one file"
+        for name, keys in found.items()
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.plan import ACTIONS, Change, Plan, TargetPlan, UnreadableObject
+from reconciler.plan import ACTIONS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render.text import clip, printable
 
@@ -73,24 +73,95 @@ def summary_line(counts: Mapping[str, int]) -> str:
 # text
 
 
-def change_lines(change: Change, color: bool) -> list[str]:
+def _field_text(change: Change, f: FieldChange) -> str:
+    if change.action == "create":
+        return f"{printable(f.path)}: {value_text(f.after)}"
+    return f"{printable(f.path)}: {value_text(f.before)} -> {value_text(f.after)}"
+
+
+def _field_key(f: FieldChange) -> tuple[str, str, str]:
+    return (f.path, value_text(f.before), value_text(f.after))
+
+
+def change_lines(
+    change: Change,
+    color: bool,
+    *,
+    indent: str = "  ",
+    skip: frozenset[tuple[str, str, str]] = frozenset(),
+    source: bool = True,
+) -> list[str]:
     symbol = _symbol(change)
-    head = f"  {symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
+    head = f"{indent}{symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
     if change.remote_id:
         head += f"  (id {_id_text(change.remote_id)})"
-    if change.source:
+    if change.source and source:
         head += f"  {printable(change.source)}"
     lines = [_style(head, change.action, color, bold=True)]
     if change.action in ("conflict", "duplicate") or (change.action == "delete" and change.reason):
-        lines.append(f"      {_reason_text(change.reason)}")
-    if change.action == "update":
-        for f in change.fields:
-            text = f"      {printable(f.path)}: {value_text(f.before)} -> {value_text(f.after)}"
-            lines.append(_style(text, change.action, color))
-    elif change.action == "create":
+        lines.append(f"{indent}    {_reason_text(change.reason)}")
+    if change.action in ("update", "create"):
         lines.extend(
-            _style(f"      {printable(f.path)}: {value_text(f.after)}", change.action, color)
+            _style(f"{indent}    {_field_text(change, f)}", change.action, color)
             for f in change.fields
+            if _field_key(f) not in skip
+        )
+    return lines
+
+
+def group_changes(changes: Sequence[Change]) -> list[list[Change]]:
+    """The changes of one template with one symbol together, where its first one stands; the
+    others alone."""
+    out: list[list[Change]] = []
+    groups: dict[tuple[str, str], list[Change]] = {}
+    for change in changes:
+        if change.template is None:
+            out.append([change])
+            continue
+        key = (_symbol(change), change.template.name)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+            out.append(group)
+        group.append(change)
+    return out
+
+
+def shared_fields(group: Sequence[Change]) -> frozenset[tuple[str, str, str]]:
+    """The field changes every member of a group makes alike."""
+    common = {_field_key(f) for f in group[0].fields}
+    for change in group[1:]:
+        common &= {_field_key(f) for f in change.fields}
+    return frozenset(common)
+
+
+def group_head(group: Sequence[Change]) -> str:
+    """`+ 30 × digest[*] (customer digests)`"""
+    ref = group[0].template
+    assert ref is not None
+    head = f"{_symbol(group[0])} {len(group)} × {ref.group}"
+    return head + (f" ({ref.description})" if ref.description else "")
+
+
+def group_lines(group: Sequence[Change], color: bool) -> list[str]:
+    """A template's changes: one line for the lot, what they all change, then each one."""
+    if len(group) == 1 or group[0].template is None:
+        return [line for change in group for line in change_lines(change, color)]
+    first = group[0]
+    head = f"  {group_head(group)}"
+    sources = {c.source for c in group}
+    if len(sources) == 1 and first.source:
+        head += f"  {first.source}"
+    lines = [_style(head, first.action, color, bold=True)]
+    shared = shared_fields(group)
+    lines.extend(
+        _style(f"      {_field_text(first, f)}", first.action, color)
+        for f in first.fields
+        if _field_key(f) in shared
+    )
+    for change in group:
+        lines.extend(
+            change_lines(change, color, indent="      ", skip=shared, source=len(sources) > 1)
         )
     return lines
 
@@ -103,8 +174,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             lines.append(f"{head}: ERROR: {printable(target.error)}")
             continue
         lines.append(f"{head}: {summary_line(target.summary)}; {target.in_sync} in sync")
-        for change in target.changes:
-            lines.extend(change_lines(change, color))
+        for group in group_changes(target.changes):
+            lines.extend(group_lines(group, color))
         if target.orphans:
             keys = printable(", ".join(sorted({c.key or "?" for c in target.orphans})))
             lines.append(
@@ -165,8 +236,11 @@ def _rate(value: float) -> str:
     return f"{value:+.2f}".rstrip("0").rstrip(".") if value else "0"
 
 
-def markdown_change(target: TargetPlan, change: Change, now: datetime) -> tuple[str, float]:
-    """One `<details>` block, and the change in estimated runs per day."""
+Outcome = tuple[list[datetime], list[datetime], float]
+
+
+def _outcome(change: Change, now: datetime) -> Outcome:
+    """Next fires before and after the change, and the change in estimated runs per day."""
     # What fires now, and what will fire once applied (conflicts and kept duplicates stay).
     after = change.after
     if change.action == "delete" or change.delete:
@@ -175,7 +249,14 @@ def markdown_change(target: TargetPlan, change: Change, now: datetime) -> tuple[
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
-    delta = after_rate - before_rate
+    return before_fires, after_fires, after_rate - before_rate
+
+
+def markdown_change(
+    target: TargetPlan, change: Change, now: datetime, outcome: Outcome | None = None
+) -> tuple[str, float]:
+    """One `<details>` block, and the change in estimated runs per day."""
+    before_fires, after_fires, delta = outcome or _outcome(change, now)
     title = html.escape(printable(clip(change.title)))
     key = html.escape(printable(change.key or "?"))
     summary = (
@@ -205,11 +286,69 @@ def markdown_change(target: TargetPlan, change: Change, now: datetime) -> tuple[
     return "\n".join(out), delta
 
 
+def markdown_group(
+    target: TargetPlan,
+    group: Sequence[Change],
+    now: datetime,
+    room: int,
+    outcomes: Sequence[Outcome] | None = None,
+) -> tuple[str, float]:
+    """One `<details>` block for a template's changes: what they share, then one row each
+    (rows beyond `room` characters are counted, not shown); and their runs per day."""
+    first = group[0]
+    shared = shared_fields(group)
+    outcomes = outcomes or [_outcome(c, now) for c in group]
+    delta = sum(o[2] for o in outcomes)
+    summary = (
+        f"<code>{_symbol(first)}</code> {first.action} <b>{html.escape(group_head(group)[2:])}</b>"
+        f" (target <code>{html.escape(target.target)}</code>)"
+    )
+    out = [f"<details><summary>{summary}</summary>", ""]
+    sources = sorted({c.source for c in group if c.source})
+    if len(sources) == 1:
+        out += [f"Source: `{sources[0]}`", ""]
+    common = [f for f in first.fields if _field_key(f) in shared]
+    if common:
+        out += ["Every one of them:", "", "| field | before | after |", "|---|---|---|"]
+        out += [f"| `{f.path}` | {_cell(f.before)} | {_cell(f.after)} |" for f in common]
+        out.append("")
+    tail = [f"Estimated runs per day: {_rate(delta)}", "", "</details>", ""]
+    out += ["| | key | item | title | changes | next fire after |", "|---|---|---|---|---|---|"]
+    used = sum(len(line) + 1 for line in out + tail)
+    for index, (change, (_, after_fires, _)) in enumerate(zip(group, outcomes, strict=True)):
+        own = "<br>".join(
+            f"<code>{html.escape(f.path)}</code>: {_cell(f.before) + ' → ' if change.action != 'create' else ''}"
+            f"{_cell(f.after)}"
+            for f in change.fields
+            if _field_key(f) not in shared
+        )
+        item = change.template.item if change.template else ""
+        row = (
+            f"| <code>{_symbol(change)}</code> | <b>{html.escape(printable(change.key or '?'))}</b> | "
+            f"{html.escape(printable(item))} | {html.escape(printable(clip(change.title)))} | "
+            f"{own or html.escape(printable(clip(change.reason)))} | "
+            f"{_when(after_fires[:1])} |"
+        )
+        if used + len(row) + 200 > room:
+            out += [
+                "",
+                f"_{len(group) - index} more of this template left out: run `schedctl plan` for all._",
+            ]
+            break
+        out.append(row)
+        used += len(row) + 1
+    out += ["", *tail]
+    return "\n".join(out), delta
+
+
 def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """A pull-request comment: summary table, one `<details>` per change, under `limit` chars."""
+    """A pull-request comment: summary table, one `<details>` per change (one per template's
+    changes), under `limit` chars."""
     head = ["### schedctl plan", "", "| target | " + " | ".join(ACTIONS) + " | in sync |"]
     head.append("|---" * (len(ACTIONS) + 2) + "|")
-    blocks: list[str] = []
+    units: list[tuple[TargetPlan, list[Change]]] = []
+    outcomes: dict[int, Outcome] = {}  # by id(change): each computed once
+    notes: list[str] = []  # objects that could not be read, after the changes
     added = removed = 0.0
     for target in plan.targets:
         if target.error:
@@ -224,12 +363,14 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             + " | ".join(str(counts[a]) for a in ACTIONS)
             + f" | {target.in_sync} |"
         )
-        for change in target.changes:
-            block, delta = markdown_change(target, change, now)
-            blocks.append(block)
-            added += max(delta, 0.0)
-            removed += min(delta, 0.0)
-        blocks.extend(
+        for group in group_changes(target.changes):
+            units.append((target, group))
+            for change in group:
+                outcomes[id(change)] = outcome = _outcome(change, now)
+                delta = outcome[2]
+                added += max(delta, 0.0)
+                removed += min(delta, 0.0)
+        notes.extend(
             f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
             for u in target.unreadable
         )
@@ -244,15 +385,25 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
     head.append("")
     text = "\n".join(head)
     reserve = 300  # room for the note below
-    for index, block in enumerate(blocks):
+    for index, (target, group) in enumerate(units):
+        if len(group) > 1:
+            room = limit - len(text) - reserve - 1
+            known = [outcomes[id(c)] for c in group]
+            block, _ = markdown_group(target, group, now, room, known)
+        else:
+            block, _ = markdown_change(target, group[0], now, outcomes[id(group[0])])
         if len(text) + len(block) + 1 + reserve > limit:
-            left = len(blocks) - index
+            left = sum(len(g) for _, g in units[index:])
             text += (
                 f"\n_{left} more change(s) left out: a comment holds at most {limit:,} characters. "
                 "Run `schedctl plan` for the full plan._\n"
             )
             break
         text += "\n" + block
+    for note in notes:  # unreadable objects: short lines, kept while there is room
+        if len(text) + len(note) + 1 > limit:
+            break
+        text += "\n" + note
     return text
 
 

@@ -27,6 +27,7 @@ from reconciler.platforms.rest import (
     weekday_names,
     whole_at,
 )
+from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -301,4 +302,5 @@ class AitroopProvider(RestProvider):
                         "warning",
                     )
                 )
+        out.extend(crowd_warnings(cls, schedules, now))
         return out

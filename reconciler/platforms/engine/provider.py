@@ -5,17 +5,14 @@ See ../shared/platforms/engine-scheduled-tasks.txt.
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.errors import ConfigError
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
 from reconciler.model import MAX_INTERVAL, weekday_number
-from reconciler.platforms.engine.rules import MAX_CONCURRENT
 from reconciler.platforms.rest import (
     MarkerStyle,
     RestProvider,
@@ -26,53 +23,13 @@ from reconciler.platforms.rest import (
     text_at,
     whole_at,
 )
+from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
     from reconciler.http import ApiClient
     from reconciler.loader import ResolvedSchedule
-    from reconciler.model import ScheduleSpec, Target
-
-# How far ahead the same-minute check looks, and how many fires of one schedule it counts:
-# a week of a daily or hourly task; two days of a 15-minute one, whose day repeats itself.
-CROWD_WINDOW = timedelta(days=7)
-CROWD_MAX_FIRES = 200
-
-
-def _spec_key(spec: ScheduleSpec) -> tuple[object, ...]:
-    """What makes two schedule specs fire alike (cheaper than repr for thousands)."""
-    weekly = (spec.weekly.at, tuple(spec.weekly.days)) if spec.weekly else None
-    monthly = (spec.monthly.at, spec.monthly.day) if spec.monthly else None
-    return (spec.cron, spec.every, spec.anchor, spec.at, spec.daily, weekly, monthly, spec.timezone)
-
-
-def crowded_minutes(
-    schedules: Sequence[ResolvedSchedule], now: datetime
-) -> dict[datetime, list[ResolvedSchedule]]:
-    """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
-    # Schedules sharing a schedule and zone share their fires: compute each distinct one once.
-    alike: dict[tuple[tuple[object, ...], str], list[int]] = defaultdict(list)
-    for index, s in enumerate(schedules):
-        if s.schedule.enabled:
-            alike[(_spec_key(s.schedule.schedule), s.timezone)].append(index)
-    due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> schedule indexes
-    until = (now + CROWD_WINDOW).timestamp()
-    for indexes in alike.values():
-        first = schedules[indexes[0]]
-        trigger = timing.trigger_for(first.schedule.schedule, first.timezone, created_at=now)
-        minutes: dict[int, None] = {}  # a task due twice in one minute is still one task
-        for fire in itertools.islice(trigger.iter_fires(now), CROWD_MAX_FIRES):
-            stamp = fire.timestamp()
-            if stamp > until:
-                break
-            minutes[int(stamp) // 60] = None
-        for minute in minutes:
-            due[minute].extend(indexes)
-    return {
-        datetime.fromtimestamp(minute * 60, timezone.utc): [schedules[i] for i in group]
-        for minute, group in due.items()
-        if len(group) > MAX_CONCURRENT
-    }
+    from reconciler.model import Target
 
 
 SANDBOX_INSTANCE = "local"
@@ -253,22 +210,5 @@ class EngineProvider(RestProvider):
                             f"{where}: one-shot time {at.isoformat()} is in the past",
                         )
                     )
-        reported: set[str] = set()
-        for minute, group in sorted(crowded_minutes(schedules, now).items()):
-            fresh = [s for s in group if s.key not in reported]
-            if not fresh:  # each task is warned about once, at its first crowded minute
-                continue
-            keys = sorted({s.key for s in group})
-            named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-            for s in fresh:
-                reported.add(s.key)
-                out.append(
-                    s.diagnostic(
-                        ("schedule",),
-                        f"engine target {s.target!r}: {len(group)} tasks are due at "
-                        f"{minute:%Y-%m-%d %H:%M} UTC ({named}); the engine runs at most "
-                        f"{MAX_CONCURRENT} at once and the rest wait for the next tick",
-                        "warning",
-                    )
-                )
+        out.extend(crowd_warnings(cls, schedules, now))
         return out
