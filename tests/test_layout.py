@@ -45,3 +45,40 @@ def test_importing_plan_loads_no_platform_code() -> None:
     ).stdout.split()
     assert "reconciler.plan" in loaded
     assert not [m for m in loaded if m.startswith(("reconciler.platforms", "reconciler.http"))]
+
+
+def string_constants(path: Path) -> list[tuple[int, str]]:
+    """(line, value) of the string literals that are code, not docs: docstrings and the JSON
+    schema's `examples=` are left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, ast.keyword) and node.arg == "examples":
+            skip.update(id(n) for n in ast.walk(node.value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+    ]
+
+
+def test_no_platform_is_named_outside_its_folder() -> None:
+    names = {p.parent.name for p in (PACKAGE / "platforms").glob("*/__init__.py")}
+    assert names >= {"engine", "aitroop"}
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}: {value!r}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[:2] not in {("platforms", n) for n in names}
+        for line, value in string_constants(path)
+        if value in names
+    ]
+    assert found == []
+
+
+def test_the_sandbox_package_holds_only_the_shared_server() -> None:
+    modules = {p.stem for p in (PACKAGE / "sandbox").glob("*.py")}
+    shared = {"__init__", "__main__", "app", "clock", "gate", "options", "paging", "problems"}
+    assert modules == shared | {"server", "service", "store"}

@@ -194,10 +194,6 @@ def default_name() -> str:
     return served[0]
 
 
-def provider_class(name: str) -> ProviderClass:
-    return get(name).provider
-
-
 def one_of(choices: Sequence[str], word: str = "or") -> str:
     """`a`, `a or b`, `a, b or c`: a list of names in a message."""
     if len(choices) <= 1:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from reconciler.sandbox import RunningSandbox
-from reconciler.sandbox.testing import sandbox_factory
 from tests.reconcile.conftest import platform, repo, sandbox, tasks_path
+from tests.sandbox.fixtures import sandbox_factory
 
 __all__ = ["platform", "repo", "sandbox", "sandbox_factory"]
 

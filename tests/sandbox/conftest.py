@@ -1,6 +1,6 @@
-"""The sandbox fixtures live in the package (reconciler.sandbox.testing) so any suite can use them."""
+"""The sandbox fixtures (tests/sandbox/fixtures.py), for this suite."""
 
-from reconciler.sandbox.testing import (
+from tests.sandbox.fixtures import (
     aitroop_sandbox,
     aitroop_sandbox_server,
     engine_sandbox,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox.server import RunningSandbox
-from reconciler.sandbox.testing import SandboxFactory
+from tests.sandbox.fixtures import SandboxFactory
 
 from .helpers import AITROOP, FakeClock, aitroop_task, client, utc
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox.server import RunningSandbox
-from reconciler.sandbox.testing import SandboxFactory
+from tests.sandbox.fixtures import SandboxFactory
 
 from .helpers import ENGINE, FakeClock, client, engine_task, utc
 

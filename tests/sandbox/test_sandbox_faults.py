@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from reconciler.sandbox.server import RunningSandbox
-from reconciler.sandbox.testing import SandboxFactory
+from tests.sandbox.fixtures import SandboxFactory
 
 from .helpers import AITROOP, ENGINE, aitroop_task, client, engine_task
 

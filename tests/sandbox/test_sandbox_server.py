@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.errors import SandboxError
 from reconciler.sandbox import SandboxOptions, running_sandbox
-from reconciler.sandbox.testing import SandboxFactory
+from tests.sandbox.fixtures import SandboxFactory
 
 from .helpers import AITROOP, ENGINE, aitroop_task, client, engine_task
 

@@ -1,8 +1,8 @@
 """pytest fixtures: a live sandbox over real HTTP (uvicorn on 127.0.0.1), on a temporary database.
 
-Register with `pytest_plugins = ["reconciler.sandbox.testing"]` in a root conftest, or import
-the fixtures by name into a conftest. Sandboxes start seeded (ids and faults replay) and with
-Retry-After 0, so retrying clients do not sleep.
+Import the fixtures by name into a conftest (tests/sandbox/conftest.py does). They live with the
+tests, so the runtime package never imports pytest. Sandboxes start seeded (ids and faults
+replay) and with Retry-After 0, so retrying clients do not sleep.
 
 `engine_sandbox` / `aitroop_sandbox` hand each test a fresh sandbox: one server per platform
 serves the whole session and is `reset()` before each test (stopping uvicorn takes ~0.2 s, too
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from . import SandboxOptions, running_sandbox
-from .server import RunningSandbox
+from reconciler.sandbox import SandboxOptions, running_sandbox
+from reconciler.sandbox.server import RunningSandbox
 
 SandboxFactory = Callable[..., RunningSandbox]
 
