@@ -22,6 +22,7 @@ MARKER = MarkerStyle(open="<<", close=">>", joiner=" ")
 class TinycronProvider(RestProvider):
     name: ClassVar[str] = "tinycron"
     marker_style = MARKER
+    marker_field = "label"
     defaults: ClassVar[Mapping[str, Any]] = {"enabled": True, "schedule.timezone": "UTC"}
     update_method = "PATCH"
 
