@@ -172,7 +172,9 @@ def validate(
         if found:
             echo(render.render_github(found))
     else:
-        text = render.render_text(found, len(project.files), len(project.schedules))
+        text = render.render_text(
+            found, len(project.files), len(project.schedules), config=bool(project.config_file)
+        )
         echo(text)
     raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
 
@@ -330,6 +332,11 @@ def _config_only(ctx: Context) -> tuple[Any, Any]:
 
 def _one_target(ctx: Context, config: Any) -> str:
     if len(ctx.targets) == 1:
+        if ctx.targets[0] not in config.targets:
+            from reconciler.explain import target_hint
+
+            name, known = ctx.targets[0], list(config.targets)
+            fail(f"--target {name!r} is not a target of the config{target_hint(name, known)}")
         return ctx.targets[0]
     if not ctx.targets and len(config.targets) == 1:
         return str(next(iter(config.targets)))

@@ -28,5 +28,10 @@ def available() -> dict[str, str]:
 def provider_class(platform: str) -> ProviderClass:
     for ep in entry_points(group=GROUP, name=platform):
         return cast("ProviderClass", ep.load())
+    from reconciler.explain import hint
+
     known = ", ".join(sorted(available())) or "none installed"
-    raise ConfigError(f"unknown platform {platform!r} (installed providers: {known})")
+    raise ConfigError(
+        f"unknown platform {platform!r}"
+        + hint(platform, available(), f"installed providers: {known}")
+    )
