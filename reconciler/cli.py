@@ -778,8 +778,8 @@ def run_cmd(
     under .schedctl/artifacts/RUN_ID/. Intervals under a minute are allowed locally (with a
     warning). Ctrl-C or SIGTERM: no new runs, running ones finish within --grace, exit 0.
 
-    --simulate FROM..UNTIL fires what falls after FROM up to and including UNTIL (ISO dates
-    or times, naive ones UTC; `now`; UNTIL may be +7d) on a virtual clock, with the print
+    --simulate FROM..UNTIL fires what falls from FROM (included) to UNTIL (not included; ISO
+    dates or times, naive ones UTC; `now`; UNTIL may be +7d) on a virtual clock, with the print
     executor unless --executor names another. It writes nothing to runs.db unless --db is
     given (then use a separate file: simulated slots count as fired).
 
@@ -835,6 +835,8 @@ def run_cmd(
         )
         if fmt == "json":
             echo(report.timeline_json(records))
+        if not any(r.status != "skipped" for r in records):
+            echo(report.empty_window(start, until), err=fmt == "json")
         return
     if once:
         record = runner.run_once(selection.schedules, once, options, on_run=line)
