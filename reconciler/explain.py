@@ -601,6 +601,11 @@ def _colon_in_value(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
             f"e.g. {name}: {_quoted(value)}"
         ), spot.where()
     above = spot.line_above(spot.line)
+    if above is not None and not _KEY_AT.match(above[1]) and not above[1].lstrip().startswith("-"):
+        return (
+            f"line {above[0]} (`{_snippet(above[1])}`) is text without a key, so this line "
+            "continues it: write it as `key: value`, or indent it under the key it belongs to"
+        ), (above[0], _indent(above[1]) + 1)
     if above is not None and _indent(text) > _indent(above[1]):
         return (
             f"`{_snippet(text)}` is indented under line {above[0]} (`{_snippet(above[1])}`), "
@@ -634,6 +639,16 @@ def _not_a_key(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
     return (
         f"bad indentation: `{found}` is indented {indent} space{'s' * (indent != 1)}, but "
         f"{where}: indent each entry like the ones it belongs with"
+    ), spot.where()
+
+
+def _not_an_item(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
+    """A `key: value` (or text) at the indentation of a list's items."""
+    found = _snippet(spot.line_text(spot.line))
+    start_line, _ = spot.at_context()
+    return (
+        f"`{found}` is among the items of the list from line {start_line}, but is no item: "
+        f"start it with '- ' to make it one, or indent it like the keys it belongs with"
     ), spot.where()
 
 
@@ -702,9 +717,23 @@ def _directive(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
     )
 
 
-def _end_of_stream(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
-    inside = re.sub(r"^while (scanning|parsing) ", "", spot.context)
-    return f"the file ends in the middle of {inside or 'a value'}", spot.where()
+def _escape(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
+    return (
+        "a backslash inside double quotes starts an escape (\\n, \\t, \\\"): write \\\\ for a "
+        "backslash, or use single quotes, e.g. 'C:\\reports'"
+    ), spot.at_context()
+
+
+def _no_content(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
+    return (
+        "a value is missing here, inside { } or [ ]: remove the extra ',' or bracket, and "
+        "quote values that hold ', ' or ': '"
+    ), spot.where()
+
+
+def _tag(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
+    message = "a value starting with ! is read as a YAML tag: put the value in quotes"
+    return message, spot.at_context()
 
 
 # (problem starts with, context contains or "", explain): the first that matches is used. Both
@@ -717,17 +746,23 @@ YAML_RULES: list[tuple[str, str, Callable[[YamlSpot], tuple[str, tuple[int, int]
     ("found undefined alias", "", _undefined_alias),
     ("mapping values are not allowed", "", _colon_in_value),
     ("did not find expected key", "", _not_a_key),
+    ("expected <block end>", "block collection", _not_an_item),
     ("expected <block end>", "", _not_a_key),
+    ("did not find expected '-' indicator", "", _not_an_item),
     ("did not find expected ','", "", _unclosed_flow),
     ("expected ',' or", "", _unclosed_flow),
     ("found unexpected end of stream", "quoted scalar", _unclosed_quote),
     ("could not find expected ':'", "", _no_colon),
     ("found a tab character", "", _tab),
     ("found character that cannot start any token", "", _bad_start),
+    ("found character '", "", _bad_start),
     ("did not find expected <document start>", "", _document_start),
     ("expected '<document start>'", "", _document_start),
     ("found unknown directive name", "", _directive),
-    ("found unexpected end of stream", "", _end_of_stream),
+    ("found unknown escape character", "", _escape),
+    ("did not find expected node content", "", _no_content),
+    ("expected the node content", "", _no_content),
+    ("", "a tag", _tag),  # `!<x`, `!x!`: whatever the parser calls it
 ]
 
 

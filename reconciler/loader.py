@@ -414,9 +414,8 @@ def _glob_diagnostic(project: Project, index: int, problem: str) -> Diagnostic:
     """At the glob in the config; with no config, about the default and how to get one."""
     if project.config_file is None:
         return Diagnostic.general(
-            f"no schedctl.yaml here or in the given directory, and the default {problem}: "
-            "name the schedule files (schedctl validate FILE...), or create a repository "
-            "with `schedctl init`"
+            f"no schedctl.yaml here, and the default {problem}: name the schedule files "
+            "(schedctl validate FILE...), or start a repository with `schedctl init`"
         )
     pos = position_of(project.config_data, ("schedules", index))
     if "schedules" not in project.config_data:

@@ -200,7 +200,7 @@ class _Builder:
             if node.tag in (_TAG + "map", _TAG + "seq"):
                 expected = "a mapping" if node.tag.endswith("map") else "a sequence"
                 raise YamlProblem(f"expected {expected}", _mark(node))
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         try:
             return kind[1](node.value)
         except ValueError:  # `!!int abc`, `!!bool maybe`, a 5000-digit integer
@@ -210,7 +210,7 @@ class _Builder:
 
     def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int, int]:
         if node.tag != _TAG + "seq":
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         result = PosList()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0
@@ -224,7 +224,7 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int, int]:
         if node.tag != _TAG + "map":
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         result = PosDict()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0
@@ -276,6 +276,15 @@ class _Builder:
             size, height = size + value_size + 1, max(height, value_height + 1)
             chars += key_chars + value_chars
         return result, size, height, chars
+
+
+def _unsupported(node: yaml.Node) -> YamlProblem:
+    tag = "!!" + node.tag.removeprefix(_TAG) if node.tag.startswith(_TAG) else node.tag
+    return YamlProblem(
+        f"unsupported YAML tag {tag} (schedule files take no tags: quote a value that starts "
+        "with !)",
+        _mark(node),
+    )
 
 
 def decode(data: bytes) -> str:
