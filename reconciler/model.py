@@ -106,7 +106,7 @@ def _too_long(duration: str) -> bool:
         return True
     days, hours, minutes, seconds = (int(n) if n else 0 for n in match.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    return total > MAX_INTERVAL.total_seconds()
+    return total > MAX_INTERVAL // timedelta(seconds=1)  # whole seconds: a float rounds up
 
 
 def check_instant(value: datetime) -> datetime:

@@ -7,6 +7,7 @@ or libyaml's own words, every YAML rule is reached, and the did-you-mean helper 
 
 from __future__ import annotations
 
+import copy
 from typing import Any, get_args, get_origin
 
 import pytest
@@ -89,32 +90,18 @@ BASE: dict[str, Any] = {
 
 
 def place(path: str, value: Any) -> dict[str, Any]:
-    """BASE with `value` at a dotted path (`*` becomes one list item or mapping key)."""
-    doc: dict[str, Any] = {
-        **BASE,
-        "schedule": dict(BASE["schedule"]),
-        "action": dict(BASE["action"]),
-    }
-    parts = path.replace(".*", ".0").split(".")
-    if parts[0] == "schedule" and len(parts) > 1:
-        doc["schedule"] = {}
-    if parts[0] == "action" and len(parts) > 1:
-        doc["action"] = {}
-    node: Any = doc
-    for part, nxt in zip(parts, parts[1:]):
-        key: Any = int(part) if part.isdigit() and isinstance(node, list) else part
-        child: Any = [] if nxt.isdigit() else {}
-        if isinstance(node, list):
-            node.append(child)
-        else:
-            node[key] = node.get(key) if isinstance(node.get(key), type(child)) else child
-            child = node[key]
-        node = child
-    last = parts[-1]
-    if isinstance(node, list):
-        node.append(value)
-    else:
-        node[last] = value
+    """BASE with `value` at a dotted path (a last `*`: one list item, or one override)."""
+    doc = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    if last == "*":
+        *parents, last = parents
+        value = {"local": value} if last == "overrides" else [value]
+    node = doc
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[last] = value
     return doc
 
 
