@@ -1,6 +1,6 @@
 """Errors that teach: what a validator or the YAML parser reports, said as what is wanted.
 
-Pure (no I/O) and imported only on the error path. Three tables, one per source:
+Pure (no I/O), and its work runs only on the error path. Three tables, one per source:
 
     FIELDS       a model field -> what it wants, in words with an example (and an optional
                  fix that guesses the intended value from what was written)
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, get_origin
 
 from pydantic import BaseModel
+
+from reconciler.model import GLOB_EXAMPLE, KEY_PATTERN, URL_EXAMPLE
 
 # ---------------------------------------------------------------------------------------------
 # Did you mean
@@ -129,7 +131,7 @@ def shown(value: Any) -> str:
 # Fixes: from what was written, the value most likely meant (None when there is no good guess)
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_KEY = re.compile(KEY_PATTERN)
 _UNITS = {
     "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
     "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
@@ -324,8 +326,8 @@ FIELDS: dict[str, dict[str, Want]] = {
             "with a letter or digit, e.g. owner: acme-schedules",
             _fix_key,
         ),
-        "schedules": Want('a list of globs, e.g. schedules: ["schedules/**/*.yaml"]', _fix_list),
-        "schedules.*": Want('a glob in quotes, e.g. "schedules/**/*.yaml"'),
+        "schedules": Want(f'a list of globs, e.g. schedules: ["{GLOB_EXAMPLE}"]', _fix_list),
+        "schedules.*": Want(f'a glob in quotes, e.g. "{GLOB_EXAMPLE}"'),
         "defaults": Want("a mapping of timezone and targets, e.g. defaults: {timezone: UTC}"),
         "defaults.timezone": _ZONE,
         "defaults.targets": Want("a list of target names, e.g. targets: [prod]", _fix_list),
@@ -336,10 +338,10 @@ FIELDS: dict[str, dict[str, Want]] = {
         ),
         "targets.*": Want(
             "a mapping of platform and url or sandbox, "
-            "e.g. prod: {platform: engine, url: https://engine.example.com}"
+            f"e.g. prod: {{platform: engine, url: {URL_EXAMPLE}}}"
         ),
         "targets.*.platform": Want("a platform name, e.g. platform: engine"),
-        "targets.*.url": Want("an http(s) base URL, e.g. url: https://engine.example.com"),
+        "targets.*.url": Want(f"an http(s) base URL, e.g. url: {URL_EXAMPLE}"),
         "targets.*.instance": Want("an instance slug, e.g. instance: acme"),
         "targets.*.token_env": Want(
             "the name of an environment variable, e.g. token_env: ENGINE_TOKEN"
@@ -719,7 +721,7 @@ def _directive(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
 
 def _escape(spot: YamlSpot) -> tuple[str, tuple[int, int]]:
     return (
-        "a backslash inside double quotes starts an escape (\\n, \\t, \\\"): write \\\\ for a "
+        'a backslash inside double quotes starts an escape (\\n, \\t, \\"): write \\\\ for a '
         "backslash, or use single quotes, e.g. 'C:\\reports'"
     ), spot.at_context()
 

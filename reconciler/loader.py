@@ -384,7 +384,7 @@ def _load_project(
 
     for name in only_targets:
         if name not in config.targets:
-            project.diagnostics.append(Diagnostic.general(unknown_target_option(name, project)))
+            project.diagnostics.append(Diagnostic.general(_unknown_target_option(name, project)))
 
     # A directory holding the config is the repository: its globs choose the files.
     use_globs = not paths or (
@@ -417,14 +417,16 @@ def _glob_diagnostic(project: Project, index: int, problem: str) -> Diagnostic:
             f"no schedctl.yaml here, and the default {problem}: name the schedule files "
             "(schedctl validate FILE...), or start a repository with `schedctl init`"
         )
+    if "schedules" not in project.config_data:  # no line to point at: about the whole file
+        return Diagnostic.general(
+            f"the default {problem} (set `schedules:` to the globs of your files)",
+            project.config_file,
+        )
     pos = position_of(project.config_data, ("schedules", index))
-    if "schedules" not in project.config_data:
-        return Diagnostic(project.config_file, pos.line, pos.column,
-                          f"the default {problem} (set `schedules:` to the globs of your files)")  # fmt: skip
     return Diagnostic(project.config_file, pos.line, pos.column, f"schedules.{index}: {problem}")
 
 
-def unknown_target_option(name: str, project: Project) -> str:
+def _unknown_target_option(name: str, project: Project) -> str:
     """The message for a `--target` the config does not have."""
     known = list(project.config.targets)
     if project.config_file is None:

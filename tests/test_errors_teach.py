@@ -138,6 +138,22 @@ def test_a_path_that_does_not_exist_and_a_missing_config(tmp_path: Path) -> None
     assert not FAKE_LOCATION.search(config.stdout + missing.stdout)
 
 
+def test_a_config_whose_default_glob_matches_nothing(tmp_path: Path) -> None:
+    """About the config as a whole: its name, no line (there is no `schedules:` to point at)."""
+    (tmp_path / "schedctl.yaml").write_text(CONFIG)
+    text = run_cli(["validate"], cwd=tmp_path)
+    message = (
+        "the default schedule glob 'schedules/**/*.y*ml' matches no file (set `schedules:` to "
+        "the globs of your files)"
+    )
+    assert text.stdout.splitlines() == [
+        f"schedctl.yaml: error: {message}",
+        "1 error, 0 warnings in 1 file (1 file checked)",
+    ]
+    github = run_cli(["validate", "--format", "github"], cwd=tmp_path)
+    assert github.stdout.splitlines() == [f"::error file=schedctl.yaml::{message}"]
+
+
 def test_no_config_at_all(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
