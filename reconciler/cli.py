@@ -233,7 +233,9 @@ def validate(
         if found:
             echo(render.render_github(found))
     else:
-        text = render.render_text(found, len(project.files), len(project.schedules))
+        text = render.render_text(
+            found, len(project.files), len(project.schedules), config=bool(project.config_file)
+        )
         echo(text)
     raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
 
@@ -417,6 +419,11 @@ def _config_only(ctx: Context) -> tuple[Any, Any]:
 
 def _one_target(ctx: Context, config: Any) -> str:
     if len(ctx.targets) == 1:
+        if ctx.targets[0] not in config.targets:
+            from reconciler.explain import target_hint
+
+            name, known = ctx.targets[0], list(config.targets)
+            fail(f"--target {name!r} is not a target of the config{target_hint(name, known)}")
         return ctx.targets[0]
     if not ctx.targets and len(config.targets) == 1:
         return str(next(iter(config.targets)))
@@ -881,8 +888,8 @@ def run_cmd(
     under .schedctl/artifacts/RUN_ID/. Intervals under a minute are allowed locally (with a
     warning). Ctrl-C or SIGTERM: no new runs, running ones finish within --grace, exit 0.
 
-    --simulate FROM..UNTIL fires what falls after FROM up to and including UNTIL (ISO dates
-    or times, naive ones UTC; `now`; UNTIL may be +7d) on a virtual clock, with the print
+    --simulate FROM..UNTIL fires what falls from FROM (included) to UNTIL (not included; ISO
+    dates or times, naive ones UTC; `now`; UNTIL may be +7d) on a virtual clock, with the print
     executor unless --executor names another. It writes nothing to runs.db unless --db is
     given (then use a separate file: simulated slots count as fired).
 
@@ -939,6 +946,8 @@ def run_cmd(
         )
         if fmt == "json":
             echo(report.timeline_json(records))
+        if not any(r.status != "skipped" for r in records):
+            echo(report.empty_window(start, until), err=fmt == "json")
         return
     if once:
         record = runner.run_once(selection.schedules, once, options, on_run=line)

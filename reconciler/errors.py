@@ -25,7 +25,11 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One finding about an input file, pinned to a position when one is known."""
+    """One finding about an input file, pinned to a position when one is known.
+
+    `line` 0: about the file as a whole (a path that cannot be used); `file` "": about no file
+    (a `--target` typo, no config). Such findings get no made-up `file:1:1` location.
+    """
 
     file: str
     line: int
@@ -33,17 +37,26 @@ class Diagnostic:
     message: str
     severity: Severity = "error"
 
+    @classmethod
+    def general(cls, message: str, file: str = "", severity: Severity = "error") -> Diagnostic:
+        """A finding with no line: about the file `file`, or about no file at all."""
+        return cls(file, 0, 0, message, severity)
+
     def location(self) -> str:
+        if not self.file or self.line <= 0:
+            return self.file
         return f"{self.file}:{self.line}:{self.column}"
 
     def __str__(self) -> str:
-        return f"{self.location()}: {self.severity}: {self.message}"
+        where = self.location()
+        return f"{where + ': ' if where else ''}{self.severity}: {self.message}"
 
     def to_dict(self) -> dict[str, object]:
+        located = self.line > 0
         return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
+            "file": self.file or None,
+            "line": self.line if located else None,
+            "column": self.column if located else None,
             "message": self.message,
         }
 

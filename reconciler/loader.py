@@ -8,17 +8,16 @@ overrides into one ResolvedSchedule per (target, key).
 from __future__ import annotations
 
 import copy
-import difflib
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler import fleet
+from reconciler import explain, fleet
 from reconciler.errors import Diagnostic, Severity
 from reconciler.fleet import FleetInfo, TemplateRef
 from reconciler.model import Config, Schedule, ScheduleBody
@@ -90,7 +89,7 @@ class Project:
     config_file: str | None  # shown path, None for the built-in default
     root: Path
     config_data: PosDict = field(default_factory=PosDict)
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # every schedule file read (or tried)
     schedules: list[ResolvedSchedule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     narrowed: bool = False  # read from PATHS, not from the config's globs
@@ -148,54 +147,20 @@ def _pydantic_diagnostics(
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        shown_loc = ".".join(str(p) for p in loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             pos = position_of(data, loc, key=True)
-            allowed = _allowed_keys(model, loc[:-1])
-            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            message = f"unknown key {shown_loc!r}"
-            message += (
-                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
-            )
         elif kind == "missing":
             pos = position_of(data, loc[:-1])
-            message = f"missing required key {shown_loc!r}"
         elif kind == "invalid_key":  # `1: x` or `~: x`; pydantic's loc holds str(key)
             pos = position_of(data, (*loc[:-1], err["input"]), key=True)
-            parent = ".".join(str(p) for p in loc[:-1])
-            message = f"{parent + ': ' if parent else ''}key {err['input']!r} is not a string"
+        elif loc and loc[-1] == "[key]":  # the same under a dict field: loc holds the key
+            pos = position_of(data, loc[:-1], key=True)
         else:
             pos = position_of(data, loc)
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            message = f"{shown_loc}: {msg}" if shown_loc else msg
+        message = explain.pydantic_message({**err, "loc": loc}, model)
         out.append(Diagnostic(file, pos.line, pos.column, prefix + message))
     return out
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model at `loc`, for 'did you mean' hints."""
-    current: Any = model
-    keyed = False  # the previous field is a dict: this part is one of its keys
-    for part in loc:
-        if (
-            keyed
-            or isinstance(part, int)
-            or not (isinstance(current, type) and issubclass(current, BaseModel))
-        ):
-            keyed = False
-            continue
-        info = current.model_fields.get(part)
-        if info is None:
-            return []
-        annotation = info.annotation
-        args = getattr(annotation, "__args__", (annotation,))
-        keyed = get_origin(annotation) is dict
-        candidates = [a for a in args if isinstance(a, type) and get_origin(a) is None]
-        current = next((a for a in candidates if issubclass(a, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
 
 
 def deep_merge(base: PosDict, override: PosDict) -> PosDict:
@@ -260,22 +225,27 @@ def _inside(path: Path, real_root: Path, resolved_dirs: dict[Path, Path]) -> boo
     return real.is_relative_to(real_root)
 
 
-def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[str]]:
-    """Files matched by the config's globs, kept inside the repository root."""
+def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tuple[int, str]]]:
+    """Files matched by the config's globs, kept inside the repository root.
+
+    Problems come with the index of the glob they are about.
+    """
     files: dict[Path, None] = {}  # ordered and O(1) membership: 5,000-file repositories exist
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     real_root = root.resolve()
     resolved_dirs: dict[Path, Path] = {}
-    for pattern in globs:
+    for index, pattern in enumerate(globs):
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
-            problems.append(f"schedule glob {pattern!r} points outside the repository")
+            problems.append((index, f"schedule glob {pattern!r} points outside the repository"))
             continue
         matched = sorted(p for p in root.glob(pattern) if p.is_file())
         if not matched:
-            problems.append(f"schedule glob {pattern!r} matches no file")
+            problems.append((index, f"schedule glob {pattern!r} matches no file"))
         for path in matched:
             if not _inside(path, real_root, resolved_dirs):
-                problems.append(f"{show_path(path)} resolves outside the repository: not read")
+                problems.append(
+                    (index, f"{show_path(path)} resolves outside the repository: not read")
+                )
                 continue
             if path.name not in CONFIG_NAMES:
                 files[path] = None
@@ -330,8 +300,22 @@ def load_config(path: Path | None) -> tuple[Config, str | None, PosDict, list[Di
         config = Config.model_validate(data)
     except ValidationError as exc:
         return Config(), shown, data, _pydantic_diagnostics(exc, data, shown, Config)
-    shared = _shared_collections(config, path.parent, data, shown)
-    return (Config(), shown, data, shared) if shared else (config, shown, data, [])
+    problems = _unknown_default_targets(config, data, shown)
+    problems += _shared_collections(config, path.parent, data, shown)
+    return (Config(), shown, data, problems) if problems else (config, shown, data, [])
+
+
+def _unknown_default_targets(config: Config, data: PosDict, shown: str) -> list[Diagnostic]:
+    known = list(config.targets)
+    out = []
+    for i, name in enumerate(config.defaults.targets or ()):
+        if name not in config.targets:
+            pos = position_of(data, ("defaults", "targets", i))
+            out.append(
+                Diagnostic(shown, pos.line, pos.column,
+                           f"defaults.targets: unknown target {name!r}" + explain.target_hint(name, known))
+            )  # fmt: skip
+    return out
 
 
 def _shared_collections(config: Config, root: Path, data: PosDict, shown: str) -> list[Diagnostic]:
@@ -396,8 +380,8 @@ def _load_project(
     cfg_file = find_config(paths, config_path)
     if config_path and not Path(config_path).is_file():
         return Project(
-            Config(), config_path, Path.cwd(),
-            diagnostics=[Diagnostic(config_path, 1, 1, "config file not found")],
+            Config(), None, Path.cwd(),
+            diagnostics=[Diagnostic.general(f"{config_path}: config file not found")],
         )  # fmt: skip
     config, shown_cfg, config_data, diagnostics = load_config(cfg_file)
     root = cfg_file.parent if cfg_file else Path.cwd()
@@ -407,14 +391,7 @@ def _load_project(
 
     for name in only_targets:
         if name not in config.targets:
-            project.diagnostics.append(
-                Diagnostic(
-                    shown_cfg or "<default config>",
-                    1,
-                    1,
-                    f"--target {name!r} is not a target of the config",
-                )
-            )
+            project.diagnostics.append(Diagnostic.general(_unknown_target_option(name, project)))
 
     # A directory holding the config is the repository: its globs choose the files.
     use_globs = not paths or (
@@ -423,19 +400,52 @@ def _load_project(
         and Path(paths[0]).is_dir()
         and cfg_file.parent.resolve() == Path(paths[0]).resolve()
     )
-    files, problems = expand_globs(root, config.schedules) if use_globs else expand_paths(paths)
     project.narrowed = not use_globs
-    where = shown_cfg or (paths[0] if paths else ".")
-    for problem in problems:
-        project.diagnostics.append(Diagnostic(where, 1, 1, problem))
+    if use_globs:
+        files, glob_problems = expand_globs(root, config.schedules)
+        for index, problem in glob_problems:
+            project.diagnostics.append(_glob_diagnostic(project, index, problem))
+        problems = [problem for _, problem in glob_problems]
+    else:
+        files, problems = expand_paths(paths)
+        project.diagnostics.extend(Diagnostic.general(problem) for problem in problems)
     if not files and not problems:
-        project.diagnostics.append(Diagnostic(where, 1, 1, "no schedule files found"))
+        project.diagnostics.append(Diagnostic.general("no schedule files found"))
 
     seen: dict[tuple[str, str], ResolvedSchedule] = {}
     for path in files:
         _load_file(project, path, seen, only_targets)
     resolve_hashed(project)  # H times, once every schedule of every target is known
     return project
+
+
+def _glob_diagnostic(project: Project, index: int, problem: str) -> Diagnostic:
+    """At the glob in the config; with no config, about the default and how to get one."""
+    if project.config_file is None:
+        return Diagnostic.general(
+            f"no schedctl.yaml here, and the default {problem}: name the schedule files "
+            "(schedctl validate FILE...), or start a repository with `schedctl init`"
+        )
+    if "schedules" not in project.config_data:  # no line to point at: about the whole file
+        return Diagnostic.general(
+            f"the default {problem} (set `schedules:` to the globs of your files)",
+            project.config_file,
+        )
+    pos = position_of(project.config_data, ("schedules", index))
+    return Diagnostic(project.config_file, pos.line, pos.column, f"schedules.{index}: {problem}")
+
+
+def _unknown_target_option(name: str, project: Project) -> str:
+    """The message for a `--target` the config does not have."""
+    known = list(project.config.targets)
+    if project.config_file is None:
+        return (
+            f"--target {name!r}: there is no schedctl.yaml here, so the one target is "
+            f"{known[0]!r}, the embedded sandbox (create a config with `schedctl init`)"
+        )
+    return f"--target {name!r} is not a target of {project.config_file}" + explain.target_hint(
+        name, known
+    )
 
 
 def _load_file(
@@ -447,6 +457,7 @@ def _load_file(
     try:
         docs, shown = read_yaml_file(path)
     except YamlProblem as exc:
+        project.files.append(show_path(path))
         project.diagnostics.append(
             Diagnostic(show_path(path), exc.pos.line, exc.pos.column, exc.message)
         )
@@ -533,25 +544,28 @@ def _resolve_document(
         project.diagnostics.append(
             Diagnostic(doc.file, pos.line, pos.column, "targets: a target is listed twice")
         )
+    known = list(config.targets)
     for i, name in enumerate(targets):
         if name not in config.targets:
             pos = doc.where(("targets", i)) if base.targets else doc.where(("name",))
-            known = ", ".join(config.targets)
-            project.diagnostics.append(
-                Diagnostic(
-                    doc.file,
-                    pos.line,
-                    pos.column,
-                    f"unknown target {name!r} (the config has: {known})",
-                )
-            )
-    for name in base.overrides or {}:
-        if name not in targets:
-            pos = doc.where(("overrides", name), key=True)
             project.diagnostics.append(
                 Diagnostic(doc.file, pos.line, pos.column,
-                           f"overrides.{name}: {base.name} is not deployed to target {name!r}")
+                           f"unknown target {name!r}" + explain.target_hint(name, known))
             )  # fmt: skip
+    for name in base.overrides or {}:
+        if name in targets:
+            continue
+        pos = doc.where(("overrides", name), key=True)
+        if name in config.targets:
+            problem = (
+                f"{base.name} is not deployed to target {name!r} "
+                f"(its targets: {', '.join(targets)}): add it to `targets:` or drop the override"
+            )
+        else:
+            problem = f"{name!r} is not a target of the config" + explain.target_hint(name, known)
+        project.diagnostics.append(
+            Diagnostic(doc.file, pos.line, pos.column, f"overrides.{name}: {problem}")
+        )
 
     body_keys = set(ScheduleBody.model_fields)
     raw_overrides = doc.data.get("overrides") or {}
@@ -564,15 +578,15 @@ def _resolve_document(
             bad = [k for k in override if k not in body_keys]
             if bad:
                 pos = position_of(doc.data, ("overrides", target, bad[0]), key=True)
+                where = f"overrides.{target}.{bad[0]}"
                 if bad[0] in Schedule.model_fields:
-                    problem = "cannot be overridden per target"
-                else:  # a typo: say so, with the same hint as a top-level unknown key
-                    hint = difflib.get_close_matches(str(bad[0]), sorted(body_keys), n=1)
-                    problem = f"unknown key (did you mean {hint[0]!r}?)" if hint else "unknown key"
-                project.diagnostics.append(
-                    Diagnostic(doc.file, pos.line, pos.column,
-                               f"overrides.{target}.{bad[0]}: {problem}")
-                )  # fmt: skip
+                    problem = f"{where}: cannot be overridden per target"
+                else:  # a typo: the same message and hint as an unknown key anywhere else
+                    allowed = list(ScheduleBody.model_fields)
+                    problem = f"unknown key {where!r}" + explain.hint(
+                        str(bad[0]), allowed, f"allowed: {', '.join(allowed)}"
+                    )
+                project.diagnostics.append(Diagnostic(doc.file, pos.line, pos.column, problem))
                 continue
             merged = deep_merge(doc.data, override)
         try:

@@ -78,24 +78,29 @@ URL_EXAMPLE = "https://engine.example.com"
 GLOB_EXAMPLE = "schedules/**/*.yaml"
 
 
+# Files of the zone database that name no zone.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1024)
 def check_timezone(name: str) -> str:
     """Return `name` if it is an IANA zone in the zone database, else raise ValueError."""
     # ZoneInfo also opens files such as "localtime", "posixrules", the posix/ and right/ copies,
     # and on a case-insensitive disk "europe/rome": only the database's own names pass.
-    if (
-        not ZONE_NAME.match(name)
-        or name in {"localtime", "posixrules", "Factory"}
-        or name not in _zone_names()
-    ):
-        raise ValueError(f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)")
+    if not ZONE_NAME.match(name) or name in _NOT_ZONES or name not in _zone_names():
+        raise ValueError(_unknown_zone(name))
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"unknown time zone {name!r} (expected an IANA name like Europe/Rome)"
-        ) from None
+        raise ValueError(_unknown_zone(name)) from None
     return name
+
+
+def _unknown_zone(name: str) -> str:
+    from reconciler.explain import zone_hint  # only on the error path
+
+    zones = (z for z in _zone_names() - _NOT_ZONES if ZONE_NAME.match(z))
+    return f"unknown time zone {name!r}{zone_hint(name, zones)}"
 
 
 @lru_cache(maxsize=1)
@@ -112,8 +117,7 @@ def _too_long(duration: str) -> bool:
         return True
     days, hours, minutes, seconds = (int(n) if n else 0 for n in match.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    # Whole seconds on both sides: total_seconds() is a float and rounds the bound up.
-    return total > MAX_INTERVAL.days * 86_400 + MAX_INTERVAL.seconds
+    return total > MAX_INTERVAL // timedelta(seconds=1)  # whole seconds: a float rounds up
 
 
 def check_instant(value: datetime) -> datetime:
@@ -125,8 +129,12 @@ def check_instant(value: datetime) -> datetime:
 
 def weekday_number(value: int | str) -> int:
     """0=Sunday .. 6=Saturday; 7 is Sunday too, names are lowercase `mon` or `monday`."""
-    if isinstance(value, bool):
-        raise ValueError("a weekday is a name (mon..sun) or a number 0-7")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        from reconciler.explain import shown  # only on the error path
+
+        raise ValueError(
+            f"expected a weekday, a name (mon..sun) or a number 0-7, not {shown(value)}"
+        )
     if isinstance(value, int):
         if 0 <= value <= 7:
             return value % 7
@@ -136,8 +144,12 @@ def weekday_number(value: int | str) -> int:
         return WEEKDAY_NAMES.index(text)
     if text in WEEKDAY_FULL:
         return WEEKDAY_FULL.index(text)
+    from reconciler.explain import hint
+
+    names = WEEKDAY_NAMES + WEEKDAY_FULL
     raise ValueError(
-        f"unknown weekday {text!r} (expected one of mon, tue, wed, thu, fri, sat, sun)"
+        f"unknown weekday {text!r}"
+        + hint(text, names, "expected one of mon, tue, wed, thu, fri, sat, sun")
     )
 
 
@@ -843,7 +855,10 @@ class Config(StrictModel):
     def _target_names(cls, targets: dict[str, Target]) -> dict[str, Target]:
         for name in targets:
             if not re.fullmatch(TARGET_PATTERN, name):
-                raise ValueError(f"target name {name!r} must match {TARGET_PATTERN}")
+                raise ValueError(
+                    f"target name {name!r}: use letters, digits, '_' and '-' (at most 63, "
+                    "starting with a letter or digit), e.g. prod"
+                )
         if not targets:
             raise ValueError("at least one target is required")
         return targets
@@ -864,13 +879,6 @@ class Config(StrictModel):
             if not re.match(VAR_PATTERN, name):
                 raise ValueError(f"var name {name!r} must be a word (letters, digits, _)")
         return values
-
-    @model_validator(mode="after")
-    def _defaults_known(self) -> Config:
-        for name in self.defaults.targets or ():
-            if name not in self.targets:
-                raise ValueError(f"defaults.targets names unknown target {name!r}")
-        return self
 
     def default_targets(self) -> list[str]:
         if self.defaults.targets:

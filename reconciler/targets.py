@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler import platforms
 from reconciler.errors import ConfigError, SandboxError
+from reconciler.explain import target_hint
 from reconciler.model import normalize_url
 from reconciler.platforms.engine.provider import SANDBOX_INSTANCE
 
@@ -65,7 +66,7 @@ def select_targets(project: Project, requested: Sequence[str], *, every: bool = 
     if requested:
         unknown = [n for n in requested if n not in project.config.targets]
         if unknown:
-            raise ConfigError(f"unknown target {unknown[0]!r} (the config has: {', '.join(names)})")
+            raise ConfigError(f"unknown target {unknown[0]!r}" + target_hint(unknown[0], names))
         return list(dict.fromkeys(requested))
     if every:
         return names
@@ -87,7 +88,7 @@ def connect(
     targets = {}
     for name in names:
         if name not in config.targets:
-            raise ConfigError(f"unknown target {name!r}")
+            raise ConfigError(f"unknown target {name!r}" + target_hint(name, list(config.targets)))
         targets[name] = config.targets[name]
     for name, target in targets.items():  # fail on a missing token before anything starts
         token_from_env(name, target.token_env)

@@ -94,8 +94,10 @@ def _check_project(project: Project, now: datetime) -> Findings:
             pos = position_of(project.config_data, ("targets", name, "platform"))
             own.append(
                 Diagnostic(
-                    project.config_file or "<default config>", pos.line, pos.column, str(exc)
+                    project.config_file, pos.line, pos.column, f"targets.{name}.platform: {exc}"
                 )
+                if project.config_file
+                else Diagnostic.general(f"target {name!r}: {exc}")
             )
             continue
         if schedules:

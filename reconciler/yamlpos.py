@@ -66,6 +66,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
 
 
 _TAG = "tag:yaml.org,2002:"
+_NODE_KINDS = {"scalar": "a single value", "sequence": "a list", "mapping": "a mapping"}
 _MERGE_TAG = _TAG + "merge"
 
 
@@ -170,7 +171,11 @@ class _Builder:
             result = (self.scalar(node), 1, 0, len(node.value))
         else:
             if id(node) in self.building:  # `a: &a [*a]`
-                raise YamlProblem("invalid YAML: found unconstructable recursive node", _mark(node))
+                raise YamlProblem(
+                    "invalid YAML: an alias (*name) inside the very value its anchor (&name) "
+                    "marks: that value would contain itself for ever; remove the alias",
+                    _mark(node),
+                )
             self.building.add(id(node))
             if isinstance(node, yaml.SequenceNode):
                 result = self.sequence(node, depth)
@@ -195,7 +200,7 @@ class _Builder:
             if node.tag in (_TAG + "map", _TAG + "seq"):
                 expected = "a mapping" if node.tag.endswith("map") else "a sequence"
                 raise YamlProblem(f"expected {expected}", _mark(node))
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         try:
             return kind[1](node.value)
         except ValueError:  # `!!int abc`, `!!bool maybe`, a 5000-digit integer
@@ -205,7 +210,7 @@ class _Builder:
 
     def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int, int]:
         if node.tag != _TAG + "seq":
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         result = PosList()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0
@@ -219,7 +224,7 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int, int]:
         if node.tag != _TAG + "map":
-            raise YamlProblem(f"unsupported YAML tag {node.tag!r}", _mark(node))
+            raise _unsupported(node)
         result = PosDict()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0
@@ -240,9 +245,10 @@ class _Builder:
             listed = isinstance(value_node, yaml.SequenceNode)
             for source in reversed(value_node.value if listed else [value_node]):
                 if not isinstance(source, yaml.MappingNode):
-                    wanted = "a mapping" if listed else "a mapping or list of mappings"
                     raise YamlProblem(
-                        f"invalid YAML: expected {wanted} for merging, but found {source.id}",
+                        f"invalid YAML: `<<` merges mappings, not {_NODE_KINDS[source.id]}: "
+                        "give it an alias of one, as in `<<: *base`, or a list of them, as in "
+                        "`<<: [*base, *extra]`",
                         _mark(source),
                     )
                 merged, merged_size, merged_height, merged_chars = self.build(source, depth)
@@ -270,6 +276,15 @@ class _Builder:
             size, height = size + value_size + 1, max(height, value_height + 1)
             chars += key_chars + value_chars
         return result, size, height, chars
+
+
+def _unsupported(node: yaml.Node) -> YamlProblem:
+    tag = "!!" + node.tag.removeprefix(_TAG) if node.tag.startswith(_TAG) else node.tag
+    return YamlProblem(
+        f"unsupported YAML tag {tag} (schedule files take no tags: quote a value that starts "
+        "with !)",
+        _mark(node),
+    )
 
 
 def decode(data: bytes) -> str:
@@ -351,12 +366,7 @@ def _load_documents(text: str) -> list[tuple[Any, Pos]]:
             docs.append((value, pos))
             chars += doc_chars
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
-        message = exc.problem or exc.context or "invalid YAML"
-        if "\t" in message or "'\\t'" in message or _tab_at(text, mark):
-            message += " (YAML does not allow tabs for indentation)"
-        raise YamlProblem(f"invalid YAML: {message}", pos) from None
+        raise _syntax_problem(exc, text) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"invalid YAML: {exc}", Pos(1, 1)) from None
     except RecursionError:
@@ -366,9 +376,24 @@ def _load_documents(text: str) -> list[tuple[Any, Pos]]:
     return docs
 
 
-def _tab_at(text: str, mark: yaml.Mark | None) -> bool:
-    """Whether the error mark points at a tab (libyaml's messages do not always say so)."""
-    return mark is not None and text[mark.index : mark.index + 1] == "\t"
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> YamlProblem:
+    """The parser's complaint in plain words, at the line that needs the fix."""
+    from reconciler.explain import YamlSpot, yaml_message  # only on the error path
+
+    mark = exc.problem_mark or exc.context_mark
+    context = exc.context_mark if exc.problem_mark else None
+    pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
+    spot = YamlSpot(
+        problem=exc.problem or "",
+        context=exc.context or "",
+        line=pos.line,
+        column=pos.column,
+        context_line=context.line + 1 if context else None,
+        context_column=context.column + 1 if context else None,
+        text=text,
+    )
+    message, (line, column) = yaml_message(spot)
+    return YamlProblem(f"invalid YAML: {message}", Pos(line, column))
 
 
 # libyaml (YAML 1.1) also breaks lines at NEL, U+2028 and U+2029; editors and GitHub do not.

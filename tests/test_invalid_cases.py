@@ -153,11 +153,23 @@ def check_json(case: Case, output: str) -> None:
     assert {w.key() for w in case.warnings} <= warnings
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def check_text(case: Case, output: str) -> None:
     lines = output.splitlines()
     for expected in case.expected:
         assert expected.text() in lines
-    assert f"{len(case.errors)} error(s)" in lines[-1]
+    # The summary counts the errors, the files they are in, and the files checked (a one-file
+    # case: the file and the shared config).
+    found = [m for line in lines[:-1] if (m := LINE.match(line))]
+    warnings = sum(m["severity"] == "warning" for m in found)
+    in_files = plural(len({m["file"] for m in found}), "file")
+    summary = f"{plural(len(case.errors), 'error')}, {plural(warnings, 'warning')} in {in_files}"
+    assert lines[-1].startswith(summary + " ("), lines[-1]
+    if not case.is_dir:
+        assert lines[-1].endswith("(2 files checked)"), lines[-1]
 
 
 def check_github(case: Case, output: str) -> None:

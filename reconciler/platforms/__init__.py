@@ -129,8 +129,12 @@ def get(name: str) -> Platform:
     """The platform registered as `name`; ConfigError when none is, or it cannot be loaded."""
     ep = _entry_points().get(name)
     if ep is None:
+        from reconciler.explain import hint
+
         known = ", ".join(installed()) or "none installed"
-        raise ConfigError(f"unknown platform {name!r} (installed providers: {known})")
+        raise ConfigError(
+            f"unknown platform {name!r}" + hint(name, installed(), f"installed providers: {known}")
+        )
     try:
         loaded = ep.load()
     except Exception as exc:  # a broken plugin is reported, never a traceback

@@ -16,16 +16,30 @@ def _escape_github(value: str, *, prop: bool = False) -> str:
     return value
 
 
-def render_text(diagnostics: Sequence[Diagnostic], files: int, schedules: int) -> str:
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def render_text(
+    diagnostics: Sequence[Diagnostic], files: int, schedules: int, *, config: bool = False
+) -> str:
+    """Each finding, then one summary line. `files`: schedule files read or tried; `config`:
+    whether a config file was read too (it counts among the files checked)."""
     lines = [str(d) for d in diagnostics]
     errors = sum(1 for d in diagnostics if d.severity == "error")
     warnings = len(diagnostics) - errors
     if errors:
-        lines.append(f"{errors} error(s), {warnings} warning(s) in {files} file(s)")
+        found = {d.file for d in diagnostics if d.file}
+        where = f" in {_count(len(found), 'file')}" if found else ""
+        lines.append(
+            f"{_count(errors, 'error')}, {_count(warnings, 'warning')}{where} "
+            f"({_count(files + config, 'file')} checked)"
+        )
     else:
         lines.append(
-            f"ok: {schedules} schedule(s) in {files} file(s) are valid"
-            + (f", {warnings} warning(s)" if warnings else "")
+            f"ok: {_count(schedules, 'schedule')} in {_count(files, 'file')} "
+            f"{'is' if schedules == 1 else 'are'} valid"
+            + (f", {_count(warnings, 'warning')}" if warnings else "")
         )
     return "\n".join(lines)
 
@@ -44,6 +58,10 @@ def render_json(diagnostics: Sequence[Diagnostic], valid: bool) -> str:
 def render_github(diagnostics: Sequence[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
-        props = f"file={_escape_github(d.file, prop=True)},line={d.line},col={d.column}"
-        lines.append(f"::{d.severity} {props}::{_escape_github(d.message)}")
+        # An annotation without a file (a --target typo) shows on the run; without a line, on
+        # the file.
+        props = f" file={_escape_github(d.file, prop=True)}" if d.file else ""
+        if d.file and d.line > 0:
+            props += f",line={d.line},col={d.column}"
+        lines.append(f"::{d.severity}{props}::{_escape_github(d.message)}")
     return "\n".join(lines)

@@ -17,13 +17,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 
 from reconciler.loader import ResolvedSchedule
 from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
 from reconciler.runner.project import Selection, Watcher, load_selection, reloader, watch_roots
+from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import MissedPolicy, Runnable, Runner, RunnerOptions
 from reconciler.runner.semantics import semantics_for_platform
 from reconciler.runner.store import RunRecord, ScheduleState, Store, list_runs
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("reconciler.runner")
+_TICK = timedelta(microseconds=1)
 
 OnRun = Callable[[RunRecord], None]
 
@@ -111,8 +113,9 @@ def run_schedules(
                 shown = [f"{d}/**" for d in deep] + [str(d) for d in flat]
                 log.info("watching %s for changes", ", ".join(shown))
             log.info(
-                "running %d schedule(s), at most %d at once, %s semantics, executor %s",
-                len(selection.schedules), options.max_concurrent, options.semantics, runner.executor.name,
+                "running %d schedule(s), at most %d at once, %s semantics, executor %s; %s",
+                len(selection.schedules), options.max_concurrent, options.semantics,
+                runner.executor.name, next_run_text(runner.next_due(), runner.clock.now()),
             )  # fmt: skip
             runner.serve()
         finally:
@@ -148,7 +151,8 @@ def simulate(
     executor: Executor | None = None,
     on_run: OnRun | None = None,
 ) -> list[RunRecord]:
-    """Fires after `start` up to and including `until`, on a virtual clock.
+    """Fires in the window [start, until), on a virtual clock: a slot at `start` fires, one at
+    `until` does not (a week simulated day by day fires each slot once).
 
     The platform rules apply as in a live run (auto-disable needs an executor that fails).
     With `options.db_path` None, as by default, nothing is written anywhere.
@@ -164,9 +168,9 @@ def simulate(
     runner = Runner(
         schedules, options, clock=VirtualClock(start), executor=executor, on_run=collect
     )
-    runner.start()
+    runner.start(include_now=True)
     try:
-        runner.serve(until=until)
+        runner.serve(until=until - _TICK)  # `until` is out: up to the instant before it
     finally:
         runner.shutdown()
     return records

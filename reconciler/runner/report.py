@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
@@ -44,6 +45,23 @@ def run_line(record: RunRecord) -> str:
     ]
     text = summary(record)
     return "  ".join([*parts, text] if text else parts)
+
+
+def next_run_text(due: tuple[str, datetime] | None, now: datetime) -> str:
+    """'next: NAME at TIME (in 2h30m)', for the runner's start line."""
+    if due is None:
+        return "nothing is due to fire"
+    key, at = due
+    seconds = max(0, math.ceil((at - now).total_seconds()))
+    if seconds >= 600:  # minutes are precise enough, and a start that took a second shows 1h
+        seconds = round(seconds / 60) * 60
+    wait = timing.format_duration(timedelta(seconds=seconds))
+    return f"next: {key} at {show_time(at)} (in {wait})"
+
+
+def empty_window(start: datetime, until: datetime) -> str:
+    """What `--simulate` says when nothing fires in its window."""
+    return f"no runs between {show_time(start)} and {show_time(until)} (FROM included, UNTIL not)"
 
 
 def timeline_json(records: Sequence[RunRecord]) -> str:

@@ -175,6 +175,7 @@ class Runner:
         self._emit_lock = threading.Lock()
         self._lock: _RunLock | None = None
         self._store: Store | None = None
+        self._include_now = False  # `--simulate`: a slot at the window's start is due
         self.counters = _Counters()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -185,13 +186,17 @@ class Runner:
             raise RunnerError("the runner has not started")
         return self._store
 
-    def start(self, *, exclusive: bool = True, plan: bool = True) -> None:
+    def start(
+        self, *, exclusive: bool = True, plan: bool = True, include_now: bool = False
+    ) -> None:
         """Open the database, interrupt what a dead runner left running, and plan every fire.
 
         `exclusive`: hold the database's lock for the whole run (the scheduler). Without it
         (`--once`), stale runs are recovered only when no runner holds the lock.
         `plan`: schedule fires (and say why some will not); `--once` only needs the entries.
+        `include_now`: a slot at the clock's start fires too (`--simulate` includes FROM).
         """
+        self._include_now = include_now
         db = self.options.db_path
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +302,21 @@ class Runner:
         with self._cond:
             return list(self._entries)
 
+    def next_due(self) -> tuple[str, datetime] | None:
+        """The schedule that fires first and when, or None when nothing will."""
+        with self._cond:
+            live = [
+                (item[4], item[1])
+                for item in self._heap
+                if (entry := self._entries.get(item[1])) is not None
+                and entry.active
+                and entry.gen == item[3]
+            ]
+        if not live:
+            return None
+        at, key = min(live, key=lambda pair: (pair[0].timestamp(), pair[1]))
+        return key, at
+
     def next_fire(self, key: str) -> datetime | None:
         """When `key` fires next (None when it is stopped, disabled or done)."""
         with self._cond:
@@ -387,6 +407,16 @@ class Runner:
             # First seen just now: seen_at was rounded down for the interval anchor, but a slot
             # in that rounded-off fraction of a second was never due while we were watching.
             after = max(after, now)
+        spec = entry.schedule.schedule
+        # A slot at the start itself is due (`--simulate` includes FROM), except the anchor of
+        # an interval that counts from this very instant: that is its creation, not a fire.
+        include_now = (
+            at_start
+            and self._include_now
+            and not (spec.every is not None and spec.anchor is None and state.seen_at == now)
+        )
+        if include_now:
+            after = min(after, now - _TICK)
         first = entry.trigger.next_after(after)
         if first is None:
             entry.active = False
@@ -402,6 +432,9 @@ class Runner:
             self._push(entry, first)
             return
         latest = utc(entry.trigger.prev_before(now + _TICK) or first)
+        if include_now and latest == now:  # due at the start; any before it were missed
+            self._push(entry, now)
+            return
         if at_start and self.options.missed == "skip":
             self.store.pass_slot(entry.key, latest)
             log.info(
@@ -428,14 +461,14 @@ class Runner:
         # Fires at one instant go by name: a stable, readable timeline.
         heapq.heappush(self._heap, (at.timestamp(), entry.key, self._seq, entry.gen, at))
 
-    def _park(self, key: str, why: str) -> None:
+    def _park(self, key: str, why: str, level: int = logging.WARNING) -> None:
         """Stop scheduling `key` until its definition changes (auto-disabled or retired)."""
         with self._cond:
             entry = self._entries.get(key)
             if entry is not None and entry.active:
                 entry.active = False
                 entry.gen += 1
-                log.warning("%s: %s; it fires no more", key, why)
+                log.log(level, "%s: %s; it fires no more", key, why)
 
     # -- firing --------------------------------------------------------------------------------
 
@@ -573,7 +606,8 @@ class Runner:
         if state is not None and state.disabled:
             self._park(entry.key, state.disabled_reason or "disabled")
         elif state is not None and state.retired:
-            self._park(entry.key, "retired after a successful run (delete_after_run)")
+            # A one-shot doing what it was told: news, not a problem.
+            self._park(entry.key, "retired after a successful run (delete_after_run)", logging.INFO)
         self._emit(record)
         return record
 

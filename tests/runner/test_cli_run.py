@@ -192,19 +192,52 @@ def test_simulate_prints_the_timeline_and_writes_nothing(tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stderr
     timeline = json.loads(out.stdout)
+    # [FROM, UNTIL): the hourly slot at FROM fires, the slots at UNTIL do not; the interval
+    # counts from FROM, so its first fire is 90 minutes later.
     assert timeline == [
+        {"name": "hourly", "scheduled_for": "2026-01-05T00:00:00+00:00"},
         {"name": "hourly", "scheduled_for": "2026-01-05T01:00:00+00:00"},
         {"name": "five", "scheduled_for": "2026-01-05T01:30:00+00:00"},
         {"name": "hourly", "scheduled_for": "2026-01-05T02:00:00+00:00"},
-        {"name": "five", "scheduled_for": "2026-01-05T03:00:00+00:00"},
-        {"name": "hourly", "scheduled_for": "2026-01-05T03:00:00+00:00"},
     ]
     text = schedctl(["run", "--simulate", "2026-01-05T00:00Z..+2h"], tmp_path)
-    assert text.stdout.splitlines()[0] == "2026-01-05T01:00:00Z  hourly  ok  0ms  do hourly"
+    assert text.stdout.splitlines()[0] == "2026-01-05T00:00:00Z  hourly  ok  0ms  do hourly"
     assert not (tmp_path / ".schedctl").exists()
     aitroop = schedctl(["run", "--simulate", "2026-01-05..+20m", "--semantics", "aitroop"],
                        write_project(tmp_path / "b", {"a.yaml": [doc("tight", {"every": "1m"})]}))  # fmt: skip
     assert aitroop.stdout.count("  skipped  ") == 4 and "tick skipped" in aitroop.stdout
+
+
+def test_simulate_says_when_nothing_runs(tmp_path: Path) -> None:
+    write_project(tmp_path, {"a.yaml": [doc("daily", {"daily": "09:00"})]})
+    # UNTIL is the only slot, and the window stops before it.
+    text = schedctl(["run", "--simulate", "2026-01-05T08:00Z..2026-01-05T09:00Z"], tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == [
+        "no runs between 2026-01-05T08:00:00Z and 2026-01-05T09:00:00Z (FROM included, UNTIL not)"
+    ]
+    as_json = schedctl(
+        ["run", "--simulate", "2026-01-05T08:00Z..2026-01-05T09:00Z", "--format", "json"], tmp_path
+    )
+    assert json.loads(as_json.stdout) == [] and "no runs between" in as_json.stderr
+    # FROM is included: the same slot as the window's start fires.
+    at_from = schedctl(["run", "--simulate", "2026-01-05T09:00Z..+1h"], tmp_path)
+    assert at_from.stdout.splitlines() == ["2026-01-05T09:00:00Z  daily  ok  0ms  do daily"]
+
+
+def test_the_start_line_says_what_fires_next(
+    tmp_path: Path, runner_procs: list[RunnerProcess]
+) -> None:
+    write_project(
+        tmp_path, {"a.yaml": [doc("hourly", {"every": "1h"}), doc("daily", {"every": "1d"})]}
+    )
+    runner = RunnerProcess(tmp_path, [])
+    runner_procs.append(runner)
+    runner.wait_for(lambda: "running 2 schedule(s)" in runner.stderr(), what="the start line")
+    line = next(x for x in runner.stderr().splitlines() if "running 2 schedule(s)" in x)
+    # An interval counts from first sight: the hourly one fires an hour after the start.
+    assert "; next: hourly at " in line and line.endswith("(in 1h)"), line
+    assert runner.terminate() == 0
 
 
 def test_target_selection_and_platform_errors_as_warnings(tmp_path: Path) -> None:

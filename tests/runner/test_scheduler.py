@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +17,7 @@ from reconciler.errors import RunnerError, UsageError
 from reconciler.runner import RunnerOptions, run_once, simulate
 from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import Outcome, RunContext
+from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import Runnable, Runner
 from reconciler.runner.store import Claim, RunRecord, Store
 
@@ -70,7 +73,7 @@ def test_intervals_anchor_at_first_sight_on_whole_seconds() -> None:
     )
     assert fires(records) == [
         ("one", T0 + S), ("one", T0 + 2 * S), ("two", T0 + 2 * S), ("one", T0 + 3 * S),
-        ("one", T0 + 4 * S), ("two", T0 + 4 * S), ("one", T0 + 5 * S),
+        ("one", T0 + 4 * S), ("two", T0 + 4 * S),  # T0 + 5s is UNTIL: out of the window
     ]  # fmt: skip
 
 
@@ -105,11 +108,58 @@ def test_cron_presets_zones_anchors_and_one_shots() -> None:
     )
 
 
-def test_window_is_after_from_up_to_and_including_until() -> None:
+def test_window_includes_from_and_excludes_until() -> None:
+    """[FROM, UNTIL): T0 is 09:00, so the daily slots at FROM and at UNTIL are both edges."""
     got = fires(
         simulate([item("d", {"daily": "09:00"})], T0, T0 + timedelta(days=2), RunnerOptions())
     )
-    assert [t for _, t in got] == [T0 + timedelta(days=1), T0 + timedelta(days=2)]
+    assert [t for _, t in got] == [T0, T0 + timedelta(days=1)]
+    # Windows laid end to end fire every slot once.
+    days = [T0 + timedelta(days=n) for n in range(3)]
+    joined = [
+        t
+        for a, b in itertools.pairwise(days)
+        for _, t in fires(simulate([item("d", {"daily": "09:00"})], a, b, RunnerOptions()))
+    ]
+    assert joined == [T0, T0 + timedelta(days=1)]
+
+
+def test_slots_exactly_at_from_fire_and_at_until_do_not() -> None:
+    at_from = [
+        item("cron", {"cron": "0 9 * * *"}),  # T0 is 09:00 UTC
+        item("once", {"at": "2026-03-02T09:00:00Z"}),
+        item("anchored", {"every": "1h", "anchor": "2026-03-02T07:00:00Z"}),
+    ]
+    got = fires(simulate(at_from, T0, T0 + timedelta(minutes=30), RunnerOptions()))
+    assert got == [("anchored", T0), ("cron", T0), ("once", T0)]
+    at_until = [
+        item("cron", {"cron": "30 9 * * *"}),
+        item("once", {"at": "2026-03-02T09:30:00Z"}),
+        item("anchored", {"every": "30m", "anchor": "2026-03-02T08:30:00Z"}),
+    ]
+    assert fires(simulate(at_until, T0 + S, T0 + timedelta(minutes=30), RunnerOptions())) == []
+    # One tick later the same slots are inside the window.
+    inside = simulate(at_until, T0 + S, T0 + timedelta(minutes=30, microseconds=1), RunnerOptions())
+    assert len(fires(inside)) == 3
+
+
+def test_an_unanchored_interval_counts_from_from_and_does_not_fire_at_it() -> None:
+    got = fires(
+        simulate([item("i", {"every": "10m"})], T0, T0 + timedelta(minutes=30), RunnerOptions())
+    )
+    assert [t for _, t in got] == [T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)]
+
+
+def test_a_slot_at_from_fires_once_with_a_reused_database(tmp_path: Path) -> None:
+    """Simulated slots count as fired: running the same window again fires nothing twice."""
+    options = RunnerOptions(db_path=tmp_path / "runs.db")
+    schedules = [item("cron", {"cron": "0 * * * *"})]
+    first = fires(simulate(schedules, T0, T0 + timedelta(hours=2), options))
+    assert [t for _, t in first] == [T0, T0 + timedelta(hours=1)]
+    # The next window starts at the previous UNTIL: its FROM slot was never fired, so it is.
+    second = fires(simulate(schedules, T0 + timedelta(hours=2), T0 + timedelta(hours=3), options))
+    assert [t for _, t in second] == [T0 + timedelta(hours=2)]
+    assert fires(simulate(schedules, T0, T0 + timedelta(hours=3), options)) == []
 
 
 def test_disabled_in_the_file_never_fires() -> None:
@@ -164,6 +214,34 @@ def test_delete_after_run_retires_after_success_only(tmp_path: Path) -> None:
         assert store.states()["remind2"].retired
     # Retired: a later start neither fires it nor lets --once forget it happened.
     assert serve([other], T0 + 10 * S, T0 + 20 * S, options) == []
+
+
+def test_a_retiring_one_shot_is_news_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="reconciler.runner")
+    once = item("remind", {"at": (T0 + 3 * S).isoformat()}, delete_after_run=True)
+    flaky = item("flaky", {"every": "1s"}, max_retries=1)
+    serve([once, flaky], T0, T0 + 5 * S, executor=FakeExecutor(lambda c: failing(c) if c.key == "flaky" else Outcome(True)))  # fmt: skip
+    parked = {r.getMessage().split(":")[0]: r.levelno for r in caplog.records if "fires no more" in r.getMessage()}  # fmt: skip
+    assert parked == {"remind": logging.INFO, "flaky": logging.WARNING}
+
+
+def test_next_due_names_the_earliest_fire() -> None:
+    runner = Runner(
+        [item("later", {"every": "1h"}), item("soon", {"cron": "15 9 * * *"}), item("off", {"every": "1s"}, enabled=False)],
+        RunnerOptions(), clock=VirtualClock(T0), executor=FakeExecutor(),
+    )  # fmt: skip
+    with runner:
+        assert runner.next_due() == ("soon", T0 + timedelta(minutes=15))
+    # Past ten minutes the wait is shown in whole minutes: a start that took a second says 1h.
+    soon = ("soon", T0 + timedelta(hours=1))
+    assert next_run_text(soon, T0 + 1.5 * S) == "next: soon at 2026-03-02T10:00:00Z (in 1h)"
+    assert next_run_text(("soon", T0 + timedelta(seconds=90)), T0).endswith("(in 1m30s)")
+    assert next_run_text(None, T0) == "nothing is due to fire"
+    idle = Runner(
+        [item("off", {"every": "1s"}, enabled=False)], RunnerOptions(), clock=VirtualClock(T0)
+    )
+    with idle:
+        assert idle.next_due() is None
 
 
 def test_conversation_ids(tmp_path: Path) -> None:
@@ -370,4 +448,4 @@ def test_simulate_with_a_db_writes_every_run_and_state(
         assert {r.status for r in stored} == {"ok"} and len(
             {r.conversation_id for r in stored}
         ) == 1
-        assert store.states()["a"].last_slot == T0 + 20 * S
+        assert store.states()["a"].last_slot == T0 + 19 * S  # T0 + 20s is UNTIL: not fired
