@@ -319,6 +319,13 @@ FIELDS: dict[str, dict[str, Want]] = {
             "e.g. overrides: {staging: {enabled: false}}"
         ),
         "overrides.*": Want("a mapping of the fields this target changes, e.g. {enabled: false}"),
+        "pass_env": Want(
+            "a list of environment variable names the local runner passes on, "
+            "e.g. pass_env: [GITHUB_TOKEN]",
+            _fix_list,
+        ),
+        "pass_env.*": Want("an environment variable name, e.g. GITHUB_TOKEN"),
+        "spread": Want("true or false", _fix_bool),
     },
     "Config": {
         "owner": Want(
@@ -332,6 +339,17 @@ FIELDS: dict[str, dict[str, Want]] = {
         "defaults.timezone": _ZONE,
         "defaults.targets": Want("a list of target names, e.g. targets: [prod]", _fix_list),
         "defaults.targets.*": Want("a target name, e.g. prod"),
+        "defaults.spread": Want("true or false", _fix_bool),
+        "previous_owners": Want(
+            "a list of owners this repository was known by, e.g. previous_owners: [old-team]",
+            _fix_list,
+        ),
+        "previous_owners.*": Want(
+            "an owner: lower-case letters, digits, '.', '_' and '-', e.g. old-team"
+        ),
+        "vars": Want(
+            "a mapping of names to values or lists for templates, e.g. vars: {customers: [acme]}"
+        ),
         "targets": Want(
             "a mapping from target name to its platform and address, "
             "e.g. targets: {local: {platform: engine, sandbox: .schedctl/sandbox.db}}"

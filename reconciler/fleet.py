@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
+from reconciler.forms import TemplateRef
 from reconciler.model import KEY_PATTERN, VAR_PATTERN, Fleet
 from reconciler.yamlpos import Pos, PosDict, PosList, position_of
 
@@ -58,34 +59,6 @@ _TYPED = (("action", "app", "input"), ("targets",))
 _TOP = Pos(1, 1)
 _FIELDS_TEXT = "name, title, description, action.prompt, action.app.input, deliver and targets"
 _KNOWN = "{{ item }}, {{ item.FIELD }} and {{ vars.NAME }}"
-
-
-@dataclass(frozen=True)
-class TemplateRef:
-    """Which template and item a schedule came from: plain data, carried into plans."""
-
-    name: str  # the fleet: `digest`
-    item: str  # the item's label: `acme`
-    description: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}[{self.item}]"
-
-    @property
-    def group(self) -> str:
-        return f"{self.name}[*]"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "item": self.item, "description": self.description}
-
-    @classmethod
-    def from_dict(cls, data: Any) -> TemplateRef | None:
-        if not isinstance(data, Mapping):
-            return None
-        return cls(
-            str(data.get("name", "")), str(data.get("item", "")), str(data.get("description") or "")
-        )
 
 
 @dataclass

@@ -24,13 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler import timing
 from reconciler.model import weekday_number
-
-if TYPE_CHECKING:
-    from reconciler.fleet import TemplateRef
 
 Json = dict[str, Any]
 
@@ -57,6 +54,34 @@ class TaskStatus:
     last_run: str | None = None
     next_run: str | None = None
     consecutive_errors: int | None = None
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """Which template and item a schedule came from: plain data, carried into plans."""
+
+    name: str  # the fleet: `digest`
+    item: str  # the item's label: `acme`
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{self.item}]"
+
+    @property
+    def group(self) -> str:
+        return f"{self.name}[*]"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "item": self.item, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TemplateRef | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(
+            str(data.get("name", "")), str(data.get("item", "")), str(data.get("description") or "")
+        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler import explain, fleet
 from reconciler.errors import Diagnostic, Severity
-from reconciler.fleet import FleetInfo, TemplateRef
+from reconciler.fleet import FleetInfo
+from reconciler.forms import TemplateRef
 from reconciler.model import Config, Schedule, ScheduleBody
 from reconciler.spread import Hashed, resolve_hashed
 from reconciler.targets import Collection, collection_of

@@ -25,8 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.fleet import TemplateRef
-from reconciler.forms import DesiredTask, Json, Listing, LiveTask, cut_copy
+from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
 
 FORMAT_VERSION = "1"
 Action = Literal["create", "update", "delete", "conflict", "duplicate"]

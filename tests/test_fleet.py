@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import Diagnostic
-from reconciler.fleet import FleetInfo, TemplateRef, collapse
+from reconciler.fleet import FleetInfo, collapse
+from reconciler.forms import TemplateRef
 from reconciler.loader import Project, load_project
 from reconciler.validate import validate_project
 from tests.conftest import ROOT, run_cli
@@ -135,8 +136,9 @@ def test_errors_name_the_template_line_and_the_item(repo: Path) -> None:
     assert path.exists()
     project, found = load(repo)
     assert errors(found) == [
-        "schedules/digest.yaml:7:9: error: digest[Globex Inc]: name: String should match "
-        "pattern '^[a-z0-9][a-z0-9-]{0,62}$'",
+        "schedules/digest.yaml:7:9: error: digest[Globex Inc]: name: expected lower-case "
+        "letters, digits and '-', at most 63 characters and not starting with '-', e.g. "
+        "morning-digest, not 'digest-Globex Inc' (did you mean 'digest-globex-inc'?)",
         "schedules/digest.yaml:8:10: error: digest[initech]: {{ item.name }}: item has no "
         "field 'name' (it has: slug)",
     ]
@@ -320,7 +322,7 @@ def test_validate_cli_accepts_a_good_template(repo: Path) -> None:
     )
     result = run_cli(["validate"], cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: 2 schedule(s) in 1 file(s) are valid" in result.stdout
+    assert "ok: 2 schedules in 1 file are valid" in result.stdout
 
 
 def test_the_committed_schema_describes_template_documents_and_vars(tmp_path: Path) -> None:
