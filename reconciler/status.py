@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from reconciler.apply import survey
 from reconciler.errors import UsageError
 from reconciler.plan import field_diff
+from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
@@ -79,6 +80,7 @@ def status_rows(
             rows.append(
                 StatusRow(name, where, key, d.title, None, None, None, None, None, "missing")
             )
+    problems.extend(failed_targets(conns).values())
     return rows, problems
 
 
