@@ -189,7 +189,7 @@ def render_files(
         # JSON strings are YAML double-quoted scalars: the spec is written as it is.
         "INSTALL": json.dumps(install.text),
         "HOOK_DEPENDENCY": json.dumps(install.local_path or install.text),
-        "HOOK_REPO": install.hook_repo or "",
+        "HOOK_REPO": json.dumps(install.hook_repo or ""),
         "HOOK_REV": json.dumps(install.hook_rev or ""),
     }
     # A git spec can use the hook this repository publishes; any other gets a local hook.
