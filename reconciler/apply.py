@@ -136,6 +136,8 @@ def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Surve
             return Survey(list(forms().values()), None, f"target {name!r}: {exc}")
         return Survey(list(forms().values()), listing)
 
+    if not conns:  # every target failed to connect
+        return {}
     with _quick_handoff(), gc_paused():
         if len(conns) == 1:  # the common case: no thread to start and hand over to
             return {name: one(name, forms_of(name)) for name in conns}

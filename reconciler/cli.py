@@ -410,15 +410,17 @@ def _config_only(ctx: Context, paths: Sequence[str] = ()) -> tuple[Config, Path,
     return config, (config_file.parent if config_file else Path.cwd()), config_file
 
 
-def _config_words(config_file: Path | None) -> str:
+def _config_words(config_file: str | Path | None) -> str:
     if config_file is None:
         return "no config file: the built-in local sandbox"
+    from pathlib import Path
+
     from reconciler.loader import show_path
 
-    return f"config {show_path(config_file)}"
+    return f"config {show_path(Path(config_file))}"
 
 
-def _named(problem: str, config_file: Path | None) -> str:
+def _named(problem: str, config_file: str | Path | None) -> str:
     """A target's error, naming the config it came from: `target 'x' (config F): ...`."""
     import re
 
@@ -571,6 +573,9 @@ def plan(
         click.echo(render.render_text(result, color=_color(ctx)), color=_color(ctx))
     if out_file and fmt == "text":
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
+    for target in result.targets:  # on stderr too: a plan piped to a file still says why
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
     if result.failed:
         raise SystemExit(EXIT_ERROR)
     raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
@@ -800,8 +805,6 @@ def status(ctx: Context, paths: tuple[str, ...]) -> None:
     Example:
       schedctl status --config examples/schedctl.yaml
     """
-    from pathlib import Path
-
     from reconciler.render.live import render_status
     from reconciler.status import status_rows
     from reconciler.targets import connect, select_targets
@@ -811,9 +814,8 @@ def status(ctx: Context, paths: tuple[str, ...]) -> None:
     with connect(project.config, project.root, names, create=False) as conns:
         rows, problems = status_rows(project, conns)
     click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
-    config_file = project.config_file
     for problem in problems:
-        echo(f"error: {_named(problem, Path(config_file) if config_file else None)}", err=True)
+        echo(f"error: {_named(problem, project.config_file)}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
 
 
