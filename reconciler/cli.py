@@ -671,15 +671,16 @@ def apply(
                 paths=paths,
             )
         click.echo(render.render_text(the_plan, color=color), color=color)
-        if not the_plan.pending:
-            raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
-        asking = not saved and not auto_approve
-        if asking and not click.confirm("\nApply these changes?", default=False):
-            fail("apply cancelled: nothing was changed")
-        echo()
-        total = sum(len(t.changes) for t in the_plan.targets if not t.error)
-        with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
-            result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
+        if not the_plan.pending:  # nothing to write or ask about; failed targets still count
+            result = apply_plan(the_plan, conns, concurrency=concurrency)
+        else:
+            asking = not saved and not auto_approve
+            if asking and not click.confirm("\nApply these changes?", default=False):
+                fail("apply cancelled: nothing was changed")
+            echo()
+            total = sum(len(t.changes) for t in the_plan.targets if not t.error)
+            with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
+                result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
     echo(render.render_apply(result, elapsed=time.perf_counter() - started))
     raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
 
