@@ -9,8 +9,9 @@ the caller to report on that target's line. A target with `sandbox: PATH` gets t
 emulated platform for the duration of the `with`, stored at PATH (relative to the config
 file's directory); targets sharing a sandbox file share one server. With `create=False`
 (commands that only read), a sandbox file that does not exist is not created: the target is
-served from an empty in-memory sandbox instead, so it reads as holding nothing. `collection_of` says which collection of tasks a target reaches
-(the loader refuses two targets on one: each would prune the other's tasks).
+served from an empty in-memory sandbox instead, so it reads as holding nothing.
+`collection_of` says which collection of tasks a target reaches (the loader refuses two
+targets on one: each would prune the other's tasks).
 """
 
 from __future__ import annotations
