@@ -4,6 +4,7 @@ shown; the exit code is 1. A refused connection is reported at once, naming the 
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -72,8 +73,23 @@ def cli(root: Path, *args: str) -> Any:
 
 
 def line_of(output: str, target: str) -> str:
+    """The one line about `target` that says what went wrong (or what is planned)."""
     (line,) = [x for x in output.splitlines() if x.startswith(f"target {target} ")]
     return line
+
+
+def test_the_json_plan_carries_each_targets_error_and_the_healthy_plan(
+    four_targets: tuple[Path, RunningSandbox, RunningSandbox, int],
+) -> None:
+    root, _, _, port = four_targets
+    proc = cli(root, "plan", "--format", "json")
+    assert proc.returncode == 1
+    targets = {t["target"]: t for t in json.loads(proc.stdout)["targets"]}
+    assert list(targets) == ["good", "notoken", "refused", "denied"]  # the config's order
+    assert targets["good"]["error"] is None and targets["good"]["summary"]["create"] == 1
+    assert "SCHEDCTL_T_UNSET is not set" in targets["notoken"]["error"]
+    assert f"nothing listening at http://127.0.0.1:{port}?" in targets["refused"]["error"]
+    assert "check SCHEDCTL_T_DENIED" in targets["denied"]["error"]
 
 
 def check_failures(output: str, port: int) -> None:
@@ -90,7 +106,7 @@ def test_plan_plans_the_healthy_target_and_reports_each_failure_on_its_line(
     root, _, secured, port = four_targets
     proc = cli(root, "plan")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "1 to create" in line_of(proc.stdout, "good") and "+ task-good" in proc.stdout
+    assert "ERROR" not in line_of(proc.stdout, "good") and "task-good" in proc.stdout
     check_failures(proc.stdout, port)
     assert "Traceback" not in proc.stderr
     assert [m for m, _ in secured.request_log] == ["GET"]  # answered 401, never retried
