@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from reconciler.loader import Project
+    from reconciler.model import Config
+    from reconciler.plan import Plan
     from reconciler.platforms import Kind
+    from reconciler.targets import Connection
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -26,7 +32,11 @@ class Context:
     """Options shared by every command."""
 
     def __init__(
-        self, config: str | None, targets: tuple[str, ...], verbose: int, color: bool
+        self,
+        config: str | None = None,
+        targets: tuple[str, ...] = (),
+        verbose: int = 0,
+        color: bool = True,
     ) -> None:
         self.config = config
         self.targets = targets
@@ -34,7 +44,7 @@ class Context:
         self.color = color
 
 
-pass_ctx = click.make_pass_decorator(Context)
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -80,24 +90,70 @@ def common_paths(func: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path())(func)
 
 
-def target_option(func: Any) -> Any:
-    """`--target` and `--config` after the command too (`schedctl plan --target prod`)."""
-    func = click.option(
-        "--target",
-        "local_targets",
-        multiple=True,
-        metavar="NAME",
-        help="Only this target (repeatable).",
-    )(func)
-    return click.option("--config", "local_config", metavar="FILE", help="Config file.")(func)
+def _log_requests(verbose: int) -> None:
+    if verbose:
+        import logging
+
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger().setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
-def _with_targets(
-    ctx: Context, local_targets: Sequence[str], local_config: str | None = None
-) -> Context:
-    ctx.targets = tuple(dict.fromkeys((*ctx.targets, *local_targets)))
-    ctx.config = local_config or ctx.config
-    return ctx
+def _merge_common(click_ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """The common options given after the command, merged into those given before it."""
+    obj = click_ctx.ensure_object(Context)
+    if param.name == "common_config" and value:
+        obj.config = value
+    elif param.name == "common_targets" and value:
+        obj.targets = tuple(dict.fromkeys((*obj.targets, *value)))
+    elif param.name == "common_verbose" and value:
+        obj.verbose += value
+        _log_requests(obj.verbose)
+    elif param.name == "common_no_color" and value:
+        obj.color = False
+
+
+def common_options(func: Any) -> Any:
+    """--config, --target, -v and --no-color, accepted after the command as before it."""
+    options = (
+        click.option(
+            "--config",
+            "common_config",
+            expose_value=False,
+            callback=_merge_common,
+            metavar="FILE",
+            help="Config file (default: schedctl.yaml in the first PATH that is a directory, "
+            "else in the current directory).",
+        ),
+        click.option(
+            "--target",
+            "common_targets",
+            expose_value=False,
+            callback=_merge_common,
+            multiple=True,
+            metavar="NAME",
+            help="Only this target (repeatable).",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            "common_verbose",
+            expose_value=False,
+            callback=_merge_common,
+            count=True,
+            help="Log each request (method, URL, status, time); -vv more.",
+        ),
+        click.option(
+            "--no-color",
+            "common_no_color",
+            expose_value=False,
+            callback=_merge_common,
+            is_flag=True,
+            help="Plain output: no colour, no progress bar (a non-empty NO_COLOR does the same).",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project:
@@ -136,8 +192,9 @@ def whole_repository(
         problem = f"{whole.errors[0]}{more}"
         if prune:
             fail(
-                "--prune with PATHS judges deletes against the whole repository (the config's "
-                f"globs), and it does not load: {problem}. Fix that, or leave out --prune"
+                "--prune (or `prune: true` in the config) with PATHS judges deletes against the "
+                f"whole repository (the config's globs), and it does not load: {problem}. "
+                "Fix that, or pass --no-prune"
             )
         echo(
             f"warning: orphans are judged on the repository's files that load: {problem}", err=True
@@ -181,12 +238,7 @@ def cli(
     """
     color = not no_color and not os.environ.get("NO_COLOR")  # no-color.org: set and non-empty
     click_ctx.obj = Context(config, targets, verbose, color)
-    if verbose:
-        import logging
-
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(message)s"
-        )
+    _log_requests(verbose)
 
 
 # --- validate / schema ------------------------------------------------------------------------
@@ -202,16 +254,9 @@ def cli(
     show_default=True,
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
-@target_option
+@common_options
 @pass_ctx
-def validate(
-    ctx: Context,
-    paths: tuple[str, ...],
-    fmt: str,
-    strict: bool,
-    local_targets: tuple[str, ...],
-    local_config: str | None,
-) -> None:
+def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check schedule files offline: syntax, schema, meaning, each target's platform rules.
 
     \b
@@ -222,8 +267,6 @@ def validate(
     from reconciler.render import diagnostics as render
     from reconciler.validate import validate_project
 
-    ctx = _with_targets(ctx, local_targets, local_config)
-    ctx = _with_targets(ctx, local_targets, local_config)
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     found = validate_project(project)
     failed = any(d.severity == "error" for d in found) or (strict and bool(found))
@@ -296,7 +339,7 @@ def parse_instant(value: str | None) -> Any:
     help="Tasks due per minute on each target against its per-tick capacity (a day).",
 )
 @click.option("--week", is_flag=True, help="With --load: seven days instead of one.")
-@target_option
+@common_options
 @pass_ctx
 def next_cmd(
     ctx: Context,
@@ -306,8 +349,6 @@ def next_cmd(
     fmt: str,
     show_load: bool,
     week: bool,
-    local_targets: tuple[str, ...],
-    local_config: str | None,
 ) -> None:
     """Show the next fire times of schedules, in their zone and in UTC.
 
@@ -324,7 +365,7 @@ def next_cmd(
     if week and not show_load:
         fail("--week goes with --load (schedctl next --load --week)")
     names, paths = split_names_and_paths(names_or_paths)
-    project = load(_with_targets(ctx, local_targets, local_config), paths)
+    project = load(ctx, paths)
     if show_load:
         from reconciler.upcoming import load_report
 
@@ -365,24 +406,37 @@ def next_cmd(
     show_default=True,
     help="Platform of the sandbox target and of the commented real one.",
 )
-def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
+@click.option(
+    "--install",
+    "install",
+    metavar="SPEC",
+    help="How the workflows and pre-commit install schedctl: a requirement "
+    "(default: schedctl==THIS_VERSION from the package index), a pinned git URL "
+    "(git+https://host/org/schedctl@TAG) or a path (relative to DIRECTORY).",
+)
+def init(
+    directory: str, force: bool, owner: str | None, platform: str, install: str | None
+) -> None:
     """Scaffold a schedules repository in DIRECTORY (default: here).
 
-    Writes schedctl.yaml (a sandbox target, a commented real one), an example schedule, the JSON
-    schemas, GitHub workflows (plan comment on pull requests, apply on main, nightly drift issue)
-    and a pre-commit config. Existing files with other content are never overwritten without
-    --force: then nothing at all is written.
+    Writes schedctl.yaml (a sandbox target, a commented real one, `prune: false`), an example
+    schedule, the JSON schemas, GitHub workflows (plan comment on pull requests, apply on main,
+    nightly drift issue), a pre-commit config and a Dependabot config. Existing files with
+    other content are never overwritten without --force: then nothing at all is written.
 
     \b
     Example:
       git init schedules && schedctl init schedules --owner acme-schedules
+      schedctl init schedules --install git+https://github.com/acme/schedctl@v0.1.0
       cd schedules && schedctl validate && schedctl plan
     """
     from pathlib import Path
 
     from reconciler.scaffold import init_repository
 
-    result = init_repository(directory, owner=owner, platform=platform, force=force)
+    result = init_repository(
+        directory, owner=owner, platform=platform, force=force, install=install
+    )
     if result.conflicts:
         echo("refusing to overwrite (use --force); nothing was written:", err=True)
         for rel in result.conflicts:
@@ -393,6 +447,7 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
     if result.unchanged:
         echo(f"unchanged: {len(result.unchanged)} file(s) already up to date")
     cd = "" if result.root == Path() else f"cd {result.root} && "
+    echo(f"CI and pre-commit install schedctl with: {result.install.text} (--install SPEC)")
     echo(f"next: {cd}schedctl validate && schedctl plan")
     echo(f"for a real target, add the secret {result.token_env} (see schedctl.yaml)")
 
@@ -400,43 +455,130 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
 # --- reconcile: plan / apply / import / status / trigger / runs (issue 5) -----------------------
 
 
-def _config_only(ctx: Context) -> tuple[Any, Any]:
-    """(Config, root) for commands that need no schedule files (trigger, runs, saved plans)."""
+def _config_only(ctx: Context, paths: Sequence[str] = ()) -> tuple[Config, Path, Path | None]:
+    """(Config, root, config file) for commands that read no schedule files (trigger, runs,
+    import, saved plans), found as `plan` finds it: --config, else schedctl.yaml in the first
+    PATH that is a directory, else in the current directory, else the built-in default."""
     from pathlib import Path
 
     from reconciler.loader import find_config, load_config
 
-    config_file = find_config((), ctx.config)
     if ctx.config and not Path(ctx.config).is_file():
         fail(f"{ctx.config}: config file not found")
+    config_file = find_config(paths, ctx.config)
     config, _, _, problems = load_config(config_file)
     for d in problems:
         echo(str(d), err=True)
     if problems:
         raise SystemExit(EXIT_ERROR)
-    return config, (config_file.parent if config_file else Path.cwd())
+    return config, (config_file.parent if config_file else Path.cwd()), config_file
 
 
-def _one_target(ctx: Context, config: Any) -> str:
+def _config_words(config_file: str | Path | None) -> str:
+    if config_file is None:
+        return "no config file: the built-in local sandbox"
+    from pathlib import Path
+
+    from reconciler.loader import show_path
+
+    return f"config {show_path(Path(config_file))}"
+
+
+def _named(problem: str, config_file: str | Path | None) -> str:
+    """A target's error, naming the config it came from: `target 'x' (config F): ...`."""
+    import re
+
+    words = _config_words(config_file)
+    match = re.match(r"target '([^']*)': ", problem)
+    if match is None:
+        return f"{problem} ({words})"
+    return f"target {match.group(1)!r} ({words}): {problem[match.end() :]}"
+
+
+@contextmanager
+def _about(target: str, config_file: Path | None) -> Iterator[None]:
+    """Errors of a one-target command name that target and the config it came from."""
+    from reconciler.errors import SchedctlError
+
+    try:
+        yield
+    except SchedctlError as exc:
+        text = str(exc)
+        if not text.startswith(f"target {target!r}: "):
+            text = f"target {target!r}: {text}"
+        raise SchedctlError(_named(text, config_file)) from None
+
+
+def _one_target(ctx: Context, config: Config, config_file: Path | None) -> str:
+    names = ", ".join(config.targets)
     if len(ctx.targets) == 1:
-        if ctx.targets[0] not in config.targets:
-            from reconciler.explain import target_hint
+        name = ctx.targets[0]
+    elif not ctx.targets and len(config.targets) == 1:
+        name = next(iter(config.targets))
+    else:
+        fail(f"name one target with --target ({_config_words(config_file)} has: {names})")
+    if name not in config.targets:
+        from reconciler.explain import target_hint
 
-            name, known = ctx.targets[0], list(config.targets)
-            fail(f"--target {name!r} is not a target of the config{target_hint(name, known)}")
-        return ctx.targets[0]
-    if not ctx.targets and len(config.targets) == 1:
-        return str(next(iter(config.targets)))
-    fail(f"name one target with --target (the config has: {', '.join(config.targets)})")
+        fail(
+            f"--target {name!r} is not a target of the {_config_words(config_file)}"
+            + target_hint(name, list(config.targets))
+        )
+    return name
+
+
+def _connection(conns: Mapping[str, Connection], name: str) -> Connection:
+    from reconciler.errors import SchedctlError
+    from reconciler.targets import failed_targets
+
+    if name not in conns:
+        raise SchedctlError(failed_targets(conns).get(name, f"target {name!r}: not connected"))
+    return conns[name]
+
+
+def _nothing_there(config: Config, root: Path, name: str) -> str | None:
+    """Why a sandbox target holds nothing yet (its database file does not exist), else None."""
+    from reconciler.loader import show_path
+    from reconciler.targets import sandbox_file
+
+    db = sandbox_file(config.targets[name], root)
+    if db is None or db.exists():
+        return None
+    return (
+        f"nothing there yet: its sandbox database {show_path(db)} does not exist "
+        "(`schedctl apply` creates it)"
+    )
+
+
+def _pruning(ctx: Context, config: Config, prune: bool | None) -> bool:
+    """Whether any target this command works on prunes (the flag, else the config)."""
+    return any(config.prune_for(name, prune) for name in ctx.targets or config.targets)
+
+
+def _saved_plan(path: str) -> Plan:
+    import json
+    from pathlib import Path
+
+    from reconciler.errors import UsageError
+    from reconciler.plan import Plan
+
+    try:
+        return Plan.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        fail(f"{path}: cannot read the saved plan: {exc.strerror or exc}")
+    except (ValueError, UsageError) as exc:
+        fail(f"{path}: not a saved plan: {exc}")
 
 
 def _color(ctx: Context) -> bool:
     return ctx.color and sys.stdout.isatty()
 
 
+PRUNE_HELP = "override the config's `prune` (default: off) for this run"
+
+
 @cli.command()
 @common_paths
-@target_option
 @click.option(
     "--format",
     "fmt",
@@ -451,19 +593,20 @@ def _color(ctx: Context) -> bool:
     "--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none."
 )
 @click.option(
-    "--prune", is_flag=True, help="Plan deletes of this owner's objects the repository lacks."
+    "--prune/--no-prune",
+    default=None,
+    help=f"Plan deletes of this owner's objects the repository lacks, or not: {PRUNE_HELP}.",
 )
-@click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
+@click.option("--allow-empty", is_flag=True, help="Let prune empty a target with no schedules.")
+@common_options
 @pass_ctx
 def plan(
     ctx: Context,
     paths: tuple[str, ...],
-    local_targets: tuple[str, ...],
-    local_config: str | None,
     fmt: str,
     out_file: str | None,
     detailed_exitcode: bool,
-    prune: bool,
+    prune: bool | None,
     allow_empty: bool,
 ) -> None:
     """Show what apply would change on each target: + create, ~ update, - delete.
@@ -480,10 +623,12 @@ def plan(
     from reconciler.render import plan as render
     from reconciler.targets import connect, select_targets
 
-    project = load(_with_targets(ctx, local_targets, local_config), paths)
-    repository = whole_repository(ctx, project, prune=prune)
-    names = select_targets(project, ctx.targets, every=prune)
-    with connect(project.config, project.root, names) as conns:
+    project = load(ctx, paths)
+    pruning = _pruning(ctx, project.config, prune)
+    repository = whole_repository(ctx, project, prune=pruning)
+    names = select_targets(project, ctx.targets, every=pruning)
+    # A plan only reads: a sandbox never applied to is planned as empty, not created.
+    with connect(project.config, project.root, names, create=False) as conns:
         result = make_plan(
             project, conns, prune=prune, allow_empty=allow_empty, repository=repository, paths=paths
         )
@@ -497,6 +642,9 @@ def plan(
         click.echo(render.render_text(result, color=_color(ctx)), color=_color(ctx))
     if out_file and fmt == "text":
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
+    for target in result.targets:  # on stderr too: a plan piped to a file still says why
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
     if result.failed:
         raise SystemExit(EXIT_ERROR)
     raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
@@ -504,14 +652,18 @@ def plan(
 
 @cli.command()
 @common_paths
-@target_option
 @click.option(
-    "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
+    "--auto-approve",
+    is_flag=True,
+    help="Apply without asking (needed without a terminal). A saved plan.json is applied "
+    "without asking: it is the approval.",
 )
 @click.option(
-    "--prune", is_flag=True, help="Delete this owner's objects the repository no longer has."
+    "--prune/--no-prune",
+    default=None,
+    help=f"Delete this owner's objects the repository no longer has, or not: {PRUNE_HELP}.",
 )
-@click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
+@click.option("--allow-empty", is_flag=True, help="Let prune empty a target with no schedules.")
 @click.option(
     "--concurrency",
     default=8,
@@ -519,57 +671,62 @@ def plan(
     type=click.IntRange(1, 64),
     help="Writes in flight at once.",
 )
+@common_options
 @pass_ctx
 def apply(
     ctx: Context,
     paths: tuple[str, ...],
-    local_targets: tuple[str, ...],
-    local_config: str | None,
     auto_approve: bool,
-    prune: bool,
+    prune: bool | None,
     allow_empty: bool,
     concurrency: int,
 ) -> None:
     """Make the targets match the repository (or carry out a saved plan.json).
 
     Every file is validated first: one invalid file anywhere and nothing is written. Each
-    change gets a result line; on a terminal, more than five show a progress bar as well.
+    change gets a result line, and the run ends with one summary line; on a terminal, more
+    than five changes show a progress bar as well. A saved plan (`plan --out plan.json`) is
+    carried out without a question, as it was reviewed, unless a target changed since it was
+    made: then it is refused and nothing is written.
 
     \b
     Example:
       schedctl apply examples/ --auto-approve
       schedctl plan --out plan.json && schedctl apply plan.json
     """
-    import json
+    import time
     from pathlib import Path
 
-    from reconciler.plan import Plan
     from reconciler.reconcile import apply_plan, check_fresh, make_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
 
-    _with_targets(ctx, local_targets, local_config)
-    if not auto_approve and not sys.stdin.isatty():
-        fail(
-            "refusing to apply: no terminal to confirm on; pass --auto-approve to apply unattended"
-        )
+    started = time.perf_counter()
     color = _color(ctx)
     saved = len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
     if saved:
-        try:
-            the_plan = Plan.from_dict(json.loads(Path(paths[0]).read_text(encoding="utf-8")))
-        except ValueError as exc:
-            fail(f"{paths[0]}: not a saved plan: {exc}")
+        if prune is not None:
+            fail(
+                "a saved plan is carried out as it was reviewed: --prune / --no-prune go with "
+                "`schedctl plan --out`"
+            )
+        the_plan = _saved_plan(paths[0])
         if the_plan.config and not ctx.config:
             ctx.config = the_plan.config
-        config, root = _config_only(ctx)
+        config, root, _ = _config_only(ctx)
         names = [t.target for t in the_plan.targets]
     else:
+        if not auto_approve and not sys.stdin.isatty():
+            fail(
+                "refusing to apply: no terminal to confirm on; pass --auto-approve to apply "
+                "unattended, or apply a reviewed plan (`schedctl apply plan.json`)"
+            )
         project = load(ctx, paths)
-        repository = whole_repository(ctx, project, prune=prune)
+        pruning = _pruning(ctx, project.config, prune)
+        repository = whole_repository(ctx, project, prune=pruning)
         config, root = project.config, project.root
-        names = select_targets(project, ctx.targets, every=prune)
+        names = select_targets(project, ctx.targets, every=pruning)
     with connect(config, root, names, concurrency=concurrency) as conns:
         if saved:
             check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
@@ -583,20 +740,67 @@ def apply(
                 paths=paths,
             )
         click.echo(render.render_text(the_plan, color=color), color=color)
-        if not the_plan.pending:
-            raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
-        if not auto_approve and not click.confirm("\nApply these changes?", default=False):
-            fail("apply cancelled: nothing was changed")
-        echo()
-        total = sum(len(t.changes) for t in the_plan.targets if not t.error)
-        with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
-            result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
-    echo(render.render_apply(result))
+        if not the_plan.pending:  # nothing to write or ask about; failed targets still count
+            result = apply_plan(the_plan, conns, concurrency=concurrency)
+        else:
+            asking = not saved and not auto_approve
+            if asking and not click.confirm("\nApply these changes?", default=False):
+                fail("apply cancelled: nothing was changed")
+            echo()
+            total = sum(len(t.changes) for t in the_plan.targets if not t.error)
+            with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
+                result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
+    echo(render.render_apply(result, elapsed=time.perf_counter() - started))
     raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
+@cli.command()
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@common_options
+@pass_ctx
+def show(ctx: Context, plan_file: str, fmt: str) -> None:
+    """Render a saved plan (`plan --out plan.json`) as text, JSON or a pull-request comment.
+
+    Reads the file only: no config, no platform. Fire times in the markdown form count from
+    when the plan was made. With --target, only those targets are shown.
+
+    \b
+    Example:
+      schedctl plan --out plan.json && schedctl show plan.json --format markdown
+    """
+    from datetime import datetime, timezone
+
+    from reconciler.render import plan as render
+
+    the_plan = _saved_plan(plan_file)
+    if ctx.targets:
+        known = [t.target for t in the_plan.targets]
+        unknown = [n for n in ctx.targets if n not in known]
+        if unknown:
+            fail(f"{plan_file} has no target {unknown[0]!r} (it has: {', '.join(known)})")
+        the_plan.targets = [t for t in the_plan.targets if t.target in ctx.targets]
+    if fmt == "json":
+        echo(render.render_json(the_plan))
+    elif fmt == "markdown":
+        try:
+            made = datetime.fromisoformat(the_plan.created_at.replace("Z", "+00:00"))
+        except ValueError:
+            made = datetime.now(timezone.utc)
+        echo(render.render_markdown(the_plan, made if made.tzinfo else made.astimezone()))
+    else:
+        click.echo(render.render_text(the_plan, color=_color(ctx)), color=_color(ctx))
+    raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
+
+
 @cli.command("import")
-@target_option
+@common_paths
 @click.option(
     "--out",
     "out_dir",
@@ -606,21 +810,24 @@ def apply(
 @click.option(
     "--adopt",
     is_flag=True,
-    help="Mark the imported tasks as this owner's, so plan shows no change.",
+    help="Mark the imported tasks as this owner's, so plan shows no change. Files that exist "
+    "are kept, and the tasks they describe adopted.",
 )
+@click.option("--force", is_flag=True, help="Rewrite the files that exist.")
 @click.option("--select", "select", metavar="GLOB", help="Only tasks whose title or key matches.")
 @click.option(
     "--templates",
     is_flag=True,
     help="Write tasks that differ in one value only as one template file.",
 )
+@common_options
 @pass_ctx
 def import_cmd(
     ctx: Context,
-    local_targets: tuple[str, ...],
-    local_config: str | None,
+    paths: tuple[str, ...],
     out_dir: str | None,
     adopt: bool,
+    force: bool,
     select: str | None,
     templates: bool,
 ) -> None:
@@ -635,22 +842,32 @@ def import_cmd(
     from pathlib import Path
 
     from reconciler.importer import import_target
+    from reconciler.loader import load_project
     from reconciler.render.live import render_imported
     from reconciler.targets import connect
 
-    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
-    name = _one_target(ctx, config)
+    config, root, config_file = _config_only(ctx, paths)
+    name = _one_target(ctx, config, config_file)
     directory = Path(out_dir) if out_dir else root / "schedules" / name
-    with connect(config, root, [name]) as conns:
-        results = import_target(
-            conns[name],
-            directory,
-            schema_root=root,
-            now=datetime.now(timezone.utc),
-            adopt=adopt,
-            select=select,
-            templates=templates,
-        )
+    with _about(name, config_file):
+        empty = _nothing_there(config, root, name)
+        if empty is not None:
+            echo(f"nothing to import from target {name!r}: {empty}")
+            raise SystemExit(EXIT_OK)
+        # Keys made from titles must not take a key some schedule file already has.
+        repository = load_project((), str(config_file) if config_file else None)
+        with connect(config, root, [name], create=False) as conns:
+            results = import_target(
+                _connection(conns, name),
+                directory,
+                schema_root=root,
+                now=datetime.now(timezone.utc),
+                adopt=adopt,
+                force=force,
+                select=select,
+                templates=templates,
+                taken={s.key for s in repository.schedules},
+            )
     echo(render_imported(results))
     if templates:
         from reconciler.render.live import render_families
@@ -661,11 +878,9 @@ def import_cmd(
 
 @cli.command()
 @common_paths
-@target_option
+@common_options
 @pass_ctx
-def status(
-    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None
-) -> None:
+def status(ctx: Context, paths: tuple[str, ...]) -> None:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -676,48 +891,52 @@ def status(
     from reconciler.status import status_rows
     from reconciler.targets import connect, select_targets
 
-    project = load(_with_targets(ctx, local_targets, local_config), paths)
+    project = load(ctx, paths)
     names = select_targets(project, ctx.targets, every=True)
-    with connect(project.config, project.root, names) as conns:
+    with connect(project.config, project.root, names, create=False) as conns:
         rows, problems = status_rows(project, conns)
     click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
     for problem in problems:
-        echo(f"error: {problem}", err=True)
+        echo(f"error: {_named(problem, project.config_file)}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
 
 
 @cli.command()
 @click.argument("name")
-@target_option
+@common_paths
+@common_options
 @pass_ctx
-def trigger(
-    ctx: Context, name: str, local_targets: tuple[str, ...], local_config: str | None
-) -> None:
+def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
     """Run a task on its platform now (NAME: a key, a title or an id).
 
     \b
     Example:
       schedctl trigger morning-digest --target local
+      schedctl trigger morning-digest examples/ --target local
     """
     import json
 
+    from reconciler.errors import UsageError
     from reconciler.status import find_task
     from reconciler.targets import connect
 
-    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
-    target = _one_target(ctx, config)
-    with connect(config, root, [target]) as conns:
-        provider = conns[target].provider
-        task = find_task(provider.list_tasks(), name, config.owner)
-        answer = provider.run(task.id)
+    config, root, config_file = _config_only(ctx, paths)
+    target = _one_target(ctx, config, config_file)
+    with _about(target, config_file):
+        empty = _nothing_there(config, root, target)
+        if empty is not None:
+            raise UsageError(f"no task {name!r}: {empty}")
+        with connect(config, root, [target], create=False) as conns:
+            provider = _connection(conns, target).provider
+            task = find_task(provider.list_tasks(), name, config.owner)
+            answer = provider.run(task.id)
     echo(f"triggered {task.title!r} (id {task.id}) on {target}")
     if answer:
         echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
 @cli.command()
-@click.argument("name", required=False)
-@target_option
+@click.argument("name_or_paths", metavar="[NAME] [PATHS]...", nargs=-1)
 @click.option(
     "-n",
     "count",
@@ -735,12 +954,11 @@ def trigger(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@common_options
 @pass_ctx
 def runs(
     ctx: Context,
-    name: str | None,
-    local_targets: tuple[str, ...],
-    local_config: str | None,
+    name_or_paths: tuple[str, ...],
     count: int,
     local: bool,
     db: str | None,
@@ -755,11 +973,15 @@ def runs(
     """
     import json
 
-    from reconciler.render.live import render_runs
+    from reconciler.errors import UsageError
     from reconciler.status import find_task
     from reconciler.targets import connect
 
-    config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    names, paths = split_names_and_paths(name_or_paths)
+    if len(names) > 1:
+        fail(f"one task at a time (got {', '.join(names)})")
+    name = names[0] if names else None
+    config, root, config_file = _config_only(ctx, paths)
     if local:
         from reconciler.runner.store import list_runs
 
@@ -768,13 +990,20 @@ def runs(
     else:
         if name is None:
             fail("name a task (or pass --local for the local runner's history)")
-        target = _one_target(ctx, config)
-        with connect(config, root, [target]) as conns:
-            provider = conns[target].provider
-            records = provider.runs(find_task(provider.list_tasks(), name, config.owner).id, count)
+        target = _one_target(ctx, config, config_file)
+        with _about(target, config_file):
+            empty = _nothing_there(config, root, target)
+            if empty is not None:
+                raise UsageError(f"no task {name!r}: {empty}")
+            with connect(config, root, [target], create=False) as conns:
+                provider = _connection(conns, target).provider
+                task = find_task(provider.list_tasks(), name, config.owner)
+                records = provider.runs(task.id, count)
     if fmt == "json":
         echo(json.dumps(records, indent=2, ensure_ascii=False))
     else:
+        from reconciler.render.live import render_runs
+
         click.echo(render_runs(records, color=ctx.color), color=_color(ctx))
 
 
@@ -796,16 +1025,6 @@ def _runner_logging(verbose: int) -> None:
 
 @cli.command("run")
 @common_paths
-@click.option(
-    "--target",
-    "run_targets",
-    multiple=True,
-    metavar="NAME",
-    help="Run the schedules resolved for this target.",
-)
-@click.option(
-    "--config", "run_config", metavar="FILE", help="Config file (default: ./schedctl.yaml)."
-)
 @click.option(
     "--db",
     metavar="FILE",
@@ -874,9 +1093,10 @@ def _runner_logging(verbose: int) -> None:
     show_default=True,
     help="json: one object per run; with --simulate a list of {name, scheduled_for}.",
 )
+@common_options
 @pass_ctx
 def run_cmd(
-    ctx: Context, paths: tuple[str, ...], run_targets: tuple[str, ...], run_config: str | None, db: str | None, executor: str,
+    ctx: Context, paths: tuple[str, ...], db: str | None, executor: str,
     max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
     once: str | None, window: str | None, fmt: str,
 ) -> None:  # fmt: skip
@@ -907,8 +1127,7 @@ def run_cmd(
     from reconciler import runner
     from reconciler.runner import report
 
-    targets = tuple(dict.fromkeys((*ctx.targets, *run_targets)))
-    ctx.config = run_config or ctx.config
+    targets = ctx.targets
     if len(targets) > 1:
         fail("run takes one --target")
     if sum(map(bool, (watch, once, window))) > 1:

@@ -2,7 +2,8 @@
 
     ApiClient.request(method, path)  ->  parsed JSON (or None)
         │  retried: GET / PUT / PATCH / DELETE on 429, 502, 503, 504 and connection errors;
-        │           POST only when it was refused (429, 503) or never reached the server
+        │           POST only when it was refused (429, 503) or never reached the server;
+        │           a refused connection once, quickly ("nothing listening at URL?")
         ├─ ApiError        any other failure: method, URL, status, the server's message
         └─ AmbiguousWrite  a POST whose answer never came: the caller re-lists and adopts
 
@@ -56,6 +57,10 @@ class RetryPolicy:
     backoff: float = 0.2  # seconds before the first retry; doubles each time, full jitter
     backoff_max: float = 8.0
     retry_after_max: float = 30.0  # a server asking for more is capped at this
+    # A refused connection is answered at once by the host: nothing listens on that port.
+    # Waiting rarely helps (a server mid-restart, at most), so one quick retry, then the error.
+    refused_attempts: int = 2
+    refused_backoff: float = 0.25
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
@@ -215,6 +220,18 @@ def server_message(response: httpx.Response, redact: Callable[[str], str] = str)
     return redact(json.dumps(body))[:300]
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a transport error is a refused connection (ECONNREFUSED), causes followed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> OSError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
@@ -233,10 +250,12 @@ class ApiClient:
         max_connections: int = 32,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        auth_hint: str = "",
     ) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._token = token
         self.redactor = Redactor([token])  # once per client: the forms are compiled here
+        self._auth_hint = auth_hint  # added to a 401 / 403: which variable holds the token
         self._retry = retry
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -362,7 +381,18 @@ class ApiClient:
                         None,
                         f"no answer ({problem}); the request may or may not have been processed",
                     ) from None
-                if attempt >= self._retry.attempts:
+                if _refused(exc):
+                    if attempt >= min(self._retry.refused_attempts, self._retry.attempts):
+                        origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+                        raise self._error(
+                            ApiError,
+                            method,
+                            url,
+                            None,
+                            f"connection refused: nothing listening at {origin}?",
+                        ) from None
+                    retry_after = self._retry.refused_backoff
+                elif attempt >= self._retry.attempts:
                     raise self._error(ApiError, method, url, None, problem) from None
             else:
                 status = response.status_code
@@ -383,9 +413,10 @@ class ApiClient:
                         else ApiError
                     )
                     body = _json_or_none(response)
-                    raise self._error(
-                        cls, method, url, status, server_message(response, self.redact), body
-                    )
+                    message = server_message(response, self.redact)
+                    if status in (401, 403) and self._auth_hint:
+                        message = f"{message}; {self._auth_hint}"
+                    raise self._error(cls, method, url, status, message, body)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             delay = self._retry.delay(attempt, retry_after)
             shown = self.redact(str(url))
@@ -500,6 +531,10 @@ def client_for(
             "anyone on the network path can read the token",
             target_name,
         )
+    if target.token_env:
+        hint = f"check {target.token_env} (the token variable of target {target_name!r})"
+    else:
+        hint = f"target {target_name!r} sends no token: name its variable with token_env"
     return ApiClient(
         url,
         token,
@@ -507,4 +542,5 @@ def client_for(
         retry=retry,
         timeouts=timeouts,
         max_connections=max_connections,
+        auth_hint=hint,
     )

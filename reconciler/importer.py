@@ -13,16 +13,22 @@ would fail. Files are created, never overwritten, and never through a symbolic l
 "Acme" and "Globex" in their titles and prompts, and everything else equal) are written as
 one template document instead (see `find_families`); expanded, it gives back exactly the
 documents the single files would hold, so `plan` shows nothing either.
+
+An interval the platform counts from the task's creation gets that instant as its `anchor`,
+so `next` agrees with the platform. A file that exists is kept (`force` rewrites it); with
+`adopt`, the task it describes is adopted all the same. Keys come from titles, and never take
+a key the repository has.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +37,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from reconciler.errors import Diagnostic, SchedctlError, UsageError
+from reconciler.forms import utc_iso
+from reconciler.loader import read_yaml_file
+from reconciler.yamlpos import YamlProblem
 
 if TYPE_CHECKING:
     from reconciler.forms import LiveTask
+    from reconciler.platforms.rest import Provider
     from reconciler.targets import Connection
 
 SCHEMA_FILE = Path("schemas") / "schedule.schema.json"
@@ -75,14 +85,72 @@ def slugify(title: str) -> str:
     return slug or "task"
 
 
+def _suffixed(base: str, n: int) -> str:
+    """`base`, then base-2, base-3, ... (kept within the 63 characters of a key)."""
+    if n < 2:
+        return base
+    suffix = f"-{n}"
+    return base[: 63 - len(suffix)].rstrip("-") + suffix
+
+
 def unique_key(base: str, taken: set[str]) -> str:
-    key, n = base, 2
-    while key in taken:
-        suffix = f"-{n}"
-        key = base[: 63 - len(suffix)].rstrip("-") + suffix
+    n = 1
+    while _suffixed(base, n) in taken:
         n += 1
+    key = _suffixed(base, n)
     taken.add(key)
     return key
+
+
+def _describes(path: Path, key: str, task: LiveTask) -> bool:
+    """Whether the schedule file at `path` is the one import writes for `task` under `key`."""
+    try:
+        docs, _ = read_yaml_file(path)
+    except YamlProblem:
+        return False
+    if len(docs) != 1 or not isinstance(docs[0][0], Mapping):
+        return False
+    doc = docs[0][0]
+    return bool(doc.get("name") == key and (doc.get("title") or key) == task.title)
+
+
+def _key_for(
+    task: LiveTask, out_dir: Path, taken: Collection[str], claimed: set[str]
+) -> tuple[str, bool]:
+    """The key of an unmarked task, and whether its file exists already.
+
+    The first of its title's slug, slug-2, slug-3 ... that either names a file in `out_dir`
+    describing this task (an earlier import), or is free: neither in `taken` (the keys the
+    repository and the platform have) nor `claimed` (given out in this run).
+    """
+    base = slugify(task.title)
+    n = 1
+    while True:
+        key = _suffixed(base, n)
+        if key not in claimed:
+            path = out_dir / f"{key}.yaml"
+            if path.exists() and _describes(path, key, task):
+                claimed.add(key)
+                return key, True
+            if key not in taken and not path.exists():
+                claimed.add(key)
+                return key, False
+        n += 1
+
+
+def _pinned(task: LiveTask, implicit_anchor: bool) -> LiveTask:
+    """`task` with the anchor its platform counts an unanchored interval from: its creation."""
+    schedule = task.document.get("schedule") or {}
+    if not implicit_anchor or "every" not in schedule or schedule.get("anchor"):
+        return task
+    if not task.created_at:
+        return task
+    try:
+        anchor = utc_iso(task.created_at)
+    except ValueError:
+        return task
+    document = {**task.document, "schedule": {**schedule, "anchor": anchor}}
+    return dataclasses.replace(task, document=document)
 
 
 def schedule_document(task: LiveTask, key: str, target: str) -> dict[str, Any]:
@@ -257,17 +325,21 @@ def _out_directory(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _obstacle(path: Path) -> tuple[str, str] | None:
-    """(status, why) when `path` cannot be created: it exists, or is a link (dangling or not)."""
+def _obstacle(path: Path, force: bool = False) -> tuple[str, str] | None:
+    """(status, why) when `path` cannot be written: a link (dangling or not), or a file that
+    exists (unless `force`, which replaces a regular file)."""
     if path.is_symlink():
         return "failed", f"{path} is a symbolic link (to {os.readlink(path)}): not written through"
-    if path.exists():
+    if path.exists() and not (force and path.is_file()):
         return "skipped", f"{path} exists"
     return None
 
 
-def _create(path: Path, text: str) -> None:
-    """Write a new file; fails rather than follow a link or replace what appeared meanwhile."""
+def _create(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write a new file; fails rather than follow a link or replace what appeared meanwhile.
+    `replace` removes a regular file first (a link is still refused by O_NOFOLLOW)."""
+    if replace and path.is_file() and not path.is_symlink():
+        path.unlink()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with os.fdopen(os.open(path, flags, 0o666), "w", encoding="utf-8") as out:
         out.write(text)
@@ -318,19 +390,33 @@ def import_target(
     schema_root: Path,
     now: datetime,
     adopt: bool = False,
+    force: bool = False,
     select: str | None = None,
     templates: bool = False,
+    taken: Collection[str] = (),
 ) -> list[Imported]:
     """Write one file per live task of this owner or of none (one template file per family
-    with `templates`); adopt them when asked."""
+    with `templates`); adopt them when asked.
+
+    `taken`: the keys the repository has already, which a key made from a title never takes.
+    """
     provider = conn.provider
     listing = provider.list_tasks()
     owner = provider.owner
-    taken = {
+    owned = {
         t.marker.key for t in listing.tasks if t.marker is not None and t.marker.owner == owner
     }
     _out_directory(out_dir)
-    schema = os.path.relpath(schema_root / SCHEMA_FILE, out_dir).replace(os.sep, "/")
+    taken = {*taken, *owned}
+    claimed = set(owned)
+    schema_file = schema_root / SCHEMA_FILE
+    # The editor hint only where it leads somewhere: a repository without schemas/ gets none.
+    schema = (
+        os.path.relpath(schema_file, out_dir).replace(os.sep, "/")
+        if schema_file.is_file()
+        else None
+    )
+    anchors = bool(getattr(provider, "implicit_anchor", False))
     results: list[Imported] = []
     chosen: list[tuple[LiveTask, str]] = []
     for task in listing.tasks:
@@ -339,7 +425,10 @@ def import_target(
             why = f"owned by {task.marker.owner!r}"
             results.append(Imported(task.marker.key, task.title, task.id, None, "skipped", why))
             continue
-        key = task.marker.key if ours and task.marker else unique_key(slugify(task.title), taken)
+        if ours and task.marker:
+            key, exists = task.marker.key, (out_dir / f"{task.marker.key}.yaml").exists()
+        else:
+            key, exists = _key_for(task, out_dir, taken, claimed)
         if select and not (fnmatch.fnmatch(task.title, select) or fnmatch.fnmatch(key, select)):
             continue
         if task.unreadable is not None:
@@ -350,6 +439,17 @@ def import_target(
             results.append(
                 Imported(key, task.title, task.id, None, "skipped", "a one-shot in the past")
             )
+            continue
+        task = _pinned(task, anchors)
+        if exists and not force:
+            path = out_dir / f"{key}.yaml"
+            if adopt and not ours:  # the file describes this task: take the task over, as is
+                results.append(_adopt(provider, task, key, str(path), f"kept {path}"))
+            else:
+                why = "already this owner's" if ours else "--force rewrites it"
+                results.append(
+                    Imported(key, task.title, task.id, None, "skipped", f"{path} exists ({why})")
+                )
             continue
         chosen.append((task, key))
     documents = {key: schedule_document(task, key, conn.name) for task, key in chosen}
@@ -369,20 +469,21 @@ def import_target(
                     f"# {len(family.keys)} live tasks that differ in one value only, "
                     "as one template (schedctl import --templates)\n"
                 )
-            text = f"# yaml-language-server: $schema={schema}\n{comment}{_yaml(content)}"
+            head = f"# yaml-language-server: $schema={schema}\n" if schema else ""
+            text = f"{head}{comment}{_yaml(content)}"
             fleet = family.name if family else None
             files[stem] = _File(out_dir / f"{stem}.yaml", text, fleet, [])
         files[stem].members.append((task, key))
     pending: dict[str, _File] = {}
     for stem, file in files.items():
-        obstacle = _obstacle(file.path)
+        obstacle = _obstacle(file.path, force)
         if obstacle is None:
             pending[stem] = file
         else:
             results.extend(file.results(None, *obstacle))
     invalid = validation_errors(conn, owner, {stem: f.text for stem, f in pending.items()}, now)
     for stem, file in pending.items():
-        results.extend(_write(conn, file, invalid.get(stem), adopt))
+        results.extend(_write(conn, file, invalid.get(stem), adopt, force))
     return results
 
 
@@ -403,12 +504,12 @@ class _File:
 
 
 def _write(
-    conn: Connection, file: _File, errors: list[Diagnostic] | None, adopt: bool
+    conn: Connection, file: _File, errors: list[Diagnostic] | None, adopt: bool, force: bool
 ) -> list[Imported]:
     if errors:
         return file.results(None, "skipped", _reason(errors))
     try:
-        _create(file.path, file.text)
+        _create(file.path, file.text, replace=force)
     except FileExistsError:  # appeared since the check: still never replaced or followed
         return file.results(None, "skipped", f"{file.path} exists")
     except OSError as exc:
@@ -420,10 +521,17 @@ def _write(
         if not adopt or task.marker is not None:  # a marked task is this owner's already
             out.extend(one.results(written, "written"))
             continue
-        try:
-            conn.provider.adopt(task, key)
-        except SchedctlError as exc:
-            out.extend(one.results(written, "failed", f"written, but not adopted: {exc}"))
-        else:
-            out.extend(one.results(written, "adopted"))
+        adopted = _adopt(conn.provider, task, key, written, "", written=True)
+        out.append(dataclasses.replace(adopted, template=file.template))
     return out
+
+
+def _adopt(
+    provider: Provider, task: LiveTask, key: str, path: str, message: str, *, written: bool = False
+) -> Imported:
+    try:
+        provider.adopt(task, key)
+    except SchedctlError as exc:
+        done = "written, but" if written else "the file kept, but the task"
+        return Imported(key, task.title, task.id, path, "failed", f"{done} not adopted: {exc}")
+    return Imported(key, task.title, task.id, path, "adopted", message)

@@ -786,6 +786,10 @@ class Target(StrictModel):
     verify_tls: bool = Field(
         default=True, description="Turning this off prints a warning on every use."
     )
+    prune: bool | None = Field(
+        default=None,
+        description="This target's own prune setting (default: the config's `prune`).",
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Target:
@@ -837,6 +841,12 @@ class Config(StrictModel):
         min_length=1,
         description="Globs of schedule files, relative to the config file.",
     )
+    prune: bool = Field(
+        default=False,
+        description="Delete this owner's objects whose schedule the repository no longer has. "
+        "Off: plans show them as orphans and apply keeps them. A target's own `prune` wins; "
+        "`--prune` / `--no-prune` override both for one run.",
+    )
     defaults: Defaults = Field(default_factory=Defaults)
     targets: dict[str, Target] = Field(
         default_factory=lambda: {
@@ -879,6 +889,13 @@ class Config(StrictModel):
             if not re.match(VAR_PATTERN, name):
                 raise ValueError(f"var name {name!r} must be a word (letters, digits, _)")
         return values
+
+    def prune_for(self, target: str, override: bool | None = None) -> bool:
+        """Whether `target` prunes: the command line's choice, else the target's, else the config's."""
+        if override is not None:
+            return override
+        own = self.targets[target].prune if target in self.targets else None
+        return self.prune if own is None else own
 
     def default_targets(self) -> list[str]:
         if self.defaults.targets:

@@ -33,6 +33,7 @@ from reconciler.errors import (
 )
 from reconciler.loader import gc_paused
 from reconciler.plan import Change, Plan, TargetPlan, diff_target
+from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
     from reconciler.forms import DesiredTask, Listing, LiveTask
@@ -135,6 +136,8 @@ def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Surve
             return Survey(list(forms().values()), None, f"target {name!r}: {exc}")
         return Survey(list(forms().values()), listing)
 
+    if not conns:  # every target failed to connect
+        return {}
     with _quick_handoff(), gc_paused():
         if len(conns) == 1:  # the common case: no thread to start and hand over to
             return {name: one(name, forms_of(name)) for name in conns}
@@ -147,45 +150,56 @@ def make_plan(
     project: Project,
     conns: Mapping[str, Connection],
     *,
-    prune: bool = False,
+    prune: bool | None = None,
     allow_empty: bool = False,
     repository: Mapping[str, Collection[str]] | None = None,
     paths: Sequence[str] | None = None,
 ) -> Plan:
     """List every target once and diff it against the project's schedules.
 
+    `prune`: the command line's choice; None leaves it to the config (per target, see
+    Config.prune_for). A target that could not be connected (see targets.connect) or listed
+    gets a TargetPlan with its error; the others are planned all the same.
+
     When `project` was loaded from PATHS narrower than the repository, `repository` holds the
     keys the whole repository has, by target (see repository_keys): orphans and deletes are
     judged against those, creates and updates come from `project` alone.
     """
-    owner = project.config.owner
-    previous = tuple(project.config.previous_owners)
-    targets: list[TargetPlan] = []
+    config = project.config
+    owner = config.owner
+    previous = tuple(config.previous_owners)
+    planned: dict[str, TargetPlan] = {}
+    pruned = False
     with gc_paused():
         for name, found in survey(project, conns).items():
             conn = conns[name]
             where = conn.provider.describe_target()
             if found.listing is None:
-                targets.append(TargetPlan(name, conn.platform, where, error=found.error))
+                planned[name] = TargetPlan(name, conn.platform, where, error=found.error)
                 continue
-            targets.append(
-                diff_target(
-                    name,
-                    conn.platform,
-                    found.desired,
-                    found.listing,
-                    owner=owner,
-                    previous_owners=previous,
-                    prune=prune,
-                    allow_empty=allow_empty,
-                    where=where,
-                    elsewhere=repository.get(name, ()) if repository is not None else (),
-                )
+            prunes = config.prune_for(name, prune)
+            planned[name] = diff_target(
+                name,
+                conn.platform,
+                found.desired,
+                found.listing,
+                owner=owner,
+                previous_owners=previous,
+                prune=prunes,
+                allow_empty=allow_empty,
+                where=where,
+                elsewhere=repository.get(name, ()) if repository is not None else (),
             )
+            pruned = pruned or prunes
+    for name, problem in failed_targets(conns).items():
+        platform = config.targets[name].platform if name in config.targets else ""
+        planned[name] = TargetPlan(name, platform, error=problem)
+    order = [n for n in config.targets if n in planned]
+    targets = [planned[n] for n in order] + [t for n, t in planned.items() if n not in order]
     return Plan(
         targets,
         owner=owner,
-        prune=prune,
+        prune=pruned,
         config=str(Path(project.config_file).resolve()) if project.config_file else None,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         previous_owners=previous,
@@ -233,6 +247,12 @@ def check_fresh(
             )
         conn = conns.get(target.target)
         if conn is None:
+            problem = failed_targets(conns).get(target.target)
+            if problem is not None:
+                raise StalePlanError(
+                    f"the saved plan cannot be checked against the platform: {problem}; "
+                    "nothing was written"
+                )
             raise UsageError(
                 f"the saved plan names target {target.target!r}, which the config lacks"
             )

@@ -8,26 +8,34 @@ The files are package data in `reconciler/templates/init/` with `__NAME__` place
 `$name` or `{name}`: workflows are full of `${{ }}` and JavaScript template strings). Nothing is
 written when any file exists with other content, unless `force` is given: the user sees the
 whole list of conflicts once, and a half-scaffolded repository never happens.
+
+How the workflows and pre-commit install schedctl is one spec (`install_spec`): a requirement
+from the package index (default: this version), a pinned git URL, or a path. Each workflow holds
+it once, in `env: SCHEDCTL_INSTALL`; the pre-commit config uses the hook this repository
+publishes for a git spec (`repo:` + `rev:`), else a local hook with the spec as its dependency.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from reconciler import __version__, platforms
 from reconciler.errors import UsageError
 from reconciler.model import DEFAULT_OWNER, OWNER_PATTERN
 from reconciler.schemas import build_schemas, render, write_schemas
 
+PRE_COMMIT = ".pre-commit-config.yaml"
 # template (under reconciler/templates/init/) -> path in the new repository. Templates carry no
 # leading dots, so that packaging globs and tools scanning this repository never pick them up.
 TEMPLATES: tuple[tuple[str, str], ...] = (
     ("schedctl.yaml", "schedctl.yaml"),
     ("example.yaml", "schedules/morning-digest.yaml"),
-    ("pre-commit-config.yaml", ".pre-commit-config.yaml"),
+    ("pre-commit-config.yaml", PRE_COMMIT),
     ("dependabot.yml", ".github/dependabot.yml"),
     ("workflows/schedctl-plan.yml", ".github/workflows/schedctl-plan.yml"),
     ("workflows/schedctl-apply.yml", ".github/workflows/schedctl-apply.yml"),
@@ -40,6 +48,81 @@ IGNORED = ".schedctl/"  # the sandbox databases and the local runner's history
 _PLACEHOLDER = re.compile(r"__([A-Z][A-Z_]*[A-Z])__")
 
 
+InstallKind = Literal["index", "git", "path"]
+# Characters a spec may hold: it is written into YAML and read by a shell as "$SCHEDCTL_INSTALL",
+# so quotes, `$`, backslashes, braces and control characters are refused outright.
+_SPEC_CHARS = re.compile(r"[A-Za-z0-9 ._~:/@+=<>!,\[\]#&?%*-]+")
+_OPERATOR = r"(?:===|==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+_REQUIREMENT = re.compile(
+    rf"schedctl(?:\[[A-Za-z0-9_,-]+\])?\s*(?:{_OPERATOR}(?:\s*,\s*{_OPERATOR})*"
+    r"|@\s*https?://\S+)?",
+    re.IGNORECASE,
+)
+_PATH_SUFFIXES = (".whl", ".tar.gz", ".zip")
+_SPEC_EXAMPLES = (
+    f"schedctl=={__version__} (the package index), "
+    "git+https://github.com/acme/schedctl@v1.2.0 (a pinned git URL) "
+    "or ./vendor/schedctl (a path in the repository)"
+)
+
+
+@dataclass(frozen=True)
+class InstallSpec:
+    """How the scaffolded CI and pre-commit install schedctl (`init --install SPEC`)."""
+
+    text: str  # as pip takes it; a path as the repository's CI sees it (from its root)
+    kind: InstallKind
+    hook_repo: str | None = None  # git: the repository pre-commit clones for the hook
+    hook_rev: str | None = None  # git: the tag or commit
+    local_path: str | None = None  # path: absolute, for pre-commit (it installs elsewhere)
+
+
+def install_spec(text: str | None, root: Path = Path()) -> InstallSpec:
+    """Classify and check an `--install` spec; None is this version from the package index.
+
+    A relative path is relative to the repository's root (`root`), where CI runs after its
+    checkout.
+    """
+    if text is None:
+        return InstallSpec(f"schedctl=={__version__}", "index")
+    spec = text.strip()
+    if not spec or not _SPEC_CHARS.fullmatch(spec):
+        raise UsageError(
+            f"--install {text!r}: expected {_SPEC_EXAMPLES}, with no quotes, '$', "
+            "backslashes or braces"
+        )
+    if spec.startswith("git+"):
+        return _git_spec(spec)
+    if (
+        spec.startswith((".", "/", "~"))
+        or spec.endswith(_PATH_SUFFIXES)
+        or ("/" in spec and "://" not in spec and "@" not in spec)
+    ):
+        local = (root / Path(spec).expanduser()).resolve()
+        return InstallSpec(spec, "path", local_path=str(local))
+    if _REQUIREMENT.fullmatch(spec):
+        return InstallSpec(spec, "index")
+    raise UsageError(f"--install {text!r} does not install schedctl: expected {_SPEC_EXAMPLES}")
+
+
+def _git_spec(spec: str) -> InstallSpec:
+    scheme, sep, rest = spec[len("git+") :].partition("://")
+    url, _, fragment = rest.partition("#")
+    host, _, path = url.partition("/")
+    if not sep or scheme not in ("https", "http", "ssh", "file") or (not host and scheme != "file"):
+        raise UsageError(f"--install {spec!r}: expected a git URL like {_SPEC_EXAMPLES}")
+    if "@" not in path or not path.rsplit("@", 1)[1]:
+        raise UsageError(
+            f"--install {spec!r}: pin a tag or commit, as in "
+            "git+https://github.com/acme/schedctl@v1.2.0 (CI would install whatever the "
+            "default branch holds that day)"
+        )
+    repo_path, rev = path.rsplit("@", 1)
+    if "subdirectory=" in fragment:  # the published hook sits at the repository's root only
+        return InstallSpec(spec, "git")
+    return InstallSpec(spec, "git", hook_repo=f"{scheme}://{host}/{repo_path}", hook_rev=rev)
+
+
 @dataclass
 class InitResult:
     """What `init` did (or, with conflicts, would have done: then nothing was written)."""
@@ -49,6 +132,7 @@ class InitResult:
     unchanged: list[str] = field(default_factory=list)  # already there with the same content
     conflicts: list[str] = field(default_factory=list)  # exist with other content, not --force
     token_env: str = ""
+    install: InstallSpec = field(default_factory=lambda: install_spec(None))
 
 
 def default_owner(directory: Path) -> str:
@@ -76,18 +160,27 @@ def _fill(text: str, values: dict[str, str], name: str) -> str:
     return _PLACEHOLDER.sub(one, text)
 
 
-def render_files(owner: str, platform: str) -> dict[str, str]:
-    """Every scaffolded file's path (relative, POSIX) and text, schemas included; writes nothing."""
+def render_files(owner: str, platform: str, install: InstallSpec | None = None) -> dict[str, str]:
+    """Every scaffolded file's path (relative, POSIX) and text, schemas included. Pure."""
     # The commented real target in schedctl.yaml and the secret the workflows map into env.
     real = _init_target(platform)
+    install = install or install_spec(None)
     values = {
         "OWNER": owner,
         "PLATFORM": platform,
         "REAL_TARGET": real.snippet,
         "TOKEN_ENV": real.token_env,
         "VERSION": __version__,
+        # JSON strings are YAML double-quoted scalars: the spec is written as it is.
+        "INSTALL": json.dumps(install.text),
+        "HOOK_DEPENDENCY": json.dumps(install.local_path or install.text),
+        "HOOK_REPO": json.dumps(install.hook_repo or ""),
+        "HOOK_REV": json.dumps(install.hook_rev or ""),
     }
-    files = {dest: _fill(_template(src), values, src) for src, dest in TEMPLATES}
+    # A git spec can use the hook this repository publishes; any other gets a local hook.
+    hook = "pre-commit-config-git.yaml" if install.hook_repo else "pre-commit-config.yaml"
+    sources = [(hook if dest == PRE_COMMIT else src, dest) for src, dest in TEMPLATES]
+    files = {dest: _fill(_template(src), values, src) for src, dest in sources}
     for name, schema in build_schemas().items():
         files[f"{SCHEMA_DIR}/{name}"] = render(schema)
     return files
@@ -122,10 +215,12 @@ def init_repository(
     owner: str | None = None,
     platform: str | None = None,
     force: bool = False,
+    install: str | None = None,
 ) -> InitResult:
     """Scaffold `directory` (created if missing). With conflicts and no `force`, write nothing.
 
-    `platform` defaults to the registry's default platform."""
+    `platform` defaults to the registry's default platform; `install`: how CI and pre-commit
+    install schedctl (see install_spec)."""
     root = Path(directory)
     chosen = platform or platforms.default_name()
     real = _init_target(chosen)
@@ -138,8 +233,9 @@ def init_repository(
             f"--owner {owner!r} must be lowercase letters, digits, '.', '_' or '-' "
             f"(at most 63, starting with a letter or digit)"
         )
-    files = render_files(owner, chosen)
-    result = InitResult(root=root, token_env=real.token_env)
+    spec = install_spec(install, root)
+    files = render_files(owner, chosen, spec)
+    result = InitResult(root=root, token_env=real.token_env, install=spec)
 
     pending: dict[str, str] = {}
     for rel, text in files.items():

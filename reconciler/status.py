@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from reconciler.errors import UsageError
 from reconciler.plan import field_diff
 from reconciler.reconcile import survey
+from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
     from reconciler.forms import Listing, LiveTask
@@ -89,6 +90,7 @@ def status_rows(
             rows.append(
                 StatusRow(name, where, key, d.title, None, None, None, None, None, "missing")
             )
+    problems.extend(failed_targets(conns).values())
     return rows, problems
 
 

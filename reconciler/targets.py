@@ -3,23 +3,27 @@
     with connect(config, root, ["local", "prod"]) as conns:
         conns["prod"].provider.list_tasks()
 
-Every token variable is checked before anything starts, so a missing one fails before any
-request. A target with `sandbox: PATH` gets the in-process emulated platform for the duration
-of the `with`, stored at PATH (relative to the config file's directory); targets sharing a
-sandbox file share one server. `collection_of` says which collection of tasks a target reaches
-(the loader refuses two targets on one: each would prune the other's tasks).
+One target that cannot be connected (its token variable unset, its sandbox not starting) does
+not stop the others: it is left out of the mapping and its reason kept in `conns.failed`, for
+the caller to report on that target's line. A target with `sandbox: PATH` gets the in-process
+emulated platform for the duration of the `with`, stored at PATH (relative to the config
+file's directory); targets sharing a sandbox file share one server. With `create=False`
+(commands that only read), a sandbox file that does not exist is not created: the target is
+served from an empty in-memory sandbox instead, so it reads as holding nothing.
+`collection_of` says which collection of tasks a target reaches (the loader refuses two
+targets on one: each would prune the other's tasks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler import platforms
-from reconciler.errors import ConfigError, SandboxError
+from reconciler.errors import ConfigError, SandboxError, SchedctlError
 from reconciler.explain import target_hint
 from reconciler.model import normalize_url
 from reconciler.platforms.engine.provider import SANDBOX_INSTANCE
@@ -74,6 +78,24 @@ def select_targets(project: Project, requested: Sequence[str], *, every: bool = 
     return [n for n in names if n in used]
 
 
+class Connections(dict[str, "Connection"]):
+    """The connected targets by name; `failed` holds why each other requested one is not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: dict[str, str] = {}
+
+
+def failed_targets(conns: Mapping[str, Connection]) -> dict[str, str]:
+    """Why each requested target that is not in `conns` could not be connected."""
+    return dict(getattr(conns, "failed", {}))
+
+
+def sandbox_file(target: Target, root: Path) -> Path | None:
+    """The database file of a sandbox target (None for a URL target)."""
+    return None if target.sandbox is None else (root / target.sandbox).resolve()
+
+
 @contextmanager
 def connect(
     config: Config,
@@ -82,7 +104,8 @@ def connect(
     *,
     concurrency: int = 8,
     retry: RetryPolicy | None = None,
-) -> Iterator[dict[str, Connection]]:
+    create: bool = True,
+) -> Iterator[Connections]:
     from reconciler.http import RetryPolicy, client_for, token_from_env  # not needed to validate
 
     targets = {}
@@ -90,41 +113,44 @@ def connect(
         if name not in config.targets:
             raise ConfigError(f"unknown target {name!r}" + target_hint(name, list(config.targets)))
         targets[name] = config.targets[name]
-    for name, target in targets.items():  # fail on a missing token before anything starts
-        token_from_env(name, target.token_env)
-        platforms.get(target.platform)
 
     with ExitStack() as stack:
         sandboxes: dict[tuple[str, Path], str] = {}
-        out: dict[str, Connection] = {}
+        out = Connections()
         for name, target in targets.items():
-            url = None
-            if target.sandbox is not None:
-                db = (root / target.sandbox).resolve()
-                if (target.platform, db) not in sandboxes:
-                    sandboxes[(target.platform, db)] = stack.enter_context(
-                        _sandbox(name, target, db)
+            try:
+                # Checked before anything starts for this target: no request without a token.
+                token_from_env(name, target.token_env)
+                cls = platforms.get(target.platform).provider
+                url = None
+                db = sandbox_file(target, root)
+                if db is not None:
+                    if (target.platform, db) not in sandboxes:
+                        sandboxes[(target.platform, db)] = stack.enter_context(
+                            _sandbox(name, target, db, create=create)
+                        )
+                    url = sandboxes[(target.platform, db)]
+                client = stack.enter_context(
+                    client_for(
+                        name,
+                        target,
+                        base_url=url,
+                        max_connections=max(concurrency, 8) + 4,
+                        retry=retry or RetryPolicy(),
                     )
-                url = sandboxes[(target.platform, db)]
-            client = stack.enter_context(
-                client_for(
-                    name,
-                    target,
-                    base_url=url,
-                    max_connections=max(concurrency, 8) + 4,
-                    retry=retry or RetryPolicy(),
                 )
-            )
-            provider = platforms.get(target.platform).provider(
-                client, target, target_name=name, owner=config.owner
-            )
+                provider = cls(client, target, target_name=name, owner=config.owner)
+            except SchedctlError as exc:
+                out.failed[name] = str(exc)
+                continue
             out[name] = Connection(name, target, provider, client)
         yield out
 
 
 @contextmanager
-def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
-    """The base URL of the in-process sandbox for one target."""
+def _sandbox(name: str, target: Target, db: Path, *, create: bool = True) -> Iterator[str]:
+    """The base URL of the in-process sandbox for one target (in memory when `db` does not
+    exist and `create` is off)."""
     from reconciler.http import token_from_env
 
     try:
@@ -138,9 +164,13 @@ def _sandbox(name: str, target: Target, db: Path) -> Iterator[str]:
             f"not {target.platform!r}"
         )
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        stored: Path | str = db
+        if create:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        elif not db.exists():
+            stored = ":memory:"  # reading must not leave a database behind
         token = token_from_env(name, target.token_env)
-        manager = running_sandbox(SandboxOptions(platform=target.platform, db=db, token=token))
+        manager = running_sandbox(SandboxOptions(platform=target.platform, db=stored, token=token))
         sandbox = manager.__enter__()
     except (OSError, RuntimeError, ValueError) as exc:
         raise SandboxError(f"target {name!r}: the sandbox at {db} could not start: {exc}") from None

@@ -199,3 +199,55 @@ def test_scaffold_plans_applies_and_passes_the_workflow_checks(
     workflows = [repo / rel for rel in SCAFFOLDED]
     check_jsonschema("vendor.github-workflows", *workflows)
     assert at_least(zizmor(*workflows), "Medium") == []
+
+
+def test_init_writes_the_prune_setting_and_the_apply_workflow_leaves_it_to_the_config(
+    tmp_path: Path,
+) -> None:
+    from tests.test_workflows import load_workflow
+
+    repo = git_repo(tmp_path / "r")
+    assert run_cli(["init", "--owner", "acme"], cwd=repo).returncode == 0
+    text = (repo / "schedctl.yaml").read_text(encoding="utf-8")
+    assert re.search(r"(?m)^prune: false$", text)
+    before = text.split("\nprune: false", 1)[0].splitlines()
+    assert before[-1].startswith("#") and "prune" in " ".join(before[-4:]).lower()
+    workflow = load_workflow(repo / ".github/workflows/schedctl-apply.yml")
+    (apply_line,) = [
+        s["run"] for s in workflow["jobs"]["apply"]["steps"] if "apply" in s.get("run", "")
+    ]
+    assert apply_line == "schedctl --no-color apply --auto-approve"  # no --prune: the config says
+
+    # The merged pull request removed a schedule: kept while prune is off, deleted once on.
+    extra = repo / "schedules" / "extra.yaml"
+    extra.write_text("name: extra\nschedule: {daily: '07:00'}\naction: {prompt: Hi.}\n")
+    assert run_cli(apply_line.split()[1:], cwd=repo).returncode == 0
+    extra.unlink()
+    kept = run_cli(apply_line.split()[1:], cwd=repo)
+    assert kept.returncode == 0 and "0 deleted" in kept.stdout.splitlines()[-1]
+    (repo / "schedctl.yaml").write_text(text.replace("\nprune: false", "\nprune: true"))
+    pruned = run_cli(apply_line.split()[1:], cwd=repo)
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "1 deleted" in pruned.stdout.splitlines()[-1]
+    assert run_cli(["plan", "--detailed-exitcode"], cwd=repo).returncode == 0
+
+
+def test_init_install_prints_and_writes_the_spec(tmp_path: Path) -> None:
+    spec = "git+https://github.com/acme/schedctl@v0.1.0"
+    proc = run_cli(["init", "r", "--install", spec], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"CI and pre-commit install schedctl with: {spec}" in proc.stdout
+    pre_commit = yaml.safe_load((tmp_path / "r" / ".pre-commit-config.yaml").read_text())
+    assert pre_commit["repos"][0]["rev"] == "v0.1.0"
+    # Another spec later is a change to three workflows and pre-commit: refused without --force.
+    again = run_cli(["init", "r", "--install", "schedctl==0.1.0"], cwd=tmp_path)
+    assert again.returncode == 1 and ".pre-commit-config.yaml" in again.stderr
+
+
+def test_the_readme_lists_exactly_what_init_writes() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### What `schedctl init` writes", 1)[1].split("\n#", 1)[0]
+    listed = re.findall(r"(?m)^- `([^`]+)`", section)
+    assert sorted(listed) == sorted(EXPECTED)

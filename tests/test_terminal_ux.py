@@ -121,7 +121,7 @@ def test_apply_on_a_terminal_draws_a_progress_bar_and_colours_the_diff(tmp_path:
     assert f"{GREEN}+ local/task-00 create: ok" in out  # result lines in the action's colour
     assert re.search(re.escape(GREEN) + r"(\x1b\[1m)?  \+ task-03 ", out)  # the plan's + lines
     assert result_lines(out) == [f"+ local/task-{i:02d} create: ok" for i in range(10)]
-    assert "Apply: 10 created, 0 updated, 0 deleted." in plain(out)
+    assert "Apply complete: 10 created, 0 updated, 0 deleted, 0 failed in " in plain(out)
 
 
 def test_a_few_changes_get_colour_but_no_bar(tmp_path: Path) -> None:

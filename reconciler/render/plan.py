@@ -424,7 +424,8 @@ def result_line(result: ChangeResult, color: bool = False) -> str:
     return _style(line, change.action, color) if result.ok else line
 
 
-def render_apply(result: ApplyResult) -> str:
+def render_apply(result: ApplyResult, *, elapsed: float | None = None) -> str:
+    """What was done, then the one summary line a log ends with."""
     counts: dict[str, int] = {}
     for r in result.results:
         if r.ok:
@@ -436,8 +437,11 @@ def render_apply(result: ApplyResult) -> str:
     dup = sum(1 for r in result.results if r.ok and r.change.action == "duplicate")
     if dup:
         done += f", {dup} duplicate(s) deleted"
-    lines = [f"Apply: {done}."]
     failed = len(result.failed)
+    done += f", {failed} failed"
+    if elapsed is not None:
+        done += f" in {elapsed:.1f} s"
+    lines: list[str] = []
     conflicts = sum(1 for r in result.results if r.change.action == "conflict")
     if failed:
         lines.append(
@@ -448,4 +452,5 @@ def render_apply(result: ApplyResult) -> str:
             f"{conflicts} conflict(s) left alone: `schedctl import --adopt` takes such objects over."
         )
     lines.extend(f"error: {printable(str(e))}" for e in result.errors)
+    lines.append(f"Apply {'complete' if result.ok else 'incomplete'}: {done}")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,10 @@ def test_examples_apply_plan_edit_status_trigger_runs(
     cwd = examples_copy.parent
     first = run_cli(["apply", "examples/", "--auto-approve"], cwd=cwd, input="")
     assert first.returncode == 0, first.stderr
-    assert "Apply: 13 created, 0 updated, 0 deleted." in first.stdout
+    assert re.fullmatch(
+        r"Apply complete: 13 created, 0 updated, 0 deleted, 0 failed in \d+\.\d s",
+        first.stdout.splitlines()[-1],
+    )
 
     clean = run_cli(["plan", "examples/", "--detailed-exitcode"], cwd=cwd)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -173,6 +177,7 @@ def test_import_adopt_then_plan_exits_zero(tmp_path: Path, platform: str) -> Non
         repo = Repo(tmp_path, sandbox.url, platform)
         for body in engine_tasks() if platform == "engine" else aitroop_tasks():
             raw_post(sandbox, platform, body)
+        assert run_cli(["schema", "--out", "schemas"], cwd=repo.root).returncode == 0
         imported = run_cli(
             ["import", "--target", "t", "--out", "schedules/live", "--adopt"], cwd=repo.root
         )
@@ -181,7 +186,8 @@ def test_import_adopt_then_plan_exits_zero(tmp_path: Path, platform: str) -> Non
             engine_tasks() if platform == "engine" else aitroop_tasks()
         )
         files = sorted((repo.root / "schedules" / "live").glob("*.yaml"))
-        assert all(f.read_text().startswith("# yaml-language-server: $schema=") for f in files)
+        prefix = "# yaml-language-server: $schema=../../schemas/schedule.schema.json\n"
+        assert all(f.read_text().startswith(prefix) for f in files)
         assert all(yaml.safe_load(f.read_text())["targets"] == ["t"] for f in files)
         plan = run_cli(["plan", "--detailed-exitcode"], cwd=repo.root)
         assert plan.returncode == 0, plan.stdout + plan.stderr

@@ -7,8 +7,10 @@ from typing import Any
 
 import yaml
 
+from reconciler.forms import utc_iso
 from reconciler.importer import import_target, slugify, unique_key
 from reconciler.sandbox import RunningSandbox
+from reconciler.schemas import write_schemas
 from reconciler.targets import connect
 from tests.reconcile.conftest import Repo
 from tests.reconcile.test_reconcile_sandbox import raw_list, raw_post
@@ -58,6 +60,7 @@ def test_import_adopt_then_plan_shows_no_change(repo: Repo, sandbox: RunningSand
     for body in tasks:
         raw_post(sandbox, repo.platform, body)
     before = {t["id"]: t for t in raw_list(sandbox, repo.platform)}
+    write_schemas(repo.root / "schemas")
     project = repo.project_unvalidated()
     out = repo.root / "schedules" / "imported"
     with connect(project.config, project.root, ["t"]) as conns:
@@ -73,7 +76,8 @@ def test_import_adopt_then_plan_shows_no_change(repo: Repo, sandbox: RunningSand
     assert not plan.pending, [(c.key, c.fields) for c in plan.targets[0].changes]
     assert plan.targets[0].in_sync == len(tasks)
 
-    # Adopting changed the marker and nothing else.
+    # Adopting changed the marker and nothing else, but for the anchor of an engine interval
+    # that had none: the creation time it counted from, now written out.
     after = {t["id"]: t for t in raw_list(sandbox, repo.platform)}
     field = "description" if repo.platform == "engine" else "name"
     for task_id, old in before.items():
@@ -81,7 +85,11 @@ def test_import_adopt_then_plan_shows_no_change(repo: Repo, sandbox: RunningSand
         assert new[field].startswith(old.get(field) or "") and "team-a/" in new[field]
         for key in old:
             if key not in (field, "updatedAt", "updated_at", "nextRunAt", "next_run_at"):
-                assert new[key] == old[key], key
+                expected = old[key]
+                if key == "schedule" and expected.get("type") == "interval":
+                    expected = {"anchorAt": utc_iso(old["createdAt"]), **expected}
+                assert new[key] == expected, key
+        assert new.get("nextRunAt") == old.get("nextRunAt")  # the same next run as before
 
 
 def test_keys_are_slugs_of_titles_and_unique() -> None:
@@ -108,6 +116,7 @@ def test_import_without_adopt_gives_conflicts(repo: Repo, sandbox: RunningSandbo
         assert docs[2]["schedule"] == {"daily": "09:00", "timezone": "America/Los_Angeles"}
     else:
         assert docs[0]["schedule"] == {"cron": "0 9 * * 1-5", "timezone": "Europe/Rome"}
-        assert docs[2]["schedule"] == {"every": "15m"}
+        created = raw_list(sandbox, "engine")[2]["createdAt"]
+        assert docs[2]["schedule"] == {"every": "15m", "anchor": utc_iso(created)}
     plan = repo.plan()
     assert plan.targets[0].summary["conflict"] == 3 and plan.targets[0].summary["create"] == 0

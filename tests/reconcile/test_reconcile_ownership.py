@@ -179,7 +179,7 @@ def test_previous_owners_takes_the_tasks_over_in_place(repo: Repo, sandbox: Runn
     mark = len(sandbox.request_log)
     applied = cli(repo, "apply", "--prune", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "Apply: 0 created, 2 updated, 1 deleted." in applied.stdout
+    assert "Apply complete: 0 created, 2 updated, 1 deleted, 0 failed in " in applied.stdout
     assert [m for m, _ in writes(sandbox.request_log[mark:])].count("POST") == 0
     assert by_key(repo, sandbox, "team-z") == {"alpha": ids["alpha"], "beta": ids["beta"]}
     assert by_key(repo, sandbox, OWNER) == {}

@@ -420,7 +420,7 @@ def test_two_apply_processes_started_together_then_a_third_converges(
         outputs = [p.communicate(timeout=240) for p in procs]
         for proc, (out, err) in zip(procs, outputs, strict=True):
             assert proc.returncode == 0, out + err
-            assert "Apply: 30 created, 10 updated" in out, out + err
+            assert "Apply complete: 30 created, 10 updated" in out, out + err
         sandbox.set_faults(latency_ms=0)
         keys = owned_keys(platform, live(sandbox, platform), OWNER)
         assert keys == desired_state(repo) + Counter(f"task-{i:03d}" for i in range(20, 50))

@@ -114,6 +114,8 @@ class EngineProvider(RestProvider):
     marker_field = "description"
     defaults = DEFAULTS
     update_method = "PATCH"
+    # An interval without anchorAt counts from the task's creation (import writes that anchor).
+    implicit_anchor: ClassVar[bool] = True
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         super().__init__(client, target, target_name=target_name, owner=owner)
@@ -181,8 +183,12 @@ class EngineProvider(RestProvider):
         )
 
     def adoption_payload(self, task: LiveTask, remote: Mapping[str, Any], key: str) -> Json:
-        # PATCH only the description: nothing else about the adopted task changes.
-        return {"description": remote["description"]}
+        # PATCH the description (the marker); an interval also gets its anchor, the creation
+        # time it already counted from, written out so that the imported file matches it.
+        payload: Json = {"description": remote["description"]}
+        if remote["schedule"].get("type") == "interval" and remote["schedule"].get("anchorAt"):
+            payload["schedule"] = remote["schedule"]
+        return payload
 
     @classmethod
     def check(
