@@ -70,7 +70,7 @@ def test_a_fleet_plans_grouped_applies_and_grows(repo: Repo) -> None:
 
     applied = run_cli(["apply", "--auto-approve"], cwd=repo.root, input="")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "Apply: 30 created, 0 updated, 0 deleted." in applied.stdout
+    assert "Apply complete: 30 created, 0 updated, 0 deleted, 0 failed" in applied.stdout
     clean = run_cli(["plan", "--detailed-exitcode"], cwd=repo.root)
     assert clean.returncode == 0, clean.stdout
     assert "No changes: 30 schedule(s) in sync" in clean.stdout

@@ -120,7 +120,7 @@ def test_unreadable_objects_are_shown_never_written_and_the_rest_goes_on(
     repo.write("a", prompt_doc("gamma"))
     first = run_cli(["apply", "--auto-approve"], cwd=repo.root, input="")
     assert first.returncode == 0, first.stdout + first.stderr  # only ours can block: none yet
-    assert "Apply: 1 created" in first.stdout
+    assert "Apply complete: 1 created" in first.stdout
     repo.write("a", prompt_doc("alpha"), prompt_doc("beta"), prompt_doc("gamma"))
     mark = len(injecting.seen)
 
