@@ -95,7 +95,7 @@ def test_validate_plan_apply_status_next_and_run_with_a_third_platform(
     tmp_path: Path, plugin_env: dict[str, str]
 ) -> None:
     root = repo(tmp_path / "repo")
-    assert "2 schedule(s)" in cli(["validate"], root, plugin_env)
+    assert "2 schedules" in cli(["validate"], root, plugin_env)
     assert "Plan: 2 to create" in cli(["plan", "--detailed-exitcode"], root, plugin_env, code=2)
     cli(["apply", "--auto-approve"], root, plugin_env)
     # What tinycron's sandbox stored reads back equal to the files: nothing left to do.
@@ -139,7 +139,7 @@ def test_the_choices_init_and_the_sandbox_command_offer_it(
     assert "local: {platform: tinycron, sandbox:" in config
     assert "# prod: {platform: tinycron, url: https://tinycron.example" in config
     assert "TINYCRON_TOKEN" in (new / ".github/workflows/schedctl-apply.yml").read_text()
-    assert "1 schedule(s)" in cli(["validate"], new, plugin_env)
+    assert "1 schedule in 1 file" in cli(["validate"], new, plugin_env)
 
     with subprocess.Popen(
         [sys.executable, "-m", "reconciler", "sandbox", "--platform", "tinycron"],
@@ -204,7 +204,7 @@ def test_a_bare_provider_class_runs_neutral_in_the_cli(
     (root / "schedctl.yaml").write_text(yaml.safe_dump(config))
     doc = {"name": "hourly", "schedule": {"cron": "0 * * * *"}, "action": {"prompt": "Check"}}
     (root / "schedules" / "hourly.yaml").write_text(yaml.safe_dump(doc))
-    assert "1 schedule(s)" in cli(["validate"], root, plugin_env)
+    assert "1 schedule in 1 file" in cli(["validate"], root, plugin_env)
     window = ["--simulate", "2026-01-05..+1d", "--executor", "command:false"]
     out = cli(["run", *window], root, plugin_env)
     assert "platform 'legacy' states no run rules" in out
