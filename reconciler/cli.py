@@ -441,7 +441,9 @@ def _color(ctx: Context) -> bool:
     "--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`."
 )
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when changes are pending or orphans exist, 0 when none.",
 )
 @click.option(
     "--prune", is_flag=True, help="Plan deletes of this owner's objects the repository lacks."
@@ -492,7 +494,8 @@ def plan(
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
     if result.failed:
         raise SystemExit(EXIT_ERROR)
-    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
+    # Orphans count: the repository and the platform differ even when apply has nothing to do.
+    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.differs else EXIT_OK)
 
 
 @cli.command()
