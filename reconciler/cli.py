@@ -268,6 +268,12 @@ def split_names_and_paths(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return [a for a in args if a not in paths], paths
 
 
+def wide_option(func: Any) -> Any:
+    return click.option(
+        "--wide", is_flag=True, help="Full ISO times, in the schedule's zone and in UTC."
+    )(func)
+
+
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
@@ -294,6 +300,7 @@ def parse_instant(value: str | None) -> Any:
     help="Tasks due per minute on each target against its per-tick capacity (a day).",
 )
 @click.option("--week", is_flag=True, help="With --load: seven days instead of one.")
+@wide_option
 @target_option
 @pass_ctx
 def next_cmd(
@@ -304,6 +311,7 @@ def next_cmd(
     fmt: str,
     show_load: bool,
     week: bool,
+    wide: bool,
     local_targets: tuple[str, ...],
     local_config: str | None,
 ) -> None:
@@ -346,7 +354,7 @@ def next_cmd(
         return
     from reconciler.render.tables import render_upcoming
 
-    echo(render_upcoming(found, color=ctx.color))
+    echo(render_upcoming(found, color=ctx.color, wide=wide))
 
 
 # --- init -------------------------------------------------------------------------------------
@@ -658,9 +666,14 @@ def import_cmd(
 @cli.command()
 @common_paths
 @target_option
+@wide_option
 @pass_ctx
 def status(
-    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None
+    ctx: Context,
+    paths: tuple[str, ...],
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+    wide: bool,
 ) -> None:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
@@ -676,7 +689,7 @@ def status(
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names) as conns:
         rows, problems = status_rows(project, conns)
-    click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
+    click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
     for problem in problems:
         echo(f"error: {problem}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
@@ -731,6 +744,7 @@ def trigger(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@wide_option
 @pass_ctx
 def runs(
     ctx: Context,
@@ -741,6 +755,7 @@ def runs(
     local: bool,
     db: str | None,
     fmt: str,
+    wide: bool,
 ) -> None:
     """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
 
@@ -756,6 +771,7 @@ def runs(
     from reconciler.targets import connect
 
     config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    zone = None  # the local runner's history spans schedules: shown in UTC
     if local:
         from reconciler.runner.store import list_runs
 
@@ -767,11 +783,13 @@ def runs(
         target = _one_target(ctx, config)
         with connect(config, root, [target]) as conns:
             provider = conns[target].provider
-            records = provider.runs(find_task(provider.list_tasks(), name, config.owner).id, count)
+            task = find_task(provider.list_tasks(), name, config.owner)
+            records = provider.runs(task.id, count)
+            zone = task.document.get("schedule", {}).get("timezone")
     if fmt == "json":
         echo(json.dumps(records, indent=2, ensure_ascii=False))
     else:
-        click.echo(render_runs(records, color=ctx.color), color=_color(ctx))
+        click.echo(render_runs(records, color=ctx.color, zone=zone, wide=wide), color=_color(ctx))
 
 
 # --- local runner: run (issue 6; reconciler/runner) -------------------------------------------
