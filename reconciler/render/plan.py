@@ -316,11 +316,11 @@ Outcome = tuple[list[datetime], list[datetime], float]
 
 def _outcome(change: Change, now: datetime) -> Outcome:
     """Next fires before and after the change, and the change in estimated runs per day."""
-    # What fires now, and what will fire once applied (conflicts and kept duplicates stay).
+    # What fires now, and what will fire once applied (conflicts, orphans, kept duplicates stay).
     after = change.after
     if change.action == "delete" or change.delete:
         after = None
-    elif change.action in ("conflict", "duplicate"):
+    elif change.action in ("conflict", "duplicate", "orphan"):  # these stay live as they are
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
@@ -363,6 +363,8 @@ def markdown_change(
     out = [f"<details><summary>{summary}</summary>", ""]
     if change.action == "conflict":
         out += [BLOCKS_APPLY, ""]
+    elif change.action == "orphan":
+        out += ["**Stays live:** prune is off; an apply with `--prune` deletes it.", ""]
     if change.reason:
         out += [html.escape(_reason_text(change.reason)), ""]
     if change.source:
@@ -517,8 +519,6 @@ def render_markdown(
             units.append((target, group))
             for change in group:
                 outcomes[id(change)] = outcome = _outcome(change, now)
-                if change.action == "orphan":
-                    continue  # it stays live: no runs change
                 delta = outcome[2]
                 added += max(delta, 0.0)
                 removed += min(delta, 0.0)
