@@ -313,6 +313,12 @@ def split_names_and_paths(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return [a for a in args if a not in paths], paths
 
 
+def wide_option(func: Any) -> Any:
+    return click.option(
+        "--wide", is_flag=True, help="Full ISO times, in the schedule's zone and in UTC."
+    )(func)
+
+
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
@@ -339,6 +345,7 @@ def parse_instant(value: str | None) -> Any:
     help="Tasks due per minute on each target against its per-tick capacity (a day).",
 )
 @click.option("--week", is_flag=True, help="With --load: seven days instead of one.")
+@wide_option
 @common_options
 @pass_ctx
 def next_cmd(
@@ -349,6 +356,7 @@ def next_cmd(
     fmt: str,
     show_load: bool,
     week: bool,
+    wide: bool,
 ) -> None:
     """Show the next fire times of schedules, in their zone and in UTC.
 
@@ -389,7 +397,7 @@ def next_cmd(
         return
     from reconciler.render.tables import render_upcoming
 
-    echo(render_upcoming(found, color=ctx.color))
+    echo(render_upcoming(found, color=ctx.color, wide=wide))
 
 
 # --- init -------------------------------------------------------------------------------------
@@ -590,7 +598,9 @@ PRUNE_HELP = "override the config's `prune` (default: off) for this run"
     "--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`."
 )
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when changes are pending or orphans exist, 0 when none.",
 )
 @click.option(
     "--prune/--no-prune",
@@ -647,7 +657,8 @@ def plan(
             echo(f"error: {_named(target.error, project.config_file)}", err=True)
     if result.failed:
         raise SystemExit(EXIT_ERROR)
-    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
+    # Orphans count: the repository and the platform differ even when apply has nothing to do.
+    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.differs else EXIT_OK)
 
 
 @cli.command()
@@ -879,8 +890,9 @@ def import_cmd(
 @cli.command()
 @common_paths
 @common_options
+@wide_option
 @pass_ctx
-def status(ctx: Context, paths: tuple[str, ...]) -> None:
+def status(ctx: Context, paths: tuple[str, ...], wide: bool) -> None:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -895,7 +907,7 @@ def status(ctx: Context, paths: tuple[str, ...]) -> None:
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
         rows, problems = status_rows(project, conns)
-    click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
+    click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
@@ -955,6 +967,7 @@ def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @common_options
+@wide_option
 @pass_ctx
 def runs(
     ctx: Context,
@@ -963,6 +976,7 @@ def runs(
     local: bool,
     db: str | None,
     fmt: str,
+    wide: bool,
 ) -> None:
     """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
 
@@ -982,6 +996,7 @@ def runs(
         fail(f"one task at a time (got {', '.join(names)})")
     name = names[0] if names else None
     config, root, config_file = _config_only(ctx, paths)
+    zone = None  # the local runner's history spans schedules: shown in UTC
     if local:
         from reconciler.runner.store import list_runs
 
@@ -999,12 +1014,13 @@ def runs(
                 provider = _connection(conns, target).provider
                 task = find_task(provider.list_tasks(), name, config.owner)
                 records = provider.runs(task.id, count)
+                zone = task.document.get("schedule", {}).get("timezone")
     if fmt == "json":
         echo(json.dumps(records, indent=2, ensure_ascii=False))
     else:
         from reconciler.render.live import render_runs
 
-        click.echo(render_runs(records, color=ctx.color), color=_color(ctx))
+        click.echo(render_runs(records, color=ctx.color, zone=zone, wide=wide), color=_color(ctx))
 
 
 # --- local runner: run (issue 6; reconciler/runner) -------------------------------------------

@@ -5,6 +5,8 @@
         update     an owned object whose normalized form differs: field-level before / after;
                    also a previous owner's object taken over (its marker rewritten, same id)
         delete     an owned object whose key the repository no longer has (only with prune)
+        orphan     the same without prune: kept, but shown, since the repository and the
+                   platform differ (TargetPlan.orphans, never written)
         conflict   an unmarked object carries a desired title, or another owner's object a
                    desired key or title: reported, never duplicated
         duplicate  several owned objects share a key: the oldest is kept, the rest deleted
@@ -27,9 +29,10 @@ from typing import Any, Literal
 from reconciler.errors import UsageError
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
 
-FORMAT_VERSION = "1"
-Action = Literal["create", "update", "delete", "conflict", "duplicate"]
+FORMAT_VERSION = "2"  # 2: orphans are their own kind, counted in the summaries
+Action = Literal["create", "update", "delete", "conflict", "duplicate", "orphan"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "conflict", "duplicate")
+KINDS: tuple[Action, ...] = (*ACTIONS, "orphan")  # what a summary counts
 # Paths listed first in a field diff, in this order; the rest follow alphabetically.
 _PATH_ORDER = ("title", "description", "enabled", "schedule", "action", "deliver")
 
@@ -75,7 +78,7 @@ class Change:
             for k in cls.__dataclass_fields__
             if k in data and k not in ("fields", "template")
         }
-        if known.get("action") not in ACTIONS:
+        if known.get("action") not in KINDS:
             raise ValueError(f"unknown action {known.get('action')!r}")
         return cls(**known, fields=fields, template=TemplateRef.from_dict(data.get("template")))
 
@@ -105,14 +108,21 @@ class TargetPlan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
+        counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         for change in self.changes:
             counts[change.action] += 1
+        counts["orphan"] = len(self.orphans)
         return counts
 
     @property
     def pending(self) -> bool:
+        """Something for apply to do."""
         return bool(self.changes)
+
+    @property
+    def differs(self) -> bool:
+        """The repository and the platform differ: changes pending, or orphans kept."""
+        return bool(self.changes or self.orphans)
 
     def to_dict(self) -> Json:
         return {
@@ -162,12 +172,16 @@ class Plan:
         return any(t.pending for t in self.targets)
 
     @property
+    def differs(self) -> bool:
+        return any(t.differs for t in self.targets)
+
+    @property
     def failed(self) -> bool:
         return any(t.error for t in self.targets)
 
     @property
     def summary(self) -> dict[str, int]:
-        total: dict[str, int] = dict.fromkeys(ACTIONS, 0)
+        total: dict[str, int] = dict.fromkeys(KINDS, 0)
         for t in self.targets:
             for action, count in t.summary.items():
                 total[action] += count
@@ -403,14 +417,14 @@ def diff_target(
         if len(group) > 1:
             plan.changes.extend(_duplicates(key, group, keep))
         if key not in elsewhere:
-            plan.orphans.append(_gone(key, keep))
+            plan.orphans.append(_gone(key, keep, "orphan"))
     plan.in_sync = in_sync
     return plan
 
 
-def _gone(key: str, task: LiveTask) -> Change:
+def _gone(key: str, task: LiveTask, action: Action = "delete") -> Change:
     return Change(
-        "delete",
+        action,
         key,
         task.title,
         task.id,

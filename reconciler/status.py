@@ -33,6 +33,13 @@ class StatusRow:
     state: State
     remote_id: str | None = None
     reason: str | None = None  # why an unreadable object could not be read
+    timezone: str | None = None  # the schedule's zone, to show its times in
+
+
+def _zone(document: Mapping[str, object]) -> str | None:
+    schedule = document.get("schedule")
+    zone = schedule.get("timezone") if isinstance(schedule, Mapping) else None
+    return zone if isinstance(zone, str) else None
 
 
 def status_rows(
@@ -83,12 +90,25 @@ def status_rows(
                     state,
                     task.id,
                     task.unreadable,
+                    _zone(desired[key].document if key in desired else task.document),
                 )
             )
         for key in sorted(set(desired) - seen):
             d = desired[key]
             rows.append(
-                StatusRow(name, where, key, d.title, None, None, None, None, None, "missing")
+                StatusRow(
+                    name,
+                    where,
+                    key,
+                    d.title,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "missing",
+                    timezone=_zone(d.document),
+                )
             )
     problems.extend(failed_targets(conns).values())
     return rows, problems

@@ -7,27 +7,25 @@ characters escaped (render.text.printable) like every name or field a platform s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.markup import escape
 
 from reconciler.importer import Imported
-from reconciler.render.tables import render_table
+from reconciler.render.tables import natural_key, render_table, when_cell, zone_of
 from reconciler.render.text import printable
 from reconciler.status import StatusRow
 
-STATUS_COLUMNS = (
-    "target",
-    "key",
-    "title",
-    "enabled",
-    "last status",
-    "last run",
-    "next run",
-    "errors",
-    "state",
-)
+# No `enabled` column: a disabled task says so in the attention column, keeping 100 columns.
+STATUS_COLUMNS = ("target", "key", "title", "last run", "next run", "state")
 STATE_STYLES = {"in sync": "green", "drifted": "yellow", "missing": "red", "not in repo": "magenta"}
+# What a state asks of a reader, where the state's name alone leaves them guessing.
+STATE_WORDS = {
+    "drifted": "differs from the repo",
+    "missing": "apply creates it",
+    "not in repo": "orphan: --prune deletes it",
+}
 # The same run field under each platform's name (engine camelCase, aitroop snake_case).
 RUN_FIELDS: dict[str, tuple[str, ...]] = {
     "run": ("runId", "run_id", "id"),
@@ -49,32 +47,98 @@ def _text(value: Any) -> str:
     return escape(printable(str(value)))
 
 
-def render_status(rows: Sequence[StatusRow], *, color: bool) -> str:
+def attention(row: StatusRow) -> list[str]:
+    """Why a row needs a look, in words: auto-disabled, an error streak, drift."""
+    words = []
+    errors = row.errors or 0
+    runs = "error" if errors == 1 else "errors"
+    if errors and row.enabled is False:
+        words.append(f"auto-disabled after {errors} {runs} in a row")
+    elif errors:
+        words.append(f"failing: {errors} {runs} in a row")
+    elif row.enabled is False:
+        words.append("disabled")
+    if row.state in STATE_WORDS:
+        words.append(STATE_WORDS[row.state])
+    return words
+
+
+def render_status(
+    rows: Sequence[StatusRow], *, color: bool, wide: bool = False, now: datetime | None = None
+) -> str:
+    """One row per task, sorted naturally; times in the schedule's zone (`wide`: full ISO and
+    UTC); and, where a row needs a look, why."""
     if not rows:
         return "no tasks on any target"
-    cells = [
-        [*(_text(v) for v in (r.target, r.key, r.title, r.enabled, r.last_status,
-                              r.last_run, r.next_run, r.errors)),
-         f"[{STATE_STYLES[r.state]}]{r.state}[/]" if r.state in STATE_STYLES else r.state]
-        for r in rows
-    ]  # fmt: skip
+    now = now or datetime.now(timezone.utc)
+    ordered = sorted(rows, key=lambda r: (natural_key(r.target), natural_key(r.key)))
+    why = {id(r): attention(r) for r in ordered}
+    cells = []
+    for r in ordered:
+        zone = zone_of(r.timezone)
+        last = when_cell(r.last_run, zone, now, wide=wide, short=True)
+        if r.last_status:
+            last = f"{r.last_status} {last}" if r.last_run else r.last_status
+        state = f"[{STATE_STYLES[r.state]}]{r.state}[/]" if r.state in STATE_STYLES else r.state
+        cells.append(
+            [
+                *(_text(v) for v in (r.target, r.key, r.title)),
+                _text(last),
+                _text(when_cell(r.next_run, zone, now, wide=wide)),
+                *([_text("; ".join(why[id(r)]))] if any(why.values()) else []),
+                state,
+            ]
+        )
+    columns = list(STATUS_COLUMNS)
+    if any(why.values()):  # a column of reasons only when some row has one
+        columns.insert(-1, "attention")
     notes = [
         f"note: target {r.target}: unreadable live object id {printable(str(r.remote_id))}: "
         f"{r.reason}; left alone"
-        for r in rows
+        for r in ordered
         if r.reason
     ]
-    return "\n".join([render_table(None, STATUS_COLUMNS, cells, color=color), *notes])
+    table = render_table(
+        None,
+        columns,
+        cells,
+        color=color,
+        keep=("target", "key", "last run", "next run", "state"),
+        squeeze="title",
+    )
+    return "\n".join([table, *notes])
 
 
-def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool) -> str:
+def render_runs(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    color: bool,
+    zone: str | None = None,
+    wide: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """A task's runs as the platform sent them, start times in the schedule's zone."""
     if not runs:
         return "no runs yet"
-    cells = [
-        [_text(next((r[k] for k in keys if k in r), None)) for keys in RUN_FIELDS.values()]
-        for r in runs
-    ]
-    return render_table(None, list(RUN_FIELDS), cells, color=color)
+    now = now or datetime.now(timezone.utc)
+    where = zone_of(zone)
+    cells = []
+    for r in runs:
+        row = {
+            name: next((r[k] for k in keys if k in r), None) for name, keys in RUN_FIELDS.items()
+        }
+        row["started"] = when_cell(row["started"], where, now, wide=wide)
+        cells.append([_text(v) for v in row.values()])
+    title = f"times in {zone}" if zone else None
+    table = render_table(
+        title,
+        list(RUN_FIELDS),
+        cells,
+        color=color,
+        keep=("run", "task", "trigger", "status", "started", "duration ms"),
+        squeeze="error",
+    )
+    return table
 
 
 def render_imported(results: Sequence[Imported]) -> str:

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import click
 
-from reconciler.plan import ACTIONS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
+from reconciler import __version__
+from reconciler.plan import KINDS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render.text import clip, printable
 
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}
+SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "conflict": "!",
+    "duplicate": "=",
+    "orphan": "!",
+}
 COLORS = {
     "create": "green",
     "update": "yellow",
     "delete": "red",
     "conflict": "magenta",
     "duplicate": "cyan",
+    "orphan": "red",
 }
 GITHUB_COMMENT_LIMIT = 65_536
 REASON_LIMIT = 1_000  # a reason is ours, but quotes ids and names a server chose
+DIFF_LINES = 40  # lines of one text diff shown; the JSON plan keeps the whole value
+ORPHAN_NOTE = "orphan (kept: prune is off)"
+# The order a reviewer reads changes in: what destroys or blocks first, creates last.
+REVIEW_ORDER = ("delete", "orphan", "conflict", "duplicate", "update", "create")
 
 
 def value_text(value: Any) -> str:
@@ -63,10 +79,52 @@ def _style(text: str, action: str, color: bool, *, bold: bool = False) -> str:
 
 
 def summary_line(counts: Mapping[str, int]) -> str:
-    return (
+    line = (
         f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
         f"{counts['conflict']} conflict(s), {counts['duplicate']} duplicate(s)"
     )
+    orphans = counts.get("orphan", 0)
+    return line + (f", {orphans} orphan(s) kept (prune is off)" if orphans else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def review_line(counts: Mapping[str, int]) -> str:
+    """The one line a reviewer reads first: only what is there, what destroys in bold.
+
+    `3 to create, 1 to update, **1 to delete**, 1 conflict blocks apply`
+    """
+    parts = [f"{counts[a]} to {a}" for a in ("create", "update") if counts.get(a)]
+    deletes = counts.get("delete", 0) + counts.get("duplicate", 0)
+    if deletes:
+        parts.append(f"**{deletes} to delete**")
+    if counts.get("orphan"):
+        n = counts["orphan"]
+        parts.append(f"**{_plural(n, 'orphan')} kept** (not in the repository; prune is off)")
+    if counts.get("conflict"):
+        n = counts["conflict"]
+        parts.append(f"**{_plural(n, 'conflict')} {'blocks' if n == 1 else 'block'} apply**")
+    return ", ".join(parts)
+
+
+def text_diff(before: Any, after: Any) -> list[str] | None:
+    """A changed multi-line text as unified diff lines (each escaped and clipped, at most
+    DIFF_LINES of them), or None when the value is not text that spans lines."""
+    if not (isinstance(before, str) and isinstance(after, str)) or before == after:
+        return None
+    if "\n" not in before and "\n" not in after:
+        return None
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2))
+    lines = [printable(clip(line)) for line in lines[2:]]  # the ---/+++ header names nothing
+    if len(lines) > DIFF_LINES:
+        more = len(lines) - DIFF_LINES
+        lines = [
+            *lines[:DIFF_LINES],
+            f"… ({more} more diff lines; the full value is in the JSON plan)",
+        ]
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +135,14 @@ def _field_text(change: Change, f: FieldChange) -> str:
     if change.action == "create":
         return f"{printable(f.path)}: {value_text(f.after)}"
     return f"{printable(f.path)}: {value_text(f.before)} -> {value_text(f.after)}"
+
+
+def _field_lines(change: Change, f: FieldChange, indent: str) -> list[str]:
+    """A field change: `path: before -> after`, or a changed text's line diff below its path."""
+    diff = text_diff(f.before, f.after) if change.action == "update" else None
+    if diff is None:
+        return [f"{indent}{_field_text(change, f)}"]
+    return [f"{indent}{printable(f.path)}: (text changed)", *(f"{indent}  {d}" for d in diff)]
 
 
 def _field_key(f: FieldChange) -> tuple[str, str, str]:
@@ -93,6 +159,8 @@ def change_lines(
 ) -> list[str]:
     symbol = _symbol(change)
     head = f"{indent}{symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
+    if change.action == "orphan":
+        head = f"{indent}{symbol} {ORPHAN_NOTE} {printable(change.key or '?')}  {_title_text(change.title)}"
     if change.remote_id:
         head += f"  (id {_id_text(change.remote_id)})"
     if change.source and source:
@@ -102,9 +170,10 @@ def change_lines(
         lines.append(f"{indent}    {_reason_text(change.reason)}")
     if change.action in ("update", "create"):
         lines.extend(
-            _style(f"{indent}    {_field_text(change, f)}", change.action, color)
+            _style(line, change.action, color)
             for f in change.fields
             if _field_key(f) not in skip
+            for line in _field_lines(change, f, f"{indent}    ")
         )
     return lines
 
@@ -155,9 +224,10 @@ def group_lines(group: Sequence[Change], color: bool) -> list[str]:
     lines = [_style(head, first.action, color, bold=True)]
     shared = shared_fields(group)
     lines.extend(
-        _style(f"      {_field_text(first, f)}", first.action, color)
+        _style(line, first.action, color)
         for f in first.fields
         if _field_key(f) in shared
+        for line in _field_lines(first, f, "      ")
     )
     for change in group:
         lines.extend(
@@ -176,15 +246,16 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append(f"{head}: {summary_line(target.summary)}; {target.in_sync} in sync")
         for group in group_changes(target.changes):
             lines.extend(group_lines(group, color))
+        for orphan in target.orphans:
+            lines.extend(change_lines(orphan, color))
         if target.orphans:
-            keys = printable(", ".join(sorted({c.key or "?" for c in target.orphans})))
             lines.append(
                 f"  note: {len(target.orphans)} object(s) of owner {plan.owner!r} are no longer "
-                f"in the repository ({keys}); --prune deletes them"
+                "in the repository and stay live; --prune deletes them"
             )
         lines.extend(f"  note: {unreadable_line(u)}" for u in target.unreadable)
         lines.append("")
-    if plan.pending:
+    if plan.differs:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
     elif not plan.failed:
         in_sync = sum(t.in_sync for t in plan.targets)
@@ -236,20 +307,45 @@ def _rate(value: float) -> str:
     return f"{value:+.2f}".rstrip("0").rstrip(".") if value else "0"
 
 
+def _per_day(delta: float) -> str:
+    return _rate(delta) if delta else "unchanged"
+
+
 Outcome = tuple[list[datetime], list[datetime], float]
 
 
 def _outcome(change: Change, now: datetime) -> Outcome:
     """Next fires before and after the change, and the change in estimated runs per day."""
-    # What fires now, and what will fire once applied (conflicts and kept duplicates stay).
+    # What fires now, and what will fire once applied (conflicts, orphans, kept duplicates stay).
     after = change.after
     if change.action == "delete" or change.delete:
         after = None
-    elif change.action in ("conflict", "duplicate"):
+    elif change.action in ("conflict", "duplicate", "orphan"):  # these stay live as they are
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
     return before_fires, after_fires, after_rate - before_rate
+
+
+BLOCKS_APPLY = (
+    "**Blocks apply:** the apply after the merge reports this conflict and exits 1 "
+    "until it is resolved."
+)
+
+
+def _fence(lines: Sequence[str]) -> list[str]:
+    """A ```diff block whose fence no line of it can close early."""
+    ticks = max((_backtick_run(line) for line in lines), default=0)
+    fence = "`" * max(3, ticks + 1)
+    return [f"{fence}diff", *lines, fence]
+
+
+def _backtick_run(line: str) -> int:
+    best = run = 0
+    for char in line:
+        run = run + 1 if char == "`" else 0
+        best = max(best, run)
+    return best
 
 
 def markdown_change(
@@ -259,30 +355,39 @@ def markdown_change(
     before_fires, after_fires, delta = outcome or _outcome(change, now)
     title = html.escape(printable(clip(change.title)))
     key = html.escape(printable(change.key or "?"))
+    action = ORPHAN_NOTE if change.action == "orphan" else change.action
     summary = (
-        f"<code>{_symbol(change)}</code> {change.action} <b>{key}</b> "
+        f"<code>{_symbol(change)}</code> {action} <b>{key}</b> "
         f"— {title} (target <code>{html.escape(target.target)}</code>)"
     )
     out = [f"<details><summary>{summary}</summary>", ""]
+    if change.action == "conflict":
+        out += [BLOCKS_APPLY, ""]
+    elif change.action == "orphan":
+        out += ["**Stays live:** prune is off; an apply with `--prune` deletes it.", ""]
     if change.reason:
         out += [html.escape(_reason_text(change.reason)), ""]
     if change.source:
         out += [f"Source: `{printable(change.source)}`", ""]
+    diffs: list[tuple[str, list[str]]] = []
     if change.fields:
         out += ["| field | before | after |", "|---|---|---|"]
-        out += [
-            f"| `{printable(f.path)}` | {_cell(f.before)} | {_cell(f.after)} |"
-            for f in change.fields
-        ]
+        for f in change.fields:
+            diff = text_diff(f.before, f.after) if change.action == "update" else None
+            if diff is None:
+                out.append(f"| `{printable(f.path)}` | {_cell(f.before)} | {_cell(f.after)} |")
+            else:
+                out.append(f"| `{printable(f.path)}` | text changed: the diff is below | |")
+                diffs.append((f.path, diff))
         out.append("")
-    out += [
-        f"Next fires before: {_when(before_fires)}  ",
-        f"Next fires after: {_when(after_fires)}  ",
-        f"Estimated runs per day: {_rate(delta)}",
-        "",
-        "</details>",
-        "",
-    ]
+    for path, diff in diffs:
+        out += [f"`{printable(path)}`:", "", *_fence(diff), ""]
+    if before_fires != after_fires:  # the same fires twice tell a reviewer nothing
+        out += [
+            f"Next fires before: {_when(before_fires)}  ",
+            f"Next fires after: {_when(after_fires)}  ",
+        ]
+    out += [f"Estimated runs per day: {_per_day(delta)}", "", "</details>", ""]
     return "\n".join(out), delta
 
 
@@ -312,7 +417,7 @@ def markdown_group(
         out += ["Every one of them:", "", "| field | before | after |", "|---|---|---|"]
         out += [f"| `{f.path}` | {_cell(f.before)} | {_cell(f.after)} |" for f in common]
         out.append("")
-    tail = [f"Estimated runs per day: {_rate(delta)}", "", "</details>", ""]
+    tail = [f"Estimated runs per day: {_per_day(delta)}", "", "</details>", ""]
     out += ["| | key | item | title | changes | next fire after |", "|---|---|---|---|---|---|"]
     used = sum(len(line) + 1 for line in out + tail)
     for index, (change, (_, after_fires, _)) in enumerate(zip(group, outcomes, strict=True)):
@@ -341,29 +446,76 @@ def markdown_group(
     return "\n".join(out), delta
 
 
-def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """A pull-request comment: summary table, one `<details>` per change (one per template's
-    changes), under `limit` chars."""
-    head = ["### schedctl plan", "", "| target | " + " | ".join(ACTIONS) + " | in sync |"]
-    head.append("|---" * (len(ACTIONS) + 2) + "|")
+def planned_commit(config: str | None) -> str | None:
+    """The commit a plan was made from: GITHUB_SHA in CI, else the config's git HEAD, else
+    None (not a git checkout, no git)."""
+    sha = os.environ.get("GITHUB_SHA", "").strip()
+    if sha:
+        return sha
+    where = os.path.dirname(os.path.abspath(config)) if config else os.getcwd()
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    head = done.stdout.strip()
+    return head if done.returncode == 0 and head else None
+
+
+def _review_rank(group: Sequence[Change]) -> int:
+    first = group[0]
+    action = "delete" if first.action == "duplicate" and first.delete else first.action
+    return REVIEW_ORDER.index(action) if action in REVIEW_ORDER else len(REVIEW_ORDER)
+
+
+def _summary_table(plan: Plan) -> list[str]:
+    """Targets by kind of change: only the targets and kinds that have any."""
+    shown = [t for t in plan.targets if t.error or t.differs]
+    kinds = [k for k in KINDS if any(t.summary[k] for t in shown if not t.error)]
+    in_sync = any(t.in_sync for t in shown)
+    if not shown:
+        return []
+    columns = ["target", *kinds, *(["in sync"] if in_sync else [])]
+    rows = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for t in shown:
+        if t.error:
+            cells = [f"error: {html.escape(printable(t.error))}"] + [""] * (len(columns) - 2)
+        else:
+            counts = t.summary
+            cells = [str(counts[k]) for k in kinds] + ([str(t.in_sync)] if in_sync else [])
+        rows.append(f"| `{t.target}` | " + " | ".join(cells) + " |")
+    return [*rows, ""]
+
+
+def render_markdown(
+    plan: Plan,
+    now: datetime,
+    *,
+    limit: int = GITHUB_COMMENT_LIMIT,
+    commit: str | None = None,
+    find_commit: bool = True,
+) -> str:
+    """A pull-request comment under `limit` chars: the line a reviewer reads first, a summary
+    table, then one `<details>` per change (one per template's changes), what destroys or
+    blocks first, and a footer naming the version and commit planned."""
+    head = ["### schedctl plan", ""]
+    if plan.differs:
+        head += [review_line(plan.summary), ""]
+    head += _summary_table(plan)
     units: list[tuple[TargetPlan, list[Change]]] = []
     outcomes: dict[int, Outcome] = {}  # by id(change): each computed once
     notes: list[str] = []  # objects that could not be read, after the changes
     added = removed = 0.0
     for target in plan.targets:
         if target.error:
-            head.append(
-                f"| `{target.target}` | error: {html.escape(printable(target.error))} |"
-                + " |" * len(ACTIONS)
-            )
             continue
-        counts = target.summary
-        head.append(
-            f"| `{target.target}` | "
-            + " | ".join(str(counts[a]) for a in ACTIONS)
-            + f" | {target.in_sync} |"
-        )
-        for group in group_changes(target.changes):
+        for group in [*group_changes(target.changes), *([o] for o in target.orphans)]:
             units.append((target, group))
             for change in group:
                 outcomes[id(change)] = outcome = _outcome(change, now)
@@ -374,17 +526,33 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
             for u in target.unreadable
         )
-    head.append("")
-    if not plan.pending:
+    units.sort(key=lambda unit: _review_rank(unit[1]))  # stable: each kind keeps its order
+    in_sync = sum(t.in_sync for t in plan.targets if not t.error and not t.differs)
+    if in_sync and plan.differs:
+        head += [f"{_plural(in_sync, 'schedule')} in sync on the targets not listed.", ""]
+    if not plan.differs:
         head.append("No changes." if not plan.failed else "Nothing planned: a listing failed.")
-    else:
+    elif added or removed:
         head.append(
             f"Estimated runs per day: {_rate(added)} added, {_rate(removed)} removed "
             f"(net {_rate(added + removed)})."
         )
+    else:
+        head.append("Estimated runs per day: unchanged.")
     head.append("")
+    if commit is None and find_commit:
+        commit = planned_commit(plan.config)
+    footer = (
+        f"\n<sub>schedctl {__version__}"
+        + (
+            f" · planned at commit <code>{html.escape(printable(clip(commit, 40)))}</code>"
+            if commit
+            else ""
+        )
+        + "</sub>\n"
+    )
     text = "\n".join(head)
-    reserve = 300  # room for the note below
+    reserve = 300 + len(footer)  # room for the notes below and the footer
     for index, (target, group) in enumerate(units):
         if len(group) > 1:
             room = limit - len(text) - reserve - 1
@@ -392,6 +560,8 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             block, _ = markdown_group(target, group, now, room, known)
         else:
             block, _ = markdown_change(target, group[0], now, outcomes[id(group[0])])
+        if len(text) + len(block) + 1 + reserve > limit:
+            block = _named(target, group)  # too large to show: still named, kind and target
         if len(text) + len(block) + 1 + reserve > limit:
             left = sum(len(g) for _, g in units[index:])
             text += (
@@ -401,10 +571,25 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             break
         text += "\n" + block
     for note in notes:  # unreadable objects: short lines, kept while there is room
-        if len(text) + len(note) + 1 > limit:
+        if len(text) + len(note) + 1 + len(footer) > limit:
             break
         text += "\n" + note
-    return text
+    return text + footer
+
+
+def _named(target: TargetPlan, group: Sequence[Change]) -> str:
+    """A change (or a template's changes) too large for the comment, named in one line."""
+    first = group[0]
+    what = (
+        html.escape(group_head(group)[2:])
+        if len(group) > 1
+        else html.escape(printable(clip(first.key or "?", 100)))
+    )
+    return (
+        f"- <code>{_symbol(first)}</code> {first.action} <b>{what}</b> "
+        f"(target <code>{html.escape(target.target)}</code>): too large for this comment; "
+        "`schedctl plan` shows it\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

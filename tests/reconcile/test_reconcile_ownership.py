@@ -114,7 +114,9 @@ def test_prune_with_paths_is_refused_while_another_repository_file_does_not_load
     assert raw_list(sandbox, repo.platform) == before
     # Without --prune the file's own changes still go; nothing is deleted either way.
     plain = cli(repo, "plan", "schedules/one.yaml", "--detailed-exitcode")
-    assert plain.returncode == 0, plain.stdout + plain.stderr
+    # gamma's file does not load, so gamma is shown as an orphan (kept) and the plan differs.
+    assert plain.returncode == 2, plain.stdout + plain.stderr
+    assert "! orphan (kept: prune is off) gamma" in plain.stdout
     assert "schedules/two.yaml:" in plain.stderr
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.plan import ACTIONS
+from reconciler.plan import KINDS
 from reconciler.sandbox import RunningSandbox
 from tests.reconcile.conftest import Repo, prompt_doc, tasks_path, writes
 
@@ -131,7 +131,7 @@ def test_unowned_objects_are_never_written(repo: Repo, sandbox: RunningSandbox) 
     plan, result = repo.apply(prune=True)
     summary = plan.targets[0].summary
     # 6 unmarked with our titles, 4 of another owner's on our keys: all conflicts, none created
-    assert summary == {**dict.fromkeys(ACTIONS, 0), "conflict": 10}
+    assert summary == {**dict.fromkeys(KINDS, 0), "conflict": 10}
     assert {c.remote_id for c in plan.targets[0].changes if c.action == "conflict"} <= ids
     theirs = [c for c in plan.targets[0].changes if "'team-b'" in c.reason]
     assert sorted(c.key for c in theirs) == [f"task-{i:03d}" for i in range(6, 10)]

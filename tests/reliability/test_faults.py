@@ -27,7 +27,7 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.plan import ACTIONS
+from reconciler.plan import KINDS
 from reconciler.reconcile import ApplyResult, apply_plan, make_plan
 from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect
@@ -56,7 +56,7 @@ def clash_docs(count: int) -> list[dict[str, Any]]:
 
 def summary(**counts: int) -> dict[str, int]:
     """A plan summary: these counts, zero for the other actions."""
-    return {**dict.fromkeys(ACTIONS, 0), **counts}
+    return {**dict.fromkeys(KINDS, 0), **counts}
 
 
 def converged(result: ApplyResult) -> bool:
