@@ -427,9 +427,24 @@ def _color(ctx: Context) -> bool:
     return ctx.color and sys.stdout.isatty()
 
 
+def selection_options(func: Any) -> Any:
+    """--select / --exclude: act on the keys a glob matches (repeatable; fnmatch)."""
+    func = click.option(
+        "--exclude", multiple=True, metavar="GLOB", help="Leave out the keys this glob matches."
+    )(func)
+    return click.option(
+        "--select",
+        "select_keys",
+        multiple=True,
+        metavar="GLOB",
+        help="Only the keys this glob matches; prune considers those alone.",
+    )(func)
+
+
 @cli.command()
 @common_paths
 @target_option
+@selection_options
 @click.option(
     "--format",
     "fmt",
@@ -453,6 +468,8 @@ def plan(
     paths: tuple[str, ...],
     local_targets: tuple[str, ...],
     local_config: str | None,
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
     fmt: str,
     out_file: str | None,
     detailed_exitcode: bool,
@@ -478,7 +495,14 @@ def plan(
     names = select_targets(project, ctx.targets, every=prune)
     with connect(project.config, project.root, names) as conns:
         result = make_plan(
-            project, conns, prune=prune, allow_empty=allow_empty, repository=repository, paths=paths
+            project,
+            conns,
+            prune=prune,
+            allow_empty=allow_empty,
+            repository=repository,
+            paths=paths,
+            select=select_keys,
+            exclude=exclude,
         )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
@@ -498,6 +522,7 @@ def plan(
 @cli.command()
 @common_paths
 @target_option
+@selection_options
 @click.option(
     "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
 )
@@ -505,6 +530,12 @@ def plan(
     "--prune", is_flag=True, help="Delete this owner's objects the repository no longer has."
 )
 @click.option("--allow-empty", is_flag=True, help="Let --prune empty a target with no schedules.")
+@click.option(
+    "--allow-delete",
+    multiple=True,
+    metavar="KEY",
+    help="Let the delete of this protected key through (repeatable).",
+)
 @click.option(
     "--concurrency",
     default=8,
@@ -518,9 +549,12 @@ def apply(
     paths: tuple[str, ...],
     local_targets: tuple[str, ...],
     local_config: str | None,
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
     auto_approve: bool,
     prune: bool,
     allow_empty: bool,
+    allow_delete: tuple[str, ...],
     concurrency: int,
 ) -> None:
     """Make the targets match the repository (or carry out a saved plan.json).
@@ -537,7 +571,7 @@ def apply(
     from pathlib import Path
 
     from reconciler.plan import Plan
-    from reconciler.reconcile import apply_plan, check_fresh, make_plan
+    from reconciler.reconcile import allow_deletes, apply_plan, check_fresh, make_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
@@ -565,6 +599,9 @@ def apply(
         names = select_targets(project, ctx.targets, every=prune)
     with connect(config, root, names, concurrency=concurrency) as conns:
         if saved:
+            if select_keys or exclude:
+                fail("--select and --exclude are for plans made here, not for a saved plan")
+            allow_deletes(the_plan, allow_delete)
             check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
         else:
             the_plan = make_plan(
@@ -574,6 +611,9 @@ def apply(
                 allow_empty=allow_empty,
                 repository=repository,
                 paths=paths,
+                allow_delete=allow_delete,
+                select=select_keys,
+                exclude=exclude,
             )
         click.echo(render.render_text(the_plan, color=color), color=color)
         if not the_plan.pending:

@@ -14,14 +14,28 @@ from reconciler.plan import ACTIONS, Change, FieldChange, Plan, TargetPlan, Unre
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render.text import clip, printable
 
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}
+SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "conflict": "!",
+    "duplicate": "=",
+    "rename": "~",
+    "blocked-delete": "x",
+    "ignored-drift": ".",
+}
 COLORS = {
     "create": "green",
     "update": "yellow",
     "delete": "red",
     "conflict": "magenta",
     "duplicate": "cyan",
+    "rename": "yellow",
+    "blocked-delete": "magenta",
 }
+# Kinds named in a summary line only when there are some.
+_EXTRA_COUNTS = (("rename", "to rename"), ("blocked-delete", "delete(s) blocked"),
+                 ("ignored-drift", "with ignored drift"))  # fmt: skip
 GITHUB_COMMENT_LIMIT = 65_536
 REASON_LIMIT = 1_000  # a reason is ours, but quotes ids and names a server chose
 
@@ -63,9 +77,23 @@ def _style(text: str, action: str, color: bool, *, bold: bool = False) -> str:
 
 
 def summary_line(counts: Mapping[str, int]) -> str:
-    return (
+    line = (
         f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
         f"{counts['conflict']} conflict(s), {counts['duplicate']} duplicate(s)"
+    )
+    extra = [f"{counts[a]} {words}" for a, words in _EXTRA_COUNTS if counts.get(a)]
+    return ", ".join([line, *extra])
+
+
+def partial_line(plan: Plan) -> str:
+    """The header of a plan made under --select / --exclude ("" for a whole one)."""
+    if not plan.partial:
+        return ""
+    parts = [f"--select {printable(g)}" for g in plan.select]
+    parts += [f"--exclude {printable(g)}" for g in plan.exclude]
+    return (
+        f"partial plan ({' '.join(parts)}): only the selected keys are planned, and prune "
+        "considers them alone"
     )
 
 
@@ -92,15 +120,20 @@ def change_lines(
     source: bool = True,
 ) -> list[str]:
     symbol = _symbol(change)
-    head = f"{indent}{symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
+    key = printable(change.key or "?")
+    if change.action == "rename":
+        key = f"rename {printable(change.renamed_from or '?')} → {key}"
+    head = f"{indent}{symbol} {key}  {_title_text(change.title)}"
     if change.remote_id:
         head += f"  (id {_id_text(change.remote_id)})"
     if change.source and source:
         head += f"  {printable(change.source)}"
     lines = [_style(head, change.action, color, bold=True)]
-    if change.action in ("conflict", "duplicate") or (change.action == "delete" and change.reason):
+    if change.action in ("conflict", "duplicate", "blocked-delete", "ignored-drift") or (
+        change.action == "delete" and change.reason
+    ):
         lines.append(f"{indent}    {_reason_text(change.reason)}")
-    if change.action in ("update", "create"):
+    if change.action in ("update", "create", "rename", "ignored-drift"):
         lines.extend(
             _style(f"{indent}    {_field_text(change, f)}", change.action, color)
             for f in change.fields
@@ -167,7 +200,7 @@ def group_lines(group: Sequence[Change], color: bool) -> list[str]:
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    lines: list[str] = []
+    lines: list[str] = [partial_line(plan)] if plan.partial else []
     for target in plan.targets:
         head = f"target {target.target} ({printable(target.where or target.platform)})"
         if target.error:
@@ -183,6 +216,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                 f"in the repository ({keys}); --prune deletes them"
             )
         lines.extend(f"  note: {unreadable_line(u)}" for u in target.unreadable)
+        lines.extend(f"  note: {printable(n)}" for n in target.notes)
         lines.append("")
     if plan.pending:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
@@ -245,7 +279,7 @@ def _outcome(change: Change, now: datetime) -> Outcome:
     after = change.after
     if change.action == "delete" or change.delete:
         after = None
-    elif change.action in ("conflict", "duplicate"):
+    elif change.action in ("conflict", "duplicate", "blocked-delete", "ignored-drift"):
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
@@ -259,6 +293,8 @@ def markdown_change(
     before_fires, after_fires, delta = outcome or _outcome(change, now)
     title = html.escape(printable(clip(change.title)))
     key = html.escape(printable(change.key or "?"))
+    if change.action == "rename":
+        key = f"{html.escape(printable(change.renamed_from or '?'))} → {key}"
     summary = (
         f"<code>{_symbol(change)}</code> {change.action} <b>{key}</b> "
         f"— {title} (target <code>{html.escape(target.target)}</code>)"
@@ -374,7 +410,13 @@ def render_markdown(plan: Plan, now: datetime, *, limit: int = GITHUB_COMMENT_LI
             f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
             for u in target.unreadable
         )
+        notes.extend(
+            f"- target `{html.escape(target.target)}`: {html.escape(printable(n))}\n"
+            for n in target.notes
+        )
     head.append("")
+    if plan.partial:
+        head += [f"_{html.escape(partial_line(plan))}_", ""]
     if not plan.pending:
         head.append("No changes." if not plan.failed else "Nothing planned: a listing failed.")
     else:
@@ -433,6 +475,7 @@ def render_apply(result: ApplyResult) -> str:
         f"{counts.get(a, 0)} {w}"
         for a, w in (("create", "created"), ("update", "updated"), ("delete", "deleted"))
     )
+    done += "".join(f", {counts[a]} {w}" for a, w in (("rename", "renamed"),) if counts.get(a))
     dup = sum(1 for r in result.results if r.ok and r.change.action == "duplicate")
     if dup:
         done += f", {dup} duplicate(s) deleted"

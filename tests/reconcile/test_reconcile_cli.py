@@ -50,7 +50,7 @@ def test_examples_apply_plan_edit_status_trigger_runs(
     pending = run_cli(["plan", "examples/", "--detailed-exitcode", "--format", "json"], cwd=cwd)
     assert pending.returncode == 2, pending.stderr
     data = json.loads(pending.stdout)
-    assert data["format_version"] == "1"
+    assert data["format_version"] == "2"
     local = next(t for t in data["targets"] if t["target"] == "local")
     assert local["summary"] == {
         "create": 0,
@@ -58,6 +58,9 @@ def test_examples_apply_plan_edit_status_trigger_runs(
         "delete": 0,
         "conflict": 0,
         "duplicate": 0,
+        "rename": 0,
+        "blocked-delete": 0,
+        "ignored-drift": 0,
     }
     (change,) = local["changes"]
     assert change["fields"] == [{"path": "action.prompt", "before": change["fields"][0]["before"],

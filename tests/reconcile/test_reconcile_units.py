@@ -241,13 +241,16 @@ def test_a_plan_round_trips_through_json() -> None:
                        owner="acme", prune=True)  # fmt: skip
     whole = Plan([plan], owner="acme", prune=True, config="/x/schedctl.yaml")
     data = json.loads(json.dumps(whole.to_dict()))
-    assert data["format_version"] == "1"
+    assert data["format_version"] == "2"
     assert data["targets"][0]["summary"] == {
         "create": 1,
         "update": 0,
         "delete": 1,
         "conflict": 0,
         "duplicate": 0,
+        "rename": 0,
+        "blocked-delete": 0,
+        "ignored-drift": 0,
     }
     again = Plan.from_dict(data)
     assert again.to_dict() == whole.to_dict()
