@@ -695,9 +695,15 @@ def import_cmd(
 @cli.command()
 @common_paths
 @target_option
+@selection_options
 @pass_ctx
 def status(
-    ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None
+    ctx: Context,
+    paths: tuple[str, ...],
+    local_targets: tuple[str, ...],
+    local_config: str | None,
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
@@ -713,6 +719,10 @@ def status(
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names) as conns:
         rows, problems = status_rows(project, conns)
+    if select_keys or exclude:
+        from reconciler.plan import selected
+
+        rows = [r for r in rows if selected(r.key, select_keys, exclude)]
     click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
     for problem in problems:
         echo(f"error: {problem}", err=True)

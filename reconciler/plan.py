@@ -384,7 +384,7 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            ignored = tuple(f for f in fields if _ignored(f.path, d.ignore))
+            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore))
             if ignored:
                 fields = tuple(f for f in fields if f not in ignored)
             mine = f"{owner}/{key}"
@@ -516,7 +516,8 @@ def _renames(
     return out
 
 
-def _ignored(path: str, names: Sequence[str]) -> bool:
+def ignored_path(path: str, names: Sequence[str]) -> bool:
+    """Whether a comparison path is one of the `ignore_changes` fields `names`."""
     for name in names:
         head = "action.prompt" if name == "prompt" else name
         if path == head or path.startswith(head + "."):

@@ -283,6 +283,8 @@ def test_a_target_default_ignore_applies_to_its_schedules(
     (task_id,) = by_key(repo, sandbox).values()
     edit_live(sandbox, repo.platform, task_id, enabled=False)
     assert cli(repo, "plan", "--detailed-exitcode").returncode == 0
+    shown = cli(repo, "status")
+    assert "in sync" in shown.stdout and "drifted" not in shown.stdout, shown.stdout
     assert cli(repo, "apply", "--auto-approve").returncode == 0
     assert task_of(sandbox, repo.platform, task_id)["enabled"] is False
 
@@ -324,6 +326,8 @@ def test_a_selection_never_prunes_outside_itself(repo: Repo, sandbox: RunningSan
             f"{tasks_path(repo.platform)}/{ids['db-a']}",
         )
     ]
+    status = cli(repo, "status", "--select", "web-*")
+    assert "web-a" in status.stdout and "web-b" in status.stdout and "db-a" not in status.stdout
     excluded = cli(repo, "apply", "--prune", "--exclude", "web-a", "--auto-approve")
     assert excluded.returncode == 0, excluded.stdout + excluded.stderr
     assert by_key(repo, sandbox) == ids  # web-a is outside the selection: not pruned
