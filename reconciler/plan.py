@@ -356,6 +356,7 @@ def diff_target(
         )
 
     renamed = _renames(wanted, owned, plan.notes)
+    moved: dict[str, LiveTask] = {}  # old key -> its object, re-marked with the new key
     in_sync = 0
     for key in sorted(wanted):
         d = wanted[key]
@@ -426,7 +427,9 @@ def diff_target(
                         reason=f"live differences in ignore_changes ({names}): left as they are",
                     )
                 )
-            if len(group) > 1:
+            if keep.marker.key != key:  # the old key's other copies: its orphans, below
+                moved[keep.marker.key] = keep
+            elif len(group) > 1:
                 copies = _duplicates(key, group, keep)
                 plan.changes.extend(_block(c) if shielded(key) else c for c in copies)
         elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
@@ -464,7 +467,13 @@ def diff_target(
                 )
             )
 
-    for key in sorted(set(owned) - set(wanted) - set(renamed.values())):
+    for old, task in moved.items():
+        if len(owned[old]) == 1:
+            del owned[old]
+        else:
+            owned[old] = [t for t in owned[old] if t is not task]
+    # A renamed key kept outside the selection is left alone: a selection never prunes out of it.
+    for key in sorted(k for k in set(owned) - set(wanted) if selected(k, select, exclude)):
         group = owned[key]
         if prune and key not in elsewhere:
             plan.changes.extend(

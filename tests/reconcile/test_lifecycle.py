@@ -10,6 +10,8 @@ import httpx
 import pytest
 import yaml
 
+from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
+from reconciler.plan import diff_target
 from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect
 from tests.reconcile.conftest import OWNER, Repo, prompt_doc, tasks_path, writes
@@ -334,3 +336,32 @@ def test_a_selection_never_prunes_outside_itself(repo: Repo, sandbox: RunningSan
     whole = cli(repo, "apply", "--prune", "--auto-approve")
     assert whole.returncode == 0
     assert sorted(by_key(repo, sandbox)) == ["db-a", "web-b"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the planner alone
+
+
+def _live(task_id: str, key: str) -> LiveTask:
+    document = {"title": key, "schedule": {"daily": "09:00"}, "action": {"prompt": "p"}}
+    return LiveTask(task_id, key, Marker("acme", key), document, normalize(document, {}))
+
+
+def _desired(key: str, **extra: Any) -> DesiredTask:
+    document = {"title": key, "schedule": {"daily": "09:00"}, "action": {"prompt": "p"}}
+    return DesiredTask(key, key, {"body": key}, document, normalize(document, {}), **extra)
+
+
+def test_a_renamed_keys_other_copies_are_its_orphans_and_protect_covers_duplicates() -> None:
+    tasks = Listing([_live("1", "old"), _live("2", "old"), _live("3", "keep"), _live("4", "keep")],
+                    1, "fp")  # fmt: skip
+    wanted = [_desired("new", renamed_from=("old",)), _desired("keep", protect=True)]
+    plan = diff_target("t", "engine", wanted, tasks, owner="acme")
+    kinds = [(c.action, c.key, c.remote_id) for c in plan.changes]
+    assert ("rename", "new", "1") in kinds
+    assert ("blocked-delete", "keep", "4") in kinds
+    assert [(c.key, c.remote_id) for c in plan.orphans] == [("old", "2")]
+    pruned = diff_target("t", "engine", wanted, tasks, owner="acme", prune=True)
+    assert ("delete", "old", "2") in [(c.action, c.key, c.remote_id) for c in pruned.changes]
+    allowed = diff_target("t", "engine", wanted, tasks, owner="acme", allow_delete={"keep"})
+    assert ("duplicate", "keep", "4") in [(c.action, c.key, c.remote_id) for c in allowed.changes]
