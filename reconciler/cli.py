@@ -585,8 +585,23 @@ def _color(ctx: Context) -> bool:
 PRUNE_HELP = "override the config's `prune` (default: off) for this run"
 
 
+def selection_options(func: Any) -> Any:
+    """--select / --exclude: act on the keys a glob matches (repeatable; fnmatch)."""
+    func = click.option(
+        "--exclude", multiple=True, metavar="GLOB", help="Leave out the keys this glob matches."
+    )(func)
+    return click.option(
+        "--select",
+        "select_keys",
+        multiple=True,
+        metavar="GLOB",
+        help="Only the keys this glob matches; prune considers those alone.",
+    )(func)
+
+
 @cli.command()
 @common_paths
+@selection_options
 @click.option(
     "--format",
     "fmt",
@@ -613,6 +628,8 @@ PRUNE_HELP = "override the config's `prune` (default: off) for this run"
 def plan(
     ctx: Context,
     paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
     fmt: str,
     out_file: str | None,
     detailed_exitcode: bool,
@@ -640,7 +657,14 @@ def plan(
     # A plan only reads: a sandbox never applied to is planned as empty, not created.
     with connect(project.config, project.root, names, create=False) as conns:
         result = make_plan(
-            project, conns, prune=prune, allow_empty=allow_empty, repository=repository, paths=paths
+            project,
+            conns,
+            prune=prune,
+            allow_empty=allow_empty,
+            repository=repository,
+            paths=paths,
+            select=select_keys,
+            exclude=exclude,
         )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
@@ -663,6 +687,7 @@ def plan(
 
 @cli.command()
 @common_paths
+@selection_options
 @click.option(
     "--auto-approve",
     is_flag=True,
@@ -676,6 +701,12 @@ def plan(
 )
 @click.option("--allow-empty", is_flag=True, help="Let prune empty a target with no schedules.")
 @click.option(
+    "--allow-delete",
+    multiple=True,
+    metavar="KEY",
+    help="Let the delete of this protected key through (repeatable).",
+)
+@click.option(
     "--concurrency",
     default=8,
     show_default=True,
@@ -687,9 +718,12 @@ def plan(
 def apply(
     ctx: Context,
     paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
     auto_approve: bool,
     prune: bool | None,
     allow_empty: bool,
+    allow_delete: tuple[str, ...],
     concurrency: int,
 ) -> None:
     """Make the targets match the repository (or carry out a saved plan.json).
@@ -708,7 +742,7 @@ def apply(
     import time
     from pathlib import Path
 
-    from reconciler.reconcile import apply_plan, check_fresh, make_plan
+    from reconciler.reconcile import allow_deletes, apply_plan, check_fresh, make_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
@@ -740,6 +774,9 @@ def apply(
         names = select_targets(project, ctx.targets, every=pruning)
     with connect(config, root, names, concurrency=concurrency) as conns:
         if saved:
+            if select_keys or exclude:
+                fail("--select and --exclude are for plans made here, not for a saved plan")
+            allow_deletes(the_plan, allow_delete)
             check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
         else:
             the_plan = make_plan(
@@ -749,6 +786,9 @@ def apply(
                 allow_empty=allow_empty,
                 repository=repository,
                 paths=paths,
+                allow_delete=allow_delete,
+                select=select_keys,
+                exclude=exclude,
             )
         click.echo(render.render_text(the_plan, color=color), color=color)
         if not the_plan.pending:  # nothing to write or ask about; failed targets still count
@@ -891,8 +931,15 @@ def import_cmd(
 @common_paths
 @common_options
 @wide_option
+@selection_options
 @pass_ctx
-def status(ctx: Context, paths: tuple[str, ...], wide: bool) -> None:
+def status(
+    ctx: Context,
+    paths: tuple[str, ...],
+    wide: bool,
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -907,6 +954,10 @@ def status(ctx: Context, paths: tuple[str, ...], wide: bool) -> None:
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
         rows, problems = status_rows(project, conns)
+    if select_keys or exclude:
+        from reconciler.plan import selected
+
+        rows = [r for r in rows if selected(r.key, select_keys, exclude)]
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)

@@ -109,6 +109,9 @@ class DesiredTask:
     source: str = ""  # file:line of the schedule
     marked: str = ""  # the text of the field that carries the marker, as sent
     template: TemplateRef | None = None  # the template and item it was made from
+    renamed_from: tuple[str, ...] = ()  # keys it had before (re-marked in place)
+    protect: bool = False  # never deleted without `apply --allow-delete KEY`
+    ignore: tuple[str, ...] = ()  # `ignore_changes` names, the target's and its own
 
 
 def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:

@@ -588,6 +588,21 @@ class Deliver(StrictModel):
     target: str = Field(min_length=1, description="Channel or user id.", examples=["C012345678"])
 
 
+# Fields `ignore_changes` may name: a document field, or `prompt` for `action.prompt`.
+IgnorableField = Literal[
+    "title",
+    "description",
+    "enabled",
+    "schedule",
+    "action",
+    "prompt",
+    "deliver",
+    "history",
+    "max_retries",
+    "delete_after_run",
+]
+
+
 class ScheduleBody(StrictModel):
     """The fields a per-target override may change."""
 
@@ -670,6 +685,24 @@ class Schedule(ScheduleBody):
         default=None,
         description="Choose the H values so that no minute holds more tasks than the platform "
         "starts per tick (default: the config's defaults.spread).",
+    )
+    renamed_from: list[Annotated[str, Field(pattern=KEY_PATTERN)]] | None = Field(
+        default=None,
+        description="Keys this schedule had before: a live task of this owner with one of them "
+        "is re-marked with `name` in place (same id, runs and conversation), not recreated.",
+        examples=[["daily-digest"]],
+    )
+    protect: bool = Field(
+        default=False,
+        description="Never delete this task (not by prune, not as a duplicate) unless "
+        "`apply --allow-delete KEY` names it.",
+    )
+    ignore_changes: list[IgnorableField] | None = Field(
+        default=None,
+        description="Fields whose live value is left as the platform has it: differences are "
+        "shown as ignored drift, never reverted; a create still sends them. Adds to the "
+        "target's `ignore_changes`.",
+        examples=[["enabled", "prompt"]],
     )
 
     @property
@@ -790,6 +823,12 @@ class Target(StrictModel):
         default=None,
         description="This target's own prune setting (default: the config's `prune`).",
     )
+    ignore_changes: list[IgnorableField] = Field(
+        default_factory=list,
+        description="Fields ignored on every schedule of this target (see a schedule's "
+        "`ignore_changes`).",
+        examples=[["enabled"]],
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Target:
@@ -835,6 +874,12 @@ class Config(StrictModel):
         "repository has are taken over (re-marked with `owner`, same live id), and the rest "
         "count as this owner's orphans. Without it, another owner's object is a conflict.",
         examples=[["old-team-name"]],
+    )
+    protect: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Key globs (fnmatch) of tasks never deleted, even once their schedule has "
+        "left the repository, unless `apply --allow-delete KEY` names them.",
+        examples=[["prod-*", "billing-report"]],
     )
     schedules: list[Glob] = Field(
         default_factory=lambda: list(DEFAULT_GLOBS),

@@ -10,6 +10,10 @@
         conflict   an unmarked object carries a desired title, or another owner's object a
                    desired key or title: reported, never duplicated
         duplicate  several owned objects share a key: the oldest is kept, the rest deleted
+        rename     an owned object of a key the schedule lists in `renamed_from`: re-marked
+                   in place (same id), with any field changes
+        blocked-delete   a delete or duplicate of a protected key: shown, not made
+        ignored-drift    live differences in `ignore_changes` fields: shown, never reverted
 
 "Owned" is marked by `owner` or by one of `previous_owners`. Objects marked by other owners,
 and unmarked ones, are never written; nor are unreadable ones (fields of a shape schedctl
@@ -22,17 +26,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
 
-FORMAT_VERSION = "2"  # 2: orphans are their own kind, counted in the summaries
-Action = Literal["create", "update", "delete", "conflict", "duplicate", "orphan"]
-ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "conflict", "duplicate")
+# 2: orphans are their own kind, counted in the summaries; the kinds rename, blocked-delete
+# and ignored-drift; Change.renamed_from and .blocked; TargetPlan.notes; Plan.select, .exclude.
+FORMAT_VERSION = "2"
+Action = Literal[
+    "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
+    "ignored-drift", "orphan",
+]  # fmt: skip
+ACTIONS: tuple[Action, ...] = (
+    "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
+    "ignored-drift",
+)  # fmt: skip
 KINDS: tuple[Action, ...] = (*ACTIONS, "orphan")  # what a summary counts
+# Kinds that are shown but are not pending: nothing is written for them, nor left undone.
+NOTE_ACTIONS: tuple[Action, ...] = ("blocked-delete", "ignored-drift")
 # Paths listed first in a field diff, in this order; the rest follow alphabetically.
 _PATH_ORDER = ("title", "description", "enabled", "schedule", "action", "deliver")
 
@@ -58,10 +73,12 @@ class Change:
     reason: str = ""
     delete: bool = False  # a duplicate that apply deletes (always, since duplicates are ours)
     template: TemplateRef | None = None  # the template and item of the desired schedule
+    renamed_from: str | None = None  # a rename: the key the live object is marked with
+    blocked: str = ""  # a blocked-delete: the action it would be (delete or duplicate)
 
     @property
     def writes(self) -> bool:
-        return self.action in ("create", "update", "delete") or self.delete
+        return self.action in ("create", "update", "delete", "rename") or self.delete
 
     def to_dict(self) -> Json:
         data = asdict(self)
@@ -105,6 +122,7 @@ class TargetPlan:
     fingerprint: str = ""
     error: str | None = None  # the listing failed: nothing is planned for this target
     unreadable: list[UnreadableObject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a rename whose old key is not live
 
     @property
     def summary(self) -> dict[str, int]:
@@ -117,12 +135,13 @@ class TargetPlan:
     @property
     def pending(self) -> bool:
         """Something for apply to do."""
-        return bool(self.changes)
+        return any(c.action not in NOTE_ACTIONS for c in self.changes)
 
     @property
     def differs(self) -> bool:
-        """The repository and the platform differ: changes pending, or orphans kept."""
-        return bool(self.changes or self.orphans)
+        """The repository and the platform differ: changes pending, or orphans kept (ignored
+        drift and blocked deletes are notes)."""
+        return self.pending or bool(self.orphans)
 
     def to_dict(self) -> Json:
         return {
@@ -137,6 +156,7 @@ class TargetPlan:
             "fingerprint": self.fingerprint,
             "error": self.error,
             "unreadable": [asdict(u) for u in self.unreadable],
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -152,6 +172,7 @@ class TargetPlan:
             fingerprint=data.get("fingerprint", ""),
             error=data.get("error"),
             unreadable=[UnreadableObject(**u) for u in data.get("unreadable", ())],
+            notes=[str(n) for n in data.get("notes", ())],
         )
 
 
@@ -166,6 +187,13 @@ class Plan:
     # The PATHS creates and updates came from (None: the whole repository). Orphans and
     # deletes are judged against the whole repository either way.
     paths: tuple[str, ...] | None = None
+    # --select / --exclude key globs: the plan is partial, prune saw selected keys only.
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.select or self.exclude)
 
     @property
     def pending(self) -> bool:
@@ -196,6 +224,8 @@ class Plan:
             "created_at": self.created_at,
             "previous_owners": list(self.previous_owners),
             "paths": None if self.paths is None else list(self.paths),
+            "select": list(self.select),
+            "exclude": list(self.exclude),
             "summary": self.summary,
             "targets": [t.to_dict() for t in self.targets],
         }
@@ -213,6 +243,8 @@ class Plan:
                 created_at=data.get("created_at", ""),
                 previous_owners=tuple(map(str, data.get("previous_owners") or ())),
                 paths=None if data.get("paths") is None else tuple(map(str, data["paths"])),
+                select=tuple(map(str, data.get("select") or ())),
+                exclude=tuple(map(str, data.get("exclude") or ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"the saved plan is damaged: {exc!r}") from None
@@ -278,13 +310,21 @@ def diff_target(
     allow_empty: bool = False,
     where: str = "",
     elsewhere: Collection[str] = (),
+    protect: Sequence[str] = (),
+    allow_delete: Collection[str] = (),
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> TargetPlan:
     """The changes that make `listing` match `desired` on one target.
 
     `elsewhere`: keys the repository has for this target beyond `desired` (when `desired` came
     from narrowed PATHS). Their objects are neither orphans nor changed, only de-duplicated.
+    `protect`: key globs never deleted (beside schedules with `protect: true`) unless named in
+    `allow_delete`. `select` / `exclude`: key globs; keys outside the selection are neither
+    changed nor pruned nor de-duplicated.
     """
-    wanted = {d.key: d for d in desired}
+    wanted = {d.key: d for d in desired if selected(d.key, select, exclude)}
+    olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
     unmarked: dict[str, list[LiveTask]] = {}
@@ -301,7 +341,8 @@ def diff_target(
         if task.marker is None:
             unmarked.setdefault(task.title, []).append(task)
         elif task.marker.owner in ours:
-            owned.setdefault(task.marker.key, []).append(task)
+            if task.marker.key in olds or selected(task.marker.key, select, exclude):
+                owned.setdefault(task.marker.key, []).append(task)
         else:
             others_by_key.setdefault(task.marker.key, task)
             others_by_title.setdefault(task.title, task)
@@ -321,10 +362,20 @@ def diff_target(
             "pass --allow-empty if that is what you want"
         )
 
+    guarded = {k for k, d in wanted.items() if d.protect}
+
+    def shielded(key: str) -> bool:
+        return key not in allow_delete and (
+            key in guarded or any(fnmatchcase(key, g) for g in protect)
+        )
+
+    renamed = _renames(wanted, owned, plan.notes)
+    moved: dict[str, LiveTask] = {}  # old key -> its object, re-marked with the new key
     in_sync = 0
     for key in sorted(wanted):
         d = wanted[key]
-        group = owned.get(key)
+        old = renamed.get(key)
+        group = owned.get(key) or (owned.get(old) if old else None)
         if key in blocked:
             bad = blocked[key]
             plan.changes.append(
@@ -348,14 +399,20 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            if keep.marker.owner != owner:  # a previous owner's: taken over in place
-                mine = f"{owner}/{key}"
+            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore))
+            if ignored:
+                fields = tuple(f for f in fields if f not in ignored)
+            mine = f"{owner}/{key}"
+            if keep.marker.key != key:  # renamed: re-marked in place, same id
+                fields = (FieldChange("marker", str(keep.marker), mine), *fields)
+                reason = f"renamed from {keep.marker.key!r}: re-marked as {mine}, same id"
+            elif keep.marker.owner != owner:  # a previous owner's: taken over in place
                 fields = (FieldChange("marker", str(keep.marker), mine), *fields)
                 reason = f"marked by previous owner {keep.marker.owner!r}: re-marked as {mine}"
             if fields:
                 plan.changes.append(
                     Change(
-                        "update",
+                        "rename" if keep.marker.key != key else "update",
                         key,
                         d.title,
                         keep.id,
@@ -366,12 +423,29 @@ def diff_target(
                         d.source,
                         reason,
                         template=d.template,
+                        renamed_from=keep.marker.key if keep.marker.key != key else None,
                     )
                 )
             else:
                 in_sync += 1
-            if len(group) > 1:
-                plan.changes.extend(_duplicates(key, group, keep))
+            if ignored:
+                names = ", ".join(d.ignore)
+                plan.changes.append(
+                    Change(
+                        "ignored-drift",
+                        key,
+                        d.title,
+                        keep.id,
+                        ignored,
+                        source=d.source,
+                        reason=f"live differences in ignore_changes ({names}): left as they are",
+                    )
+                )
+            if keep.marker.key != key:  # the old key's other copies: its orphans, below
+                moved[keep.marker.key] = keep
+            elif len(group) > 1:
+                copies = _duplicates(key, group, keep)
+                plan.changes.extend(_block(c) if shielded(key) else c for c in copies)
         elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
             plan.changes.append(
                 Change(
@@ -407,19 +481,89 @@ def diff_target(
                 )
             )
 
-    for key in sorted(set(owned) - set(wanted)):
+    for old, task in moved.items():
+        if len(owned[old]) == 1:
+            del owned[old]
+        else:
+            owned[old] = [t for t in owned[old] if t is not task]
+    # A renamed key kept outside the selection is left alone: a selection never prunes out of it.
+    for key in sorted(k for k in set(owned) - set(wanted) if selected(k, select, exclude)):
         group = owned[key]
         if prune and key not in elsewhere:
-            plan.changes.extend(_gone(key, task) for task in group)
+            plan.changes.extend(
+                _block(_gone(key, task)) if shielded(key) else _gone(key, task) for task in group
+            )
             continue
         # Left in place (wanted outside PATHS, or an orphan without prune), but one copy only.
         keep = oldest(group)
         if len(group) > 1:
-            plan.changes.extend(_duplicates(key, group, keep))
+            copies = _duplicates(key, group, keep)
+            plan.changes.extend(_block(c) if shielded(key) else c for c in copies)
         if key not in elsewhere:
             plan.orphans.append(_gone(key, keep, "orphan"))
     plan.in_sync = in_sync
     return plan
+
+
+def selected(key: str, select: Sequence[str], exclude: Sequence[str]) -> bool:
+    """Whether `key` is inside a --select / --exclude selection (no select: every key)."""
+    if select and not any(fnmatchcase(key, g) for g in select):
+        return False
+    return not any(fnmatchcase(key, g) for g in exclude)
+
+
+def _renames(
+    wanted: Mapping[str, DesiredTask], owned: Mapping[str, Sequence[LiveTask]], notes: list[str]
+) -> dict[str, str]:
+    """new key -> the old key whose live object is re-marked; notes for those that cannot be."""
+    out: dict[str, str] = {}
+    for key in sorted(wanted):
+        d = wanted[key]
+        if not d.renamed_from or key in owned:
+            continue  # nothing to rename, or done already (the old entry may stay)
+        for old in d.renamed_from:
+            if old in wanted:
+                notes.append(
+                    f"rename {old} → {key}: {old!r} is still a schedule here, so it is not renamed"
+                )
+            elif old in out.values():
+                notes.append(f"rename {old} → {key}: {old!r} is renamed to another key already")
+            elif old in owned:
+                out[key] = old
+                break
+        else:
+            gone = ", ".join(d.renamed_from)
+            notes.append(
+                f"rename {gone} → {key}: no live task has the old key, so {key} is created"
+            )
+    return out
+
+
+def ignored_path(path: str, names: Sequence[str]) -> bool:
+    """Whether a comparison path is one of the `ignore_changes` fields `names`."""
+    for name in names:
+        head = "action.prompt" if name == "prompt" else name
+        if path == head or path.startswith(head + "."):
+            return True
+    return False
+
+
+def _block(change: Change) -> Change:
+    """A delete or duplicate of a protected key, as the blocked-delete the plan shows."""
+    why = "protected" + (f"; {change.reason}" if change.reason else "")
+    return replace(
+        change,
+        action="blocked-delete",
+        delete=False,
+        blocked=change.action,
+        reason=f"{why}: not deleted; `apply --allow-delete {change.key}` deletes it",
+    )
+
+
+def unblock(change: Change) -> Change:
+    """A blocked-delete let through by `apply --allow-delete`: the delete it would have been."""
+    action: Action = "duplicate" if change.blocked == "duplicate" else "delete"
+    return replace(change, action=action, delete=action == "duplicate", blocked="")
 
 
 def _gone(key: str, task: LiveTask, action: Action = "delete") -> Change:

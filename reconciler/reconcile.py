@@ -14,12 +14,13 @@ again, and the object adopted when its marker shows it was created.
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -32,11 +33,11 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.loader import gc_paused
-from reconciler.plan import Change, Plan, TargetPlan, diff_target
+from reconciler.plan import NOTE_ACTIONS, Change, Plan, TargetPlan, diff_target, unblock
 from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
-    from reconciler.forms import DesiredTask, Listing, LiveTask
+    from reconciler.forms import DesiredTask, Json, Listing, LiveTask
     from reconciler.loader import Project
     from reconciler.targets import Connection
 
@@ -154,6 +155,9 @@ def make_plan(
     allow_empty: bool = False,
     repository: Mapping[str, Collection[str]] | None = None,
     paths: Sequence[str] | None = None,
+    allow_delete: Collection[str] = (),
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Plan:
     """List every target once and diff it against the project's schedules.
 
@@ -189,7 +193,12 @@ def make_plan(
                 allow_empty=allow_empty,
                 where=where,
                 elsewhere=repository.get(name, ()) if repository is not None else (),
+                protect=project.config.protect,
+                allow_delete=allow_delete,
+                select=select,
+                exclude=exclude,
             )
+            _keep_ignored(planned[name], found, conn)
             pruned = pruned or prunes
     for name, problem in failed_targets(conns).items():
         platform = config.targets[name].platform if name in config.targets else ""
@@ -204,7 +213,48 @@ def make_plan(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         previous_owners=previous,
         paths=None if repository is None else tuple(paths or ()),
+        select=tuple(select),
+        exclude=tuple(exclude),
     )
+
+
+def _keep_ignored(planned: TargetPlan, found: Survey, conn: Connection) -> None:
+    """Updates and renames send the live values of `ignore_changes` fields, not the desired."""
+    drifted = {c.key for c in planned.changes if c.action == "ignored-drift"}
+    if not drifted:
+        return
+    assert found.listing is not None
+    desired = {d.key: d for d in found.desired}
+    by_id = {t.id: t for t in found.listing.tasks}
+    for i, change in enumerate(planned.changes):
+        if change.action in ("update", "rename") and change.key in drifted:
+            d, live = desired[str(change.key)], by_id[str(change.remote_id)]
+            payload = _keeping(conn.provider.to_remote, d, live)
+            planned.changes[i] = replace(change, payload=payload)
+
+
+def _keeping(to_remote: Callable[[Json, str, str], Json], d: DesiredTask, live: LiveTask) -> Json:
+    """The body for `d` with its `ignore_changes` fields as `live` has them."""
+    document = copy.deepcopy(d.document)
+    for name in d.ignore:
+        if name == "prompt":
+            prompt = (live.document.get("action") or {}).get("prompt")
+            if prompt is not None and isinstance(document.get("action"), dict):
+                document["action"]["prompt"] = prompt
+        elif name in live.document:
+            document[name] = copy.deepcopy(live.document[name])
+        else:
+            document.pop(name, None)
+    return to_remote(document, "UTC", d.key)
+
+
+def allow_deletes(plan: Plan, keys: Collection[str]) -> None:
+    """Let the blocked deletes of the named keys through (`apply --allow-delete KEY`)."""
+    for target in plan.targets:
+        target.changes = [
+            unblock(c) if c.action == "blocked-delete" and c.key in keys else c
+            for c in target.changes
+        ]
 
 
 def repository_keys(project: Project) -> dict[str, frozenset[str]]:
@@ -283,7 +333,7 @@ def _foreign_write(
     writes: dict[str, Change] = {}
     doomed: dict[str | None, set[str]] = {}  # key -> the ids the plan deletes
     for change in target.changes:
-        if change.action == "conflict":
+        if change.action in ("conflict", *NOTE_ACTIONS):
             continue  # never written
         name = f"{change.action} {change.key!r}" + (
             f" (id {change.remote_id})" if change.remote_id is not None else ""
@@ -299,12 +349,13 @@ def _foreign_write(
                 return f"{name}: the live object has no schedctl marker"
             if live.marker.owner not in owners:
                 return f"{name}: the live object belongs to owner {live.marker.owner!r}"
-            if live.marker.key != change.key:
+            key = change.renamed_from if change.action == "rename" else change.key
+            if live.marker.key != key:
                 return f"{name}: the live object has key {live.marker.key!r}"
             if live.id in writes:
                 return f"{name}: the id is written twice (also by {writes[live.id].action})"
             writes[live.id] = change
-        if change.action in ("create", "update"):
+        if change.action in ("create", "update", "rename"):
             problem = _payload_problem(change, conn)
             if problem is not None:
                 return f"{name}: {problem}"
@@ -501,7 +552,7 @@ def apply_plan(
                 run.result.errors.append(target.error)
                 continue
             for change in target.changes:
-                if change.action in ("create", "update"):
+                if change.action in ("create", "update", "rename"):
                     writes.append((target.target, change))
                 elif change.action in ("delete", "duplicate"):  # extra copies go without prune
                     deletes.setdefault(target.target, []).append(change)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from reconciler.errors import UsageError
-from reconciler.plan import field_diff
+from reconciler.plan import field_diff, ignored_path
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
 
@@ -72,9 +72,11 @@ def status_rows(
                 state = "not in repo"
             else:
                 seen.add(key)
-                state = (
-                    "drifted" if field_diff(task.normalized, desired[key].normalized) else "in sync"
-                )
+                d = desired[key]
+                drift = field_diff(task.normalized, d.normalized)
+                if d.ignore:  # ignore_changes fields never count as drift
+                    drift = tuple(f for f in drift if not ignored_path(f.path, d.ignore))
+                state = "drifted" if drift else "in sync"
             s = task.status
             rows.append(
                 StatusRow(

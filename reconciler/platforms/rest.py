@@ -587,6 +587,13 @@ class RestProvider(ABC):
             source=f"{resolved.doc.file}:{pos.line}",
             marked=str(payload[self.marker_field]),
             template=resolved.template,
+            renamed_from=tuple(resolved.schedule.renamed_from or ()),
+            protect=resolved.schedule.protect,
+            ignore=tuple(
+                dict.fromkeys(
+                    [*self.target.ignore_changes, *(resolved.schedule.ignore_changes or ())]
+                )
+            ),
         )
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:

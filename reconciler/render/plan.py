@@ -25,6 +25,9 @@ SYMBOLS = {
     "conflict": "!",
     "duplicate": "=",
     "orphan": "!",
+    "rename": "~",
+    "blocked-delete": "x",
+    "ignored-drift": ".",
 }
 COLORS = {
     "create": "green",
@@ -33,13 +36,21 @@ COLORS = {
     "conflict": "magenta",
     "duplicate": "cyan",
     "orphan": "red",
+    "rename": "yellow",
+    "blocked-delete": "magenta",
 }
+# Kinds named in a summary line only when there are some.
+_EXTRA_COUNTS = (("rename", "to rename"), ("blocked-delete", "delete(s) blocked"),
+                 ("ignored-drift", "with ignored drift"))  # fmt: skip
 GITHUB_COMMENT_LIMIT = 65_536
 REASON_LIMIT = 1_000  # a reason is ours, but quotes ids and names a server chose
 DIFF_LINES = 40  # lines of one text diff shown; the JSON plan keeps the whole value
 ORPHAN_NOTE = "orphan (kept: prune is off)"
 # The order a reviewer reads changes in: what destroys or blocks first, creates last.
-REVIEW_ORDER = ("delete", "orphan", "conflict", "duplicate", "update", "create")
+REVIEW_ORDER = (
+    "delete", "orphan", "blocked-delete", "conflict", "duplicate", "rename", "update",
+    "ignored-drift", "create",
+)  # fmt: skip
 
 
 def value_text(value: Any) -> str:
@@ -83,8 +94,23 @@ def summary_line(counts: Mapping[str, int]) -> str:
         f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
         f"{counts['conflict']} conflict(s), {counts['duplicate']} duplicate(s)"
     )
+    extra = [f"{counts[a]} {words}" for a, words in _EXTRA_COUNTS if counts.get(a)]
     orphans = counts.get("orphan", 0)
-    return line + (f", {orphans} orphan(s) kept (prune is off)" if orphans else "")
+    if orphans:
+        extra.append(f"{orphans} orphan(s) kept (prune is off)")
+    return ", ".join([line, *extra])
+
+
+def partial_line(plan: Plan) -> str:
+    """The header of a plan made under --select / --exclude ("" for a whole one)."""
+    if not plan.partial:
+        return ""
+    parts = [f"--select {printable(g)}" for g in plan.select]
+    parts += [f"--exclude {printable(g)}" for g in plan.exclude]
+    return (
+        f"partial plan ({' '.join(parts)}): only the selected keys are planned, and prune "
+        "considers them alone"
+    )
 
 
 def _plural(count: int, word: str) -> str:
@@ -158,17 +184,22 @@ def change_lines(
     source: bool = True,
 ) -> list[str]:
     symbol = _symbol(change)
-    head = f"{indent}{symbol} {printable(change.key or '?')}  {_title_text(change.title)}"
-    if change.action == "orphan":
-        head = f"{indent}{symbol} {ORPHAN_NOTE} {printable(change.key or '?')}  {_title_text(change.title)}"
+    key = printable(change.key or "?")
+    if change.action == "rename":
+        key = f"rename {printable(change.renamed_from or '?')} → {key}"
+    elif change.action == "orphan":
+        key = f"{ORPHAN_NOTE} {key}"
+    head = f"{indent}{symbol} {key}  {_title_text(change.title)}"
     if change.remote_id:
         head += f"  (id {_id_text(change.remote_id)})"
     if change.source and source:
         head += f"  {printable(change.source)}"
     lines = [_style(head, change.action, color, bold=True)]
-    if change.action in ("conflict", "duplicate") or (change.action == "delete" and change.reason):
+    if change.action in ("conflict", "duplicate", "blocked-delete", "ignored-drift") or (
+        change.action == "delete" and change.reason
+    ):
         lines.append(f"{indent}    {_reason_text(change.reason)}")
-    if change.action in ("update", "create"):
+    if change.action in ("update", "create", "rename", "ignored-drift"):
         lines.extend(
             _style(line, change.action, color)
             for f in change.fields
@@ -237,7 +268,7 @@ def group_lines(group: Sequence[Change], color: bool) -> list[str]:
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    lines: list[str] = []
+    lines: list[str] = [partial_line(plan)] if plan.partial else []
     for target in plan.targets:
         head = f"target {target.target} ({printable(target.where or target.platform)})"
         if target.error:
@@ -254,6 +285,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                 "in the repository and stay live; --prune deletes them"
             )
         lines.extend(f"  note: {unreadable_line(u)}" for u in target.unreadable)
+        lines.extend(f"  note: {printable(n)}" for n in target.notes)
         lines.append("")
     if plan.differs:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
@@ -320,7 +352,7 @@ def _outcome(change: Change, now: datetime) -> Outcome:
     after = change.after
     if change.action == "delete" or change.delete:
         after = None
-    elif change.action in ("conflict", "duplicate", "orphan"):  # these stay live as they are
+    elif change.action in ("conflict", "duplicate", "orphan", "blocked-delete", "ignored-drift"):
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
@@ -356,6 +388,8 @@ def markdown_change(
     title = html.escape(printable(clip(change.title)))
     key = html.escape(printable(change.key or "?"))
     action = ORPHAN_NOTE if change.action == "orphan" else change.action
+    if change.action == "rename":
+        key = f"{html.escape(printable(change.renamed_from or '?'))} → {key}"
     summary = (
         f"<code>{_symbol(change)}</code> {action} <b>{key}</b> "
         f"— {title} (target <code>{html.escape(target.target)}</code>)"
@@ -526,10 +560,16 @@ def render_markdown(
             f"- target `{html.escape(target.target)}`: {html.escape(unreadable_line(u))}\n"
             for u in target.unreadable
         )
+        notes.extend(
+            f"- target `{html.escape(target.target)}`: {html.escape(printable(n))}\n"
+            for n in target.notes
+        )
     units.sort(key=lambda unit: _review_rank(unit[1]))  # stable: each kind keeps its order
     in_sync = sum(t.in_sync for t in plan.targets if not t.error and not t.differs)
     if in_sync and plan.differs:
         head += [f"{_plural(in_sync, 'schedule')} in sync on the targets not listed.", ""]
+    if plan.partial:
+        head += [f"_{html.escape(partial_line(plan))}_", ""]
     if not plan.differs:
         head.append("No changes." if not plan.failed else "Nothing planned: a listing failed.")
     elif added or removed:
@@ -619,6 +659,7 @@ def render_apply(result: ApplyResult, *, elapsed: float | None = None) -> str:
         f"{counts.get(a, 0)} {w}"
         for a, w in (("create", "created"), ("update", "updated"), ("delete", "deleted"))
     )
+    done += "".join(f", {counts[a]} {w}" for a, w in (("rename", "renamed"),) if counts.get(a))
     dup = sum(1 for r in result.results if r.ok and r.change.action == "duplicate")
     if dup:
         done += f", {dup} duplicate(s) deleted"

@@ -62,6 +62,9 @@ def test_examples_apply_plan_edit_status_trigger_runs(
         "delete": 0,
         "conflict": 0,
         "duplicate": 0,
+        "rename": 0,
+        "blocked-delete": 0,
+        "ignored-drift": 0,
         "orphan": 0,
     }
     (change,) = local["changes"]

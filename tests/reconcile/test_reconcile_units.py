@@ -248,6 +248,9 @@ def test_a_plan_round_trips_through_json() -> None:
         "delete": 1,
         "conflict": 0,
         "duplicate": 0,
+        "rename": 0,
+        "blocked-delete": 0,
+        "ignored-drift": 0,
         "orphan": 0,
     }
     again = Plan.from_dict(data)
