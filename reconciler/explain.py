@@ -17,11 +17,11 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from reconciler.model import GLOB_EXAMPLE, KEY_PATTERN, URL_EXAMPLE
+from reconciler.model import GLOB_EXAMPLE, KEY_PATTERN, URL_EXAMPLE, IgnorableField
 
 # ---------------------------------------------------------------------------------------------
 # Did you mean
@@ -261,6 +261,9 @@ _INSTANT = "an ISO 8601 date and time"
 
 # Keyed by the document's model, then by the field's path; `*` stands for a list index or a
 # mapping key. tests/test_explain.py checks that every field of the models has an entry.
+# What ignore_changes may name, as the model lists them.
+_IGNORABLE = "one of " + ", ".join(get_args(IgnorableField))
+
 FIELDS: dict[str, dict[str, Want]] = {
     "Schedule": {
         "name": Want(
@@ -326,6 +329,17 @@ FIELDS: dict[str, dict[str, Want]] = {
         ),
         "pass_env.*": Want("an environment variable name, e.g. GITHUB_TOKEN"),
         "spread": Want("true or false", _fix_bool),
+        "renamed_from": Want(
+            "a list of the keys this schedule had before, e.g. renamed_from: [daily-digest]",
+            _fix_list,
+        ),
+        "renamed_from.*": Want("an earlier key, e.g. daily-digest"),
+        "protect": Want("true or false", _fix_bool),
+        "ignore_changes": Want(
+            "a list of fields the platform may change, e.g. ignore_changes: [enabled, prompt]",
+            _fix_list,
+        ),
+        "ignore_changes.*": Want(_IGNORABLE),
     },
     "Config": {
         "owner": Want(
@@ -340,6 +354,17 @@ FIELDS: dict[str, dict[str, Want]] = {
         "defaults.targets": Want("a list of target names, e.g. targets: [prod]", _fix_list),
         "defaults.targets.*": Want("a target name, e.g. prod"),
         "defaults.spread": Want("true or false", _fix_bool),
+        "prune": Want("true or false", _fix_bool),
+        "protect": Want(
+            'a list of key globs never deleted, e.g. protect: ["billing-*"]', _fix_list
+        ),
+        "protect.*": Want('a key glob in quotes, e.g. "billing-*"'),
+        "targets.*.prune": Want("true or false", _fix_bool),
+        "targets.*.ignore_changes": Want(
+            "a list of fields the platform may change, e.g. ignore_changes: [enabled]",
+            _fix_list,
+        ),
+        "targets.*.ignore_changes.*": Want(_IGNORABLE),
         "previous_owners": Want(
             "a list of owners this repository was known by, e.g. previous_owners: [old-team]",
             _fix_list,
