@@ -129,6 +129,9 @@ def _key_for(
         key = _suffixed(base, n)
         if key not in claimed:
             path = out_dir / f"{key}.yaml"
+            if path.is_symlink():  # never read or written through: reported when written
+                claimed.add(key)
+                return key, False
             if path.exists() and _describes(path, key, task):
                 claimed.add(key)
                 return key, True
@@ -426,7 +429,8 @@ def import_target(
             results.append(Imported(task.marker.key, task.title, task.id, None, "skipped", why))
             continue
         if ours and task.marker:
-            key, exists = task.marker.key, (out_dir / f"{task.marker.key}.yaml").exists()
+            mine = out_dir / f"{task.marker.key}.yaml"
+            key, exists = task.marker.key, mine.exists() and not mine.is_symlink()
         else:
             key, exists = _key_for(task, out_dir, taken, claimed)
         if select and not (fnmatch.fnmatch(task.title, select) or fnmatch.fnmatch(key, select)):
