@@ -97,7 +97,7 @@ def test_a_live_task_that_would_make_an_invalid_file_is_skipped_with_the_reason(
         assert "cron '0 0 30 2 *' can never fire (no such date)" in never
     validated = run_cli(["validate"], cwd=repo.root)  # what was written passes validate
     assert validated.returncode == 0, validated.stdout + validated.stderr
-    assert "1 schedule(s)" in validated.stdout
+    assert "1 schedule in 1 file is valid" in validated.stdout
 
 
 def test_a_prompt_over_the_file_size_limit_is_skipped_not_written(tmp_path: Path) -> None:
