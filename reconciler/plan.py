@@ -448,16 +448,10 @@ def diff_target(
                 plan.changes.extend(_block(c) if shielded(key) else c for c in copies)
         elif cut and (copy := _cut_copy(cut, cut_sizes, d)) is not None:
             plan.changes.append(
-                Change(
-                    "conflict",
-                    key,
-                    d.title,
-                    copy.id,
-                    after=d.document,
-                    before=copy.document,
-                    source=d.source,
-                    template=d.template,
-                    reason=f"an object without a marker (id {copy.id}) is this schedule with its "
+                _conflict(
+                    d,
+                    copy,
+                    f"an object without a marker (id {copy.id}) is this schedule with its "
                     f"marker cut off (the platform kept {len(copy.marked)} of "
                     f"{len(d.marked)} characters): delete it and shorten the schedule's text",
                 )
@@ -592,16 +586,10 @@ def _clash(
         what = "this key"
     elif d.title in unmarked:
         clash = unmarked[d.title][0]
-        return Change(
-            "conflict",
-            d.key,
-            d.title,
-            clash.id,
-            after=d.document,
-            before=clash.document,
-            source=d.source,
-            template=d.template,
-            reason=f"an object without a schedctl marker (id {clash.id}) already has this title; "
+        return _conflict(
+            d,
+            clash,
+            f"an object without a schedctl marker (id {clash.id}) already has this title; "
             f"`schedctl import --target {target} --adopt` takes it over",
         )
     else:
@@ -611,18 +599,27 @@ def _clash(
         return None
     assert other.marker is not None
     them = other.marker.owner
+    return _conflict(
+        d,
+        other,
+        f"an object of another owner, {them!r} (id {other.id}, marker {other.marker}), "
+        f"already has {what}; if this repository was {them!r} before, add "
+        f"`previous_owners: [{them}]` to the config to take it over",
+    )
+
+
+def _conflict(d: DesiredTask, live: LiveTask, reason: str) -> Change:
+    """`d` is not created: `live` already stands where it would (shown side by side)."""
     return Change(
         "conflict",
         d.key,
         d.title,
-        other.id,
+        live.id,
         after=d.document,
-        before=other.document,
+        before=live.document,
         source=d.source,
         template=d.template,
-        reason=f"an object of another owner, {them!r} (id {other.id}, marker {other.marker}), "
-        f"already has {what}; if this repository was {them!r} before, add "
-        f"`previous_owners: [{them}]` to the config to take it over",
+        reason=reason,
     )
 
 
