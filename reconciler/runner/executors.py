@@ -73,6 +73,11 @@ class RunContext:
         return json.dumps({"app": action.app.id, "input": action.app.input}, sort_keys=True)
 
 
+# Every interrupted run says "the runner stopped", however it stopped: one phrase to look for.
+STOPPED_AT_SHUTDOWN = "the runner stopped at shutdown during this run"
+NOT_STARTED = "not started: the runner stopped before it began"
+
+
 @dataclass
 class Outcome:
     ok: bool
@@ -175,7 +180,7 @@ class CommandExecutor:
         files = {"stderr.txt": stderr} if stderr else {}
         code = proc.returncode
         if cancelled:
-            return Outcome(False, stdout, "stopped at shutdown", files=files, interrupted=True)
+            return Outcome(False, stdout, STOPPED_AT_SHUTDOWN, files=files, interrupted=True)
         if timed_out:
             return Outcome(False, stdout, f"timed out after {ctx.timeout:g}s", files=files)
         if code == 0:
@@ -263,7 +268,7 @@ class _HttpBase:
             )
         except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client was closed
             if self._cancelled:
-                return Outcome(False, error="stopped at shutdown", files=files, interrupted=True)
+                return Outcome(False, error=STOPPED_AT_SHUTDOWN, files=files, interrupted=True)
             return Outcome(
                 False, error=f"POST {self.url}: {type(exc).__name__}: {exc}", files=files
             )

@@ -27,7 +27,13 @@ from reconciler import platforms, timing
 from reconciler.errors import RunnerError, UsageError
 from reconciler.loader import gc_paused
 from reconciler.runner.clock import Clock, RealClock
-from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
+from reconciler.runner.executors import (
+    NOT_STARTED,
+    Executor,
+    Outcome,
+    RunContext,
+    parse_executor,
+)
 from reconciler.runner.semantics import after_run, semantics_for_platform
 from reconciler.runner.store import Claim, RunRecord, RunStatus, ScheduleState, Store
 
@@ -563,7 +569,7 @@ class Runner:
     def _execute(self, entry: _Entry, claim: Claim) -> RunRecord:
         if self._stopping and claim.trigger == "scheduler":
             # Claimed but still queued when shutdown began: never started, slot stays claimed.
-            outcome = Outcome(False, error="not started: the runner was stopping", interrupted=True)
+            outcome = Outcome(False, error=NOT_STARTED, interrupted=True)
             started = self.clock.now()
         else:
             started = self.clock.now()

@@ -70,7 +70,7 @@ def test_concurrency_bound_holds(tmp_path: Path, runner_procs: list[RunnerProces
     # queued past the next slot: skipped; claimed but still queued at SIGTERM: never started
     assert {r["status"] for r in rows} <= {"ok", "skipped", "interrupted"}
     assert all(
-        r["error"] == "not started: the runner was stopping"
+        r["error"] == "not started: the runner stopped before it began"
         for r in rows
         if r["status"] == "interrupted"
     )

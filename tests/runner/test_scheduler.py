@@ -16,7 +16,7 @@ import pytest
 from reconciler.errors import RunnerError, UsageError
 from reconciler.runner import RunnerOptions, run_once, simulate
 from reconciler.runner.clock import VirtualClock
-from reconciler.runner.executors import Outcome, RunContext
+from reconciler.runner.executors import STOPPED_AT_SHUTDOWN, Outcome, RunContext
 from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import Runnable, Runner
 from reconciler.runner.store import Claim, RunRecord, Store
@@ -353,7 +353,7 @@ def test_a_still_running_schedule_is_skipped_and_the_pool_is_bounded() -> None:
 def test_shutdown_interrupts_runs_past_the_grace_period() -> None:
     gate = threading.Event()
     executor = FakeExecutor(
-        block=gate, result=lambda ctx: Outcome(False, error="stopped at shutdown", interrupted=True)
+        block=gate, result=lambda ctx: Outcome(False, error=STOPPED_AT_SHUTDOWN, interrupted=True)
     )
     out: list[RunRecord] = []
     runner = Runner(
