@@ -100,8 +100,9 @@ def _with_targets(
     return ctx
 
 
-def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project:
-    """Load and validate; print problems and exit 1 when anything is invalid."""
+def load(ctx: Context, paths: Sequence[str]) -> Project:
+    """Load and validate; print the warnings; InvalidInput when anything is invalid."""
+    from reconciler.errors import InvalidInput
     from reconciler.loader import load_project
     from reconciler.validate import validate_project
 
@@ -109,10 +110,8 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
     project.diagnostics = validate_project(project)
     for d in project.warnings:
         echo(str(d), err=True)
-    if project.errors or (strict and project.warnings):
-        for d in project.errors:
-            echo(str(d), err=True)
-        raise SystemExit(EXIT_ERROR)
+    if project.errors:
+        raise InvalidInput(project.errors)
     return project
 
 
@@ -223,7 +222,6 @@ def validate(
     from reconciler.validate import validate_project
 
     ctx = _with_targets(ctx, local_targets, local_config)
-    ctx = _with_targets(ctx, local_targets, local_config)
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     found = validate_project(project)
     failed = any(d.severity == "error" for d in found) or (strict and bool(found))
@@ -271,12 +269,13 @@ def split_names_and_paths(args: Sequence[str]) -> tuple[list[str], list[str]]:
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
+    from reconciler.errors import map_exceptions
+
     if value is None:
         return datetime.now(timezone.utc)
-    try:
+    wrong = click.ClickException(f"--from {value!r} is not an ISO 8601 timestamp")
+    with map_exceptions({ValueError: lambda _: wrong}):
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--from {value!r} is not an ISO 8601 timestamp")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -402,16 +401,15 @@ def _config_only(ctx: Context) -> tuple[Any, Any]:
     """(Config, root) for commands that need no schedule files (trigger, runs, saved plans)."""
     from pathlib import Path
 
+    from reconciler.errors import InvalidInput
     from reconciler.loader import find_config, load_config
 
     config_file = find_config((), ctx.config)
     if ctx.config and not Path(ctx.config).is_file():
         fail(f"{ctx.config}: config file not found")
     config, _, _, problems = load_config(config_file)
-    for d in problems:
-        echo(str(d), err=True)
     if problems:
-        raise SystemExit(EXIT_ERROR)
+        raise InvalidInput(problems)
     return config, (config_file.parent if config_file else Path.cwd())
 
 
@@ -898,6 +896,7 @@ def run_cmd(
     from pathlib import Path
 
     from reconciler import runner
+    from reconciler.errors import InvalidInput
     from reconciler.runner import report
 
     targets = tuple(dict.fromkeys((*ctx.targets, *run_targets)))
@@ -912,9 +911,7 @@ def run_cmd(
     for d in selection.warnings:
         echo(str(d), err=True)
     if selection.errors:
-        for d in selection.errors:
-            echo(str(d), err=True)
-        raise SystemExit(EXIT_ERROR)
+        raise InvalidInput(selection.errors)
     if not selection.schedules:
         fail("no schedules to run" + (f" for target {target!r}" if target else ""))
     default_db = None if window else selection.root / ".schedctl" / "runs.db"
@@ -1016,11 +1013,12 @@ def sandbox(
       schedctl sandbox --platform aitroop --db sandbox.db --port 8080
       schedctl sandbox --platform engine --fail-rate 0.2 --ambiguous-rate 0.1 --seed 7
     """
+    from reconciler.errors import map_exceptions
     from reconciler.sandbox import SandboxOptions, serve
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
-    try:
+    with map_exceptions({ValueError: lambda exc: click.ClickException(str(exc))}):
         opts = SandboxOptions(
             platform=platform,
             db=db,
@@ -1032,8 +1030,6 @@ def sandbox(
             page_size=page_size,
             retry_after=retry_after,
         )
-    except ValueError as exc:
-        fail(str(exc))
     serve(opts, host, port)
 
 
@@ -1042,7 +1038,7 @@ def sandbox(
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI: user errors become one clear message and exit 1, never a traceback."""
-    from reconciler.errors import SchedctlError
+    from reconciler.errors import InvalidInput, SchedctlError
 
     try:
         code = cli.main(args=argv, prog_name="schedctl", standalone_mode=False)
@@ -1052,6 +1048,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         code = EXIT_ERROR
+    except InvalidInput as exc:
+        for d in exc.diagnostics:
+            echo(str(d), err=True)
+        code = exc.exit_code
     except SchedctlError as exc:
         echo(f"error: {exc}", err=True)
         code = exc.exit_code
