@@ -210,7 +210,7 @@ def validate(
     strict: bool,
     local_targets: tuple[str, ...],
     local_config: str | None,
-) -> None:
+) -> int:
     """Check schedule files offline: syntax, schema, meaning, each target's platform rules.
 
     \b
@@ -233,7 +233,7 @@ def validate(
     else:
         text = render.render_text(found, len(project.files), len(project.schedules))
         echo(text)
-    raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 @cli.command()
@@ -241,7 +241,7 @@ def validate(
     "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False)
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ; write nothing.")
-def schema(out_dir: str, check: bool) -> None:
+def schema(out_dir: str, check: bool) -> int:
     """Write the JSON schemas of schedule files and the config.
 
     \b
@@ -253,8 +253,7 @@ def schema(out_dir: str, check: bool) -> None:
     changed = write_schemas(out_dir, check=check)
     for path in changed:
         echo(f"{'differs' if check else 'wrote'}: {path}")
-    if check and changed:
-        raise SystemExit(EXIT_ERROR)
+    return EXIT_ERROR if check and changed else EXIT_OK
 
 
 # --- next -------------------------------------------------------------------------------------
@@ -362,7 +361,7 @@ def next_cmd(
     show_default=True,
     help="Platform of the sandbox target and of the commented real one.",
 )
-def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
+def init(directory: str, force: bool, owner: str | None, platform: str) -> int:
     """Scaffold a schedules repository in DIRECTORY (default: here).
 
     Writes schedctl.yaml (a sandbox target, a commented real one), an example schedule, the JSON
@@ -384,7 +383,7 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
         echo("refusing to overwrite (use --force); nothing was written:", err=True)
         for rel in result.conflicts:
             echo(f"  {result.root / rel}", err=True)
-        raise SystemExit(EXIT_ERROR)
+        return EXIT_ERROR
     for rel in result.written:
         echo(f"wrote: {result.root / rel}")
     if result.unchanged:
@@ -392,6 +391,7 @@ def init(directory: str, force: bool, owner: str | None, platform: str) -> None:
     cd = "" if result.root == Path() else f"cd {result.root} && "
     echo(f"next: {cd}schedctl validate && schedctl plan")
     echo(f"for a real target, add the secret {result.token_env} (see schedctl.yaml)")
+    return EXIT_OK
 
 
 # --- reconcile: plan / apply / import / status / trigger / runs (issue 5) -----------------------
@@ -456,7 +456,7 @@ def plan(
     detailed_exitcode: bool,
     prune: bool,
     allow_empty: bool,
-) -> None:
+) -> int:
     """Show what apply would change on each target: + create, ~ update, - delete.
 
     \b
@@ -489,8 +489,8 @@ def plan(
     if out_file and fmt == "text":
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
     if result.failed:
-        raise SystemExit(EXIT_ERROR)
-    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK)
+        return EXIT_ERROR
+    return EXIT_PENDING if detailed_exitcode and result.pending else EXIT_OK
 
 
 @cli.command()
@@ -520,7 +520,7 @@ def apply(
     prune: bool,
     allow_empty: bool,
     concurrency: int,
-) -> None:
+) -> int:
     """Make the targets match the repository (or carry out a saved plan.json).
 
     Every file is validated first: one invalid file anywhere and nothing is written. Each
@@ -531,11 +531,7 @@ def apply(
       schedctl apply examples/ --auto-approve
       schedctl plan --out plan.json && schedctl apply plan.json
     """
-    import json
-    from pathlib import Path
-
-    from reconciler.plan import Plan
-    from reconciler.reconcile import apply_plan, check_fresh, make_plan
+    from reconciler.reconcile import apply_plan, check_fresh, make_plan, saved_plan
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
@@ -546,24 +542,21 @@ def apply(
             "refusing to apply: no terminal to confirm on; pass --auto-approve to apply unattended"
         )
     color = _color(ctx)
-    saved = len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
-    if saved:
-        try:
-            the_plan = Plan.from_dict(json.loads(Path(paths[0]).read_text(encoding="utf-8")))
-        except ValueError as exc:
-            fail(f"{paths[0]}: not a saved plan: {exc}")
-        if the_plan.config and not ctx.config:
-            ctx.config = the_plan.config
+    saved = saved_plan(paths)
+    if saved is not None:
+        if saved.config and not ctx.config:
+            ctx.config = saved.config
         config, root = _config_only(ctx)
-        names = [t.target for t in the_plan.targets]
+        names = [t.target for t in saved.targets]
     else:
         project = load(ctx, paths)
         repository = whole_repository(ctx, project, prune=prune)
         config, root = project.config, project.root
         names = select_targets(project, ctx.targets, every=prune)
     with connect(config, root, names, concurrency=concurrency) as conns:
-        if saved:
-            check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
+        if saved is not None:
+            check_fresh(saved, conns, owner=config.owner, previous_owners=config.previous_owners)
+            the_plan = saved
         else:
             the_plan = make_plan(
                 project,
@@ -575,7 +568,7 @@ def apply(
             )
         click.echo(render.render_text(the_plan, color=color), color=color)
         if not the_plan.pending:
-            raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
+            return EXIT_ERROR if the_plan.failed else EXIT_OK
         if not auto_approve and not click.confirm("\nApply these changes?", default=False):
             fail("apply cancelled: nothing was changed")
         echo()
@@ -583,7 +576,7 @@ def apply(
         with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
             result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
     echo(render.render_apply(result))
-    raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
+    return EXIT_OK if result.ok else EXIT_ERROR
 
 
 @cli.command("import")
@@ -614,7 +607,7 @@ def import_cmd(
     adopt: bool,
     select: str | None,
     templates: bool,
-) -> None:
+) -> int:
     """Write the live tasks of a target as schedule files, one per task.
 
     \b
@@ -647,7 +640,7 @@ def import_cmd(
         from reconciler.render.live import render_families
 
         echo(render_families(results))
-    raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
+    return EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK
 
 
 @cli.command()
@@ -656,7 +649,7 @@ def import_cmd(
 @pass_ctx
 def status(
     ctx: Context, paths: tuple[str, ...], local_targets: tuple[str, ...], local_config: str | None
-) -> None:
+) -> int:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -674,7 +667,7 @@ def status(
     click.echo(render_status(rows, color=ctx.color), color=_color(ctx))
     for problem in problems:
         echo(f"error: {problem}", err=True)
-    raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 @cli.command()
@@ -870,7 +863,7 @@ def run_cmd(
     ctx: Context, paths: tuple[str, ...], run_targets: tuple[str, ...], run_config: str | None, db: str | None, executor: str,
     max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
     once: str | None, window: str | None, fmt: str,
-) -> None:  # fmt: skip
+) -> int:  # fmt: skip
     """Run the schedules on this machine, each on time, with the platform's run rules.
 
     Which schedules: with --target T, those resolved for T; without, each key once, as
@@ -893,56 +886,46 @@ def run_cmd(
     """
     import json
     from datetime import datetime, timezone
-    from pathlib import Path
 
     from reconciler import runner
     from reconciler.errors import InvalidInput
     from reconciler.runner import report
+    from reconciler.runner.request import RunRequest
 
-    targets = tuple(dict.fromkeys((*ctx.targets, *run_targets)))
-    ctx.config = run_config or ctx.config
-    if len(targets) > 1:
-        fail("run takes one --target")
-    if sum(map(bool, (watch, once, window))) > 1:
-        fail("--watch, --once and --simulate do not go together")
+    request = RunRequest.build(
+        paths=paths, config=run_config or ctx.config, targets=(*ctx.targets, *run_targets),
+        watch=watch, once=once, window=window, db=db, executor=executor,
+        max_concurrent=max_concurrent, missed=missed, semantics=semantics, timeout=timeout,
+        grace=grace, fmt=fmt,
+    )  # fmt: skip
     _runner_logging(ctx.verbose)
-    target = targets[0] if targets else None
-    selection = runner.load_selection(paths, ctx.config, target)
+    selection = runner.load_selection(request.paths, request.config, request.target)
     for d in selection.warnings:
         echo(str(d), err=True)
     if selection.errors:
         raise InvalidInput(selection.errors)
     if not selection.schedules:
+        target = request.target
         fail("no schedules to run" + (f" for target {target!r}" if target else ""))
-    default_db = None if window else selection.root / ".schedctl" / "runs.db"
-    options = runner.RunnerOptions(
-        db_path=Path(db) if db else default_db,
-        executor=executor,
-        max_concurrent=max_concurrent,
-        missed="skip" if missed == "skip" else "once",
-        semantics=semantics or selection.platform,
-        timeout=timeout,
-        grace=grace,
-        withheld_env=selection.token_envs,
-    )
+    options = request.options(selection)
 
     def line(record: runner.RunRecord) -> None:
-        echo(json.dumps(record.to_dict()) if fmt == "json" else report.run_line(record))
+        echo(json.dumps(record.to_dict()) if request.json else report.run_line(record))
 
-    if window:
-        start, until = report.parse_window(window, datetime.now(timezone.utc))
+    if request.window:
+        start, until = report.parse_window(request.window, datetime.now(timezone.utc))
         records = runner.simulate(
-            selection.schedules, start, until, options, on_run=None if fmt == "json" else line
+            selection.schedules, start, until, options, on_run=None if request.json else line
         )
-        if fmt == "json":
+        if request.json:
             echo(report.timeline_json(records))
-        return
-    if once:
-        record = runner.run_once(selection.schedules, once, options, on_run=line)
-        raise SystemExit(EXIT_OK if record.status == "ok" else EXIT_ERROR)
-    runner.run_schedules(
-        selection, options, on_run=line, watch=list(paths) if watch else None, config=ctx.config
-    )
+        return EXIT_OK
+    if request.once:
+        record = runner.run_once(selection.schedules, request.once, options, on_run=line)
+        return EXIT_OK if record.status == "ok" else EXIT_ERROR
+    watched = list(request.paths) if request.mode == "watch" else None
+    runner.run_schedules(selection, options, on_run=line, watch=watched, config=request.config)
+    return EXIT_OK
 
 
 # --- sandbox (reconciler/sandbox) -------------------------------------------------------------

@@ -15,6 +15,7 @@ again, and the object adopted when its marker shows it was created.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from reconciler.errors import (
     SchedctlError,
     StalePlanError,
     UsageError,
+    map_exceptions,
 )
 from reconciler.loader import gc_paused
 from reconciler.plan import Change, Plan, TargetPlan, diff_target
@@ -199,6 +201,16 @@ def repository_keys(project: Project) -> dict[str, frozenset[str]]:
     for s in project.schedules:
         keys.setdefault(s.target, set()).add(s.key)
     return {target: frozenset(found) for target, found in keys.items()}
+
+
+def saved_plan(paths: Sequence[str]) -> Plan | None:
+    """The plan saved by `plan --out` when PATHS is one such .json file (`apply plan.json`);
+    None when PATHS are schedule files."""
+    if len(paths) != 1 or not paths[0].endswith(".json") or not Path(paths[0]).is_file():
+        return None
+    path = paths[0]
+    with map_exceptions({ValueError: lambda exc: UsageError(f"{path}: not a saved plan: {exc}")}):
+        return Plan.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def check_fresh(
