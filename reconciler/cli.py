@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
     from reconciler.platforms import Kind
+    from reconciler.render import Formats
+
+R = TypeVar("R")
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -45,23 +48,62 @@ def echo(text: str = "", *, err: bool = False) -> None:
     click.echo(text, err=err)
 
 
-class PlatformChoice(click.Choice):  # type: ignore[type-arg]
-    """The registry's platform names (see platforms.names), read when first needed: loading
-    the entry points is not for `schedctl --help` to pay."""
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """Choices read when first needed: loading the entry points or a renderer is not for
+    `schedctl --help` to pay."""
 
-    def __init__(self, kind: Kind = "all") -> None:
-        self.kind: Kind = kind
+    def __init__(self) -> None:
         super().__init__((), case_sensitive=True)
+
+    def names(self) -> Sequence[str]:
+        raise NotImplementedError
 
     @property  # type: ignore[override]
     def choices(self) -> Sequence[str]:
-        from reconciler.platforms import names
-
-        return tuple(names(self.kind))
+        return tuple(self.names())
 
     @choices.setter
     def choices(self, _value: Sequence[str]) -> None:  # click.Choice assigns it
         pass
+
+
+class PlatformChoice(LazyChoice):
+    """The registry's platform names (see platforms.names)."""
+
+    def __init__(self, kind: Kind = "all") -> None:
+        self.kind: Kind = kind
+        super().__init__()
+
+    def names(self) -> Sequence[str]:
+        from reconciler.platforms import names
+
+        return names(self.kind)
+
+
+class FormatChoice(LazyChoice):
+    """The keys of a renderer module's FORMATS mapping (see reconciler.render)."""
+
+    def __init__(self, module: str, mapping: str = "FORMATS") -> None:
+        self.module, self.mapping = module, mapping
+        super().__init__()
+
+    def names(self) -> Sequence[str]:
+        import importlib
+
+        return list(getattr(importlib.import_module(self.module), self.mapping))
+
+
+def format_option(module: str, mapping: str = "FORMATS", **extra: Any) -> Callable[[Any], Any]:
+    """`--format NAME`, its choices the renderer's formats, text by default."""
+    choice = FormatChoice(module, mapping)
+    return click.option("--format", "fmt", type=choice, default="text", show_default=True, **extra)
+
+
+def emit(formats: Formats[R], fmt: str, result: R, *, color: bool = False) -> None:
+    """Print `result` in the chosen format (the one place a command's output is chosen)."""
+    text = formats[fmt](result, color)
+    if text is not None:
+        click.echo(text)
 
 
 class DefaultPlatform:
@@ -193,13 +235,7 @@ def cli(
 
 @cli.command()
 @common_paths
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-)
+@format_option("reconciler.render.diagnostics")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @target_option
 @pass_ctx
@@ -225,14 +261,8 @@ def validate(
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     found = validate_project(project)
     failed = any(d.severity == "error" for d in found) or (strict and bool(found))
-    if fmt == "json":
-        echo(render.render_json(found, not failed))
-    elif fmt == "github":
-        if found:
-            echo(render.render_github(found))
-    else:
-        text = render.render_text(found, len(project.files), len(project.schedules))
-        echo(text)
+    findings = render.Findings(found, len(project.files), len(project.schedules), not failed)
+    emit(render.FORMATS, fmt, findings)
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -282,9 +312,7 @@ def parse_instant(value: str | None) -> Any:
 @click.argument("names_or_paths", nargs=-1)
 @click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--from", "start", metavar="ISO", help="Start instant (default: now); naive is UTC.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("reconciler.render.upcoming")
 @click.option(
     "--load",
     "show_load",
@@ -313,8 +341,6 @@ def next_cmd(
       schedctl next morning-digest --from 2026-03-28T00:00:00Z --format json
       schedctl next --load --week
     """
-    import json
-
     from reconciler.upcoming import upcoming
 
     if week and not show_load:
@@ -328,23 +354,17 @@ def next_cmd(
         unknown = sorted(set(names) - {s.key for s in project.schedules})
         if unknown:
             fail(f"no schedule named {', '.join(unknown)}")
-        if fmt == "json":
-            echo(json.dumps([t.to_dict() for t in loads], indent=2))
-            return
-        from reconciler.render.load import render_load
+        from reconciler.render.load import FORMATS as LOAD_FORMATS
 
-        click.echo(render_load(loads, color=_color(ctx)), color=_color(ctx))
+        emit(LOAD_FORMATS, fmt, loads, color=_color(ctx))
         return
     found = upcoming(project, names, parse_instant(start), count)
     missing = sorted(set(names) - {u.name for u in found})
     if missing:
         fail(f"no schedule named {', '.join(missing)}")
-    if fmt == "json":
-        echo(json.dumps([u.to_dict() for u in found], indent=2))
-        return
-    from reconciler.render.tables import render_upcoming
+    from reconciler.render.upcoming import FORMATS
 
-    echo(render_upcoming(found, color=ctx.color))
+    emit(FORMATS, fmt, found, color=ctx.color)
 
 
 # --- init -------------------------------------------------------------------------------------
@@ -428,13 +448,7 @@ def _color(ctx: Context) -> bool:
 @cli.command()
 @common_paths
 @target_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
+@format_option("reconciler.render.plan")
 @click.option(
     "--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`."
 )
@@ -464,7 +478,6 @@ def plan(
       schedctl plan examples/ --detailed-exitcode
       schedctl plan --format markdown > plan.md
     """
-    from datetime import datetime, timezone
     from pathlib import Path
 
     from reconciler.reconcile import make_plan
@@ -480,13 +493,8 @@ def plan(
         )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
-    if fmt == "json":
-        echo(render.render_json(result))
-    elif fmt == "markdown":
-        echo(render.render_markdown(result, datetime.now(timezone.utc)))
-    else:
-        click.echo(render.render_text(result, color=_color(ctx)), color=_color(ctx))
-    if out_file and fmt == "text":
+    emit(render.FORMATS, fmt, result, color=_color(ctx))
+    if out_file and fmt == "text":  # json and markdown on stdout stay only that
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
     if result.failed:
         return EXIT_ERROR
@@ -716,9 +724,7 @@ def trigger(
 @click.option(
     "--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("reconciler.render.live", "RUNS_FORMATS")
 @pass_ctx
 def runs(
     ctx: Context,
@@ -737,9 +743,7 @@ def runs(
       schedctl runs morning-digest --target local -n 5
       schedctl runs --local
     """
-    import json
-
-    from reconciler.render.live import render_runs
+    from reconciler.render.live import RUNS_FORMATS
     from reconciler.status import find_task
     from reconciler.targets import connect
 
@@ -756,10 +760,7 @@ def runs(
         with connect(config, root, [target]) as conns:
             provider = conns[target].provider
             records = provider.runs(find_task(provider.list_tasks(), name, config.owner).id, count)
-    if fmt == "json":
-        echo(json.dumps(records, indent=2, ensure_ascii=False))
-    else:
-        click.echo(render_runs(records, color=ctx.color), color=_color(ctx))
+    emit(RUNS_FORMATS, fmt, records, color=ctx.color)
 
 
 # --- local runner: run (issue 6; reconciler/runner) -------------------------------------------

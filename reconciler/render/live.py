@@ -6,12 +6,14 @@ characters escaped (render.text.printable) like every name or field a platform s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.markup import escape
 
 from reconciler.importer import Imported
+from reconciler.render import Formats
 from reconciler.render.tables import render_table
 from reconciler.render.text import printable
 from reconciler.status import StatusRow
@@ -75,6 +77,12 @@ def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool) -> str:
         for r in runs
     ]
     return render_table(None, list(RUN_FIELDS), cells, color=color)
+
+
+RUNS_FORMATS: Formats[Sequence[Mapping[str, Any]]] = {
+    "text": lambda runs, color: render_runs(runs, color=color),
+    "json": lambda runs, _: json.dumps(runs, indent=2, ensure_ascii=False),
+}
 
 
 def render_imported(results: Sequence[Imported]) -> str:

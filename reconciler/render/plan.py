@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from reconciler.plan import ACTIONS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
+from reconciler.render import Formats
 from reconciler.render.text import clip, printable
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "duplicate": "="}
@@ -449,3 +450,11 @@ def render_apply(result: ApplyResult) -> str:
         )
     lines.extend(f"error: {printable(str(e))}" for e in result.errors)
     return "\n".join(lines)
+
+
+FORMATS: Formats[Plan] = {
+    "text": lambda plan, color: render_text(plan, color=color),
+    "json": lambda plan, _: render_json(plan),
+    # A comment says when it was made: the fire times it shows are counted from then.
+    "markdown": lambda plan, _: render_markdown(plan, datetime.now(timezone.utc)),
+}
