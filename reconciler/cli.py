@@ -298,14 +298,14 @@ def split_names_and_paths(args: Sequence[str]) -> tuple[list[str], list[str]]:
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
+    from reconciler import timing
     from reconciler.errors import map_exceptions
 
     if value is None:
         return datetime.now(timezone.utc)
     wrong = click.ClickException(f"--from {value!r} is not an ISO 8601 timestamp")
     with map_exceptions({ValueError: lambda _: wrong}):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return timing.parse_instant(value)
 
 
 @cli.command("next")

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Literal
 
+from reconciler import timing
 from reconciler.errors import UsageError
 from reconciler.fleet import TemplateRef
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, cut_copy
@@ -233,10 +233,9 @@ def _created(value: str | None) -> float | None:
     else:
         return number if math.isfinite(number) else None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return timing.parse_instant(value).timestamp()
     except ValueError:
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def oldest(group: Sequence[LiveTask]) -> LiveTask:

@@ -72,8 +72,7 @@ def _instant(text: str, now: datetime) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return timing.parse_instant(text)
 
 
 def parse_window(text: str, now: datetime) -> tuple[datetime, datetime]:
