@@ -893,7 +893,7 @@ def run_cmd(
     from reconciler.runner import report
     from reconciler.runner.request import RunRequest
 
-    request = RunRequest.build(
+    request = RunRequest(
         paths=paths, config=run_config or ctx.config, targets=(*ctx.targets, *run_targets),
         watch=watch, once=once, window=window, db=db, executor=executor,
         max_concurrent=max_concurrent, missed=missed, semantics=semantics, timeout=timeout,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,64 +15,49 @@ Mode = Literal["serve", "watch", "once", "simulate"]
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What the runner was asked to do; built by `build`, which refuses what does not go together."""
+    """What the runner was asked to do, as the options say it; refuses on construction what
+    does not go together."""
 
     paths: tuple[str, ...]
     config: str | None
-    target: str | None
-    mode: Mode
+    targets: tuple[str, ...]
+    watch: bool
     once: str | None
     window: str | None
     db: str | None
     executor: str
     max_concurrent: int
-    missed: Literal["once", "skip"]
+    missed: str
     semantics: str | None
     timeout: float
     grace: float
-    json: bool
+    fmt: str
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        paths: Sequence[str],
-        config: str | None,
-        targets: Sequence[str],
-        watch: bool,
-        once: str | None,
-        window: str | None,
-        db: str | None,
-        executor: str,
-        max_concurrent: int,
-        missed: str,
-        semantics: str | None,
-        timeout: float,
-        grace: float,
-        fmt: str,
-    ) -> RunRequest:
-        targets = tuple(dict.fromkeys(targets))
-        if len(targets) > 1:
+    def __post_init__(self) -> None:
+        if len(set(self.targets)) > 1:
             raise UsageError("run takes one --target")
-        if sum(map(bool, (watch, once, window))) > 1:
+        if sum(map(bool, (self.watch, self.once, self.window))) > 1:
             raise UsageError("--watch, --once and --simulate do not go together")
-        mode: Mode = "simulate" if window else "once" if once else "watch" if watch else "serve"
-        return cls(
-            paths=tuple(paths),
-            config=config,
-            target=targets[0] if targets else None,
-            mode=mode,
-            once=once,
-            window=window,
-            db=db,
-            executor=executor,
-            max_concurrent=max_concurrent,
-            missed="skip" if missed == "skip" else "once",
-            semantics=semantics,
-            timeout=timeout,
-            grace=grace,
-            json=fmt == "json",
+
+    @property
+    def target(self) -> str | None:
+        return self.targets[0] if self.targets else None
+
+    @property
+    def mode(self) -> Mode:
+        return (
+            "simulate"
+            if self.window
+            else "once"
+            if self.once
+            else "watch"
+            if self.watch
+            else "serve"
         )
+
+    @property
+    def json(self) -> bool:
+        return self.fmt == "json"
 
     def options(self, selection: Selection) -> RunnerOptions:
         """The runner's options for the selected schedules. A simulation writes no runs
@@ -83,7 +67,7 @@ class RunRequest:
             db_path=Path(self.db) if self.db else default_db,
             executor=self.executor,
             max_concurrent=self.max_concurrent,
-            missed=self.missed,
+            missed="skip" if self.missed == "skip" else "once",
             semantics=self.semantics or selection.platform,
             timeout=self.timeout,
             grace=self.grace,

@@ -18,7 +18,7 @@ def build(**changes: Any) -> RunRequest:
         "window": None, "db": None, "executor": "print", "max_concurrent": 3,
         "missed": "once", "semantics": None, "timeout": 600.0, "grace": 30.0, "fmt": "text",
     }  # fmt: skip
-    return RunRequest.build(**{**options, **changes})
+    return RunRequest(**{**options, **changes})
 
 
 @pytest.mark.parametrize(
