@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.sandbox import SandboxOptions
 from reconciler.sandbox.server import RunningSandbox
-from reconciler.sandbox.testing import SandboxFactory
+from tests.sandbox.fixtures import SandboxFactory
 
 from .helpers import (
     AITROOP,
