@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
     from reconciler.loader import Project
     from reconciler.model import Config
-    from reconciler.plan import Plan
     from reconciler.platforms import Kind
+    from reconciler.render import Formats
     from reconciler.targets import Connection
+
+R = TypeVar("R")
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -55,23 +57,65 @@ def echo(text: str = "", *, err: bool = False) -> None:
     click.echo(text, err=err)
 
 
-class PlatformChoice(click.Choice):  # type: ignore[type-arg]
-    """The registry's platform names (see platforms.names), read when first needed: loading
-    the entry points is not for `schedctl --help` to pay."""
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """Choices read when first needed: loading the entry points or a renderer is not for
+    `schedctl --help` to pay."""
 
-    def __init__(self, kind: Kind = "all") -> None:
-        self.kind: Kind = kind
+    def __init__(self) -> None:
         super().__init__((), case_sensitive=True)
+
+    def names(self) -> Sequence[str]:
+        raise NotImplementedError
 
     @property  # type: ignore[override]
     def choices(self) -> Sequence[str]:
-        from reconciler.platforms import names
-
-        return tuple(names(self.kind))
+        return tuple(self.names())
 
     @choices.setter
     def choices(self, _value: Sequence[str]) -> None:  # click.Choice assigns it
         pass
+
+
+class PlatformChoice(LazyChoice):
+    """The registry's platform names (see platforms.names)."""
+
+    def __init__(self, kind: Kind = "all") -> None:
+        self.kind: Kind = kind
+        super().__init__()
+
+    def names(self) -> Sequence[str]:
+        from reconciler.platforms import names
+
+        return names(self.kind)
+
+
+class FormatChoice(LazyChoice):
+    """The keys of a renderer module's FORMATS mapping (see reconciler.render)."""
+
+    def __init__(self, module: str, mapping: str = "FORMATS") -> None:
+        self.module, self.mapping = module, mapping
+        super().__init__()
+
+    def names(self) -> Sequence[str]:
+        import importlib
+
+        return list(getattr(importlib.import_module(self.module), self.mapping))
+
+
+def format_option(module: str, mapping: str = "FORMATS") -> Callable[[Any], Any]:
+    """`--format NAME`, its choices the renderer's formats, text by default."""
+    choice = FormatChoice(module, mapping)
+    return click.option("--format", "fmt", type=choice, default="text", show_default=True)
+
+
+def emit(formats: Formats[R], fmt: str, result: R, ctx: Context, *, wide: bool = False) -> None:
+    """Print `result` in the chosen format: the one place a command's output is chosen."""
+    from reconciler.render import Style
+
+    color = _color(ctx)
+    text = formats[fmt](result, Style(color=color, wide=wide))
+    if text is not None:
+        click.echo(text, color=color)
 
 
 class DefaultPlatform:
@@ -166,9 +210,9 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
     for d in project.warnings:
         echo(str(d), err=True)
     if project.errors or (strict and project.warnings):
-        for d in project.errors:
-            echo(str(d), err=True)
-        raise SystemExit(EXIT_ERROR)
+        from reconciler.errors import InvalidInput
+
+        raise InvalidInput(project.errors)
     return project
 
 
@@ -246,17 +290,11 @@ def cli(
 
 @cli.command()
 @common_paths
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-)
+@format_option("reconciler.render.diagnostics")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @common_options
 @pass_ctx
-def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> int:
     """Check schedule files offline: syntax, schema, meaning, each target's platform rules.
 
     \b
@@ -270,17 +308,11 @@ def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> No
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     found = validate_project(project)
     failed = any(d.severity == "error" for d in found) or (strict and bool(found))
-    if fmt == "json":
-        echo(render.render_json(found, not failed))
-    elif fmt == "github":
-        if found:
-            echo(render.render_github(found))
-    else:
-        text = render.render_text(
-            found, len(project.files), len(project.schedules), config=bool(project.config_file)
-        )
-        echo(text)
-    raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
+    findings = render.Findings(
+        found, len(project.files), len(project.schedules), not failed, bool(project.config_file)
+    )
+    emit(render.FORMATS, fmt, findings, ctx)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 @cli.command()
@@ -288,7 +320,7 @@ def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> No
     "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False)
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ; write nothing.")
-def schema(out_dir: str, check: bool) -> None:
+def schema(out_dir: str, check: bool) -> int:
     """Write the JSON schemas of schedule files and the config.
 
     \b
@@ -300,8 +332,7 @@ def schema(out_dir: str, check: bool) -> None:
     changed = write_schemas(out_dir, check=check)
     for path in changed:
         echo(f"{'differs' if check else 'wrote'}: {path}")
-    if check and changed:
-        raise SystemExit(EXIT_ERROR)
+    return EXIT_ERROR if check and changed else EXIT_OK
 
 
 # --- next -------------------------------------------------------------------------------------
@@ -335,9 +366,7 @@ def parse_instant(value: str | None) -> Any:
 @click.argument("names_or_paths", nargs=-1)
 @click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--from", "start", metavar="ISO", help="Start instant (default: now); naive is UTC.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("reconciler.render.upcoming")
 @click.option(
     "--load",
     "show_load",
@@ -366,7 +395,6 @@ def next_cmd(
       schedctl next morning-digest --from 2026-03-28T00:00:00Z --format json
       schedctl next --load --week
     """
-    import json
 
     from reconciler.upcoming import upcoming
 
@@ -381,23 +409,17 @@ def next_cmd(
         unknown = sorted(set(names) - {s.key for s in project.schedules})
         if unknown:
             fail(f"no schedule named {', '.join(unknown)}")
-        if fmt == "json":
-            echo(json.dumps([t.to_dict() for t in loads], indent=2))
-            return
-        from reconciler.render.load import render_load
+        from reconciler.render import load as load_formats
 
-        click.echo(render_load(loads, color=_color(ctx)), color=_color(ctx))
+        emit(load_formats.FORMATS, fmt, loads, ctx, wide=wide)
         return
     found = upcoming(project, names, parse_instant(start), count)
     missing = sorted(set(names) - {u.name for u in found})
     if missing:
         fail(f"no schedule named {', '.join(missing)}")
-    if fmt == "json":
-        echo(json.dumps([u.to_dict() for u in found], indent=2))
-        return
-    from reconciler.render.tables import render_upcoming
+    from reconciler.render import upcoming as upcoming_formats
 
-    echo(render_upcoming(found, color=ctx.color, wide=wide))
+    emit(upcoming_formats.FORMATS, fmt, found, ctx, wide=wide)
 
 
 # --- init -------------------------------------------------------------------------------------
@@ -422,9 +444,7 @@ def next_cmd(
     "(default: schedctl==THIS_VERSION from the package index), a pinned git URL "
     "(git+https://host/org/schedctl@TAG) or a path (relative to DIRECTORY).",
 )
-def init(
-    directory: str, force: bool, owner: str | None, platform: str, install: str | None
-) -> None:
+def init(directory: str, force: bool, owner: str | None, platform: str, install: str | None) -> int:
     """Scaffold a schedules repository in DIRECTORY (default: here).
 
     Writes schedctl.yaml (a sandbox target, a commented real one, `prune: false`), an example
@@ -449,7 +469,7 @@ def init(
         echo("refusing to overwrite (use --force); nothing was written:", err=True)
         for rel in result.conflicts:
             echo(f"  {result.root / rel}", err=True)
-        raise SystemExit(EXIT_ERROR)
+        return EXIT_ERROR
     for rel in result.written:
         echo(f"wrote: {result.root / rel}")
     if result.unchanged:
@@ -458,9 +478,10 @@ def init(
     echo(f"CI and pre-commit install schedctl with: {result.install.text} (--install SPEC)")
     echo(f"next: {cd}schedctl validate && schedctl plan")
     echo(f"for a real target, add the secret {result.token_env} (see schedctl.yaml)")
+    return EXIT_OK
 
 
-# --- reconcile: plan / apply / import / status / trigger / runs (issue 5) -----------------------
+# --- reconcile: plan / apply / import / status / trigger / runs ---------------------------------
 
 
 def _config_only(ctx: Context, paths: Sequence[str] = ()) -> tuple[Config, Path, Path | None]:
@@ -475,10 +496,10 @@ def _config_only(ctx: Context, paths: Sequence[str] = ()) -> tuple[Config, Path,
         fail(f"{ctx.config}: config file not found")
     config_file = find_config(paths, ctx.config)
     config, _, _, problems = load_config(config_file)
-    for d in problems:
-        echo(str(d), err=True)
     if problems:
-        raise SystemExit(EXIT_ERROR)
+        from reconciler.errors import InvalidInput
+
+        raise InvalidInput(problems)
     return config, (config_file.parent if config_file else Path.cwd()), config_file
 
 
@@ -563,21 +584,6 @@ def _pruning(ctx: Context, config: Config, prune: bool | None) -> bool:
     return any(config.prune_for(name, prune) for name in ctx.targets or config.targets)
 
 
-def _saved_plan(path: str) -> Plan:
-    import json
-    from pathlib import Path
-
-    from reconciler.errors import UsageError
-    from reconciler.plan import Plan
-
-    try:
-        return Plan.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    except OSError as exc:
-        fail(f"{path}: cannot read the saved plan: {exc.strerror or exc}")
-    except (ValueError, UsageError) as exc:
-        fail(f"{path}: not a saved plan: {exc}")
-
-
 def _color(ctx: Context) -> bool:
     return ctx.color and sys.stdout.isatty()
 
@@ -602,13 +608,7 @@ def selection_options(func: Any) -> Any:
 @cli.command()
 @common_paths
 @selection_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
+@format_option("reconciler.render.plan")
 @click.option(
     "--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`."
 )
@@ -635,7 +635,7 @@ def plan(
     detailed_exitcode: bool,
     prune: bool | None,
     allow_empty: bool,
-) -> None:
+) -> int:
     """Show what apply would change on each target: + create, ~ update, - delete.
 
     \b
@@ -643,7 +643,6 @@ def plan(
       schedctl plan examples/ --detailed-exitcode
       schedctl plan --format markdown > plan.md
     """
-    from datetime import datetime, timezone
     from pathlib import Path
 
     from reconciler.reconcile import make_plan
@@ -668,21 +667,16 @@ def plan(
         )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
-    if fmt == "json":
-        echo(render.render_json(result))
-    elif fmt == "markdown":
-        echo(render.render_markdown(result, datetime.now(timezone.utc)))
-    else:
-        click.echo(render.render_text(result, color=_color(ctx)), color=_color(ctx))
+    emit(render.FORMATS, fmt, result, ctx)
     if out_file and fmt == "text":
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
     for target in result.targets:  # on stderr too: a plan piped to a file still says why
         if target.error:
             echo(f"error: {_named(target.error, project.config_file)}", err=True)
     if result.failed:
-        raise SystemExit(EXIT_ERROR)
+        return EXIT_ERROR
     # Orphans count: the repository and the platform differ even when apply has nothing to do.
-    raise SystemExit(EXIT_PENDING if detailed_exitcode and result.differs else EXIT_OK)
+    return EXIT_PENDING if detailed_exitcode and result.differs else EXIT_OK
 
 
 @cli.command()
@@ -725,7 +719,7 @@ def apply(
     allow_empty: bool,
     allow_delete: tuple[str, ...],
     concurrency: int,
-) -> None:
+) -> int:
     """Make the targets match the repository (or carry out a saved plan.json).
 
     Every file is validated first: one invalid file anywhere and nothing is written. Each
@@ -740,23 +734,28 @@ def apply(
       schedctl plan --out plan.json && schedctl apply plan.json
     """
     import time
-    from pathlib import Path
 
-    from reconciler.reconcile import allow_deletes, apply_plan, check_fresh, make_plan
+    from reconciler.reconcile import (
+        allow_deletes,
+        apply_plan,
+        check_fresh,
+        make_plan,
+        saved_plan,
+    )
     from reconciler.render import plan as render
     from reconciler.render.progress import apply_progress
     from reconciler.targets import connect, select_targets
 
     started = time.perf_counter()
     color = _color(ctx)
-    saved = len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
-    if saved:
+    saved = saved_plan(paths)
+    if saved is not None:
         if prune is not None:
             fail(
                 "a saved plan is carried out as it was reviewed: --prune / --no-prune go with "
                 "`schedctl plan --out`"
             )
-        the_plan = _saved_plan(paths[0])
+        the_plan = saved
         if the_plan.config and not ctx.config:
             ctx.config = the_plan.config
         config, root, _ = _config_only(ctx)
@@ -773,7 +772,7 @@ def apply(
         config, root = project.config, project.root
         names = select_targets(project, ctx.targets, every=pruning)
     with connect(config, root, names, concurrency=concurrency) as conns:
-        if saved:
+        if saved is not None:
             if select_keys or exclude:
                 fail("--select and --exclude are for plans made here, not for a saved plan")
             allow_deletes(the_plan, allow_delete)
@@ -794,7 +793,7 @@ def apply(
         if not the_plan.pending:  # nothing to write or ask about; failed targets still count
             result = apply_plan(the_plan, conns, concurrency=concurrency)
         else:
-            asking = not saved and not auto_approve
+            asking = saved is None and not auto_approve
             if asking and not click.confirm("\nApply these changes?", default=False):
                 fail("apply cancelled: nothing was changed")
             echo()
@@ -802,21 +801,15 @@ def apply(
             with apply_progress(total, color=ctx.color, verbose=ctx.verbose) as on_result:
                 result = apply_plan(the_plan, conns, concurrency=concurrency, on_result=on_result)
     echo(render.render_apply(result, elapsed=time.perf_counter() - started))
-    raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
+    return EXIT_OK if result.ok else EXIT_ERROR
 
 
 @cli.command()
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
+@format_option("reconciler.render.plan")
 @common_options
 @pass_ctx
-def show(ctx: Context, plan_file: str, fmt: str) -> None:
+def show(ctx: Context, plan_file: str, fmt: str) -> int:
     """Render a saved plan (`plan --out plan.json`) as text, JSON or a pull-request comment.
 
     Reads the file only: no config, no platform. Fire times in the markdown form count from
@@ -826,28 +819,19 @@ def show(ctx: Context, plan_file: str, fmt: str) -> None:
     Example:
       schedctl plan --out plan.json && schedctl show plan.json --format markdown
     """
-    from datetime import datetime, timezone
 
+    from reconciler.reconcile import read_plan
     from reconciler.render import plan as render
 
-    the_plan = _saved_plan(plan_file)
+    the_plan = read_plan(plan_file)
     if ctx.targets:
         known = [t.target for t in the_plan.targets]
         unknown = [n for n in ctx.targets if n not in known]
         if unknown:
             fail(f"{plan_file} has no target {unknown[0]!r} (it has: {', '.join(known)})")
         the_plan.targets = [t for t in the_plan.targets if t.target in ctx.targets]
-    if fmt == "json":
-        echo(render.render_json(the_plan))
-    elif fmt == "markdown":
-        try:
-            made = datetime.fromisoformat(the_plan.created_at.replace("Z", "+00:00"))
-        except ValueError:
-            made = datetime.now(timezone.utc)
-        echo(render.render_markdown(the_plan, made if made.tzinfo else made.astimezone()))
-    else:
-        click.echo(render.render_text(the_plan, color=_color(ctx)), color=_color(ctx))
-    raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
+    emit(render.FORMATS, fmt, the_plan, ctx)
+    return EXIT_ERROR if the_plan.failed else EXIT_OK
 
 
 @cli.command("import")
@@ -881,7 +865,7 @@ def import_cmd(
     force: bool,
     select: str | None,
     templates: bool,
-) -> None:
+) -> int:
     """Write the live tasks of a target as schedule files, one per task.
 
     \b
@@ -904,7 +888,7 @@ def import_cmd(
         empty = _nothing_there(config, root, name)
         if empty is not None:
             echo(f"nothing to import from target {name!r}: {empty}")
-            raise SystemExit(EXIT_OK)
+            return EXIT_OK
         # Keys made from titles must not take a key some schedule file already has.
         repository = load_project((), str(config_file) if config_file else None)
         with connect(config, root, [name], create=False) as conns:
@@ -924,7 +908,7 @@ def import_cmd(
         from reconciler.render.live import render_families
 
         echo(render_families(results))
-    raise SystemExit(EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK)
+    return EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK
 
 
 @cli.command()
@@ -939,7 +923,7 @@ def status(
     wide: bool,
     select_keys: tuple[str, ...],
     exclude: tuple[str, ...],
-) -> None:
+) -> int:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -961,7 +945,7 @@ def status(
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)
-    raise SystemExit(EXIT_ERROR if problems else EXIT_OK)
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 @cli.command()
@@ -1014,9 +998,7 @@ def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
 @click.option(
     "--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("reconciler.render.live", "RUNS_FORMATS")
 @common_options
 @wide_option
 @pass_ctx
@@ -1036,7 +1018,6 @@ def runs(
       schedctl runs morning-digest --target local -n 5
       schedctl runs --local
     """
-    import json
 
     from reconciler.errors import UsageError
     from reconciler.status import find_task
@@ -1066,15 +1047,12 @@ def runs(
                 task = find_task(provider.list_tasks(), name, config.owner)
                 records = provider.runs(task.id, count)
                 zone = task.document.get("schedule", {}).get("timezone")
-    if fmt == "json":
-        echo(json.dumps(records, indent=2, ensure_ascii=False))
-    else:
-        from reconciler.render.live import render_runs
+    from reconciler.render.live import RUNS_FORMATS, RunLog
 
-        click.echo(render_runs(records, color=ctx.color, zone=zone, wide=wide), color=_color(ctx))
+    emit(RUNS_FORMATS, fmt, RunLog(records, zone), ctx, wide=wide)
 
 
-# --- local runner: run (issue 6; reconciler/runner) -------------------------------------------
+# --- local runner: run (reconciler/runner) ----------------------------------------------------
 
 
 def _runner_logging(verbose: int) -> None:
@@ -1166,7 +1144,7 @@ def run_cmd(
     ctx: Context, paths: tuple[str, ...], db: str | None, executor: str,
     max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
     once: str | None, window: str | None, fmt: str,
-) -> None:  # fmt: skip
+) -> int:  # fmt: skip
     """Run the schedules on this machine, each on time, with the platform's run rules.
 
     Which schedules: with --target T, those resolved for T; without, each key once, as
@@ -1189,58 +1167,48 @@ def run_cmd(
     """
     import json
     from datetime import datetime, timezone
-    from pathlib import Path
 
     from reconciler import runner
     from reconciler.runner import report
+    from reconciler.runner.request import RunRequest
 
-    targets = ctx.targets
-    if len(targets) > 1:
-        fail("run takes one --target")
-    if sum(map(bool, (watch, once, window))) > 1:
-        fail("--watch, --once and --simulate do not go together")
+    request = RunRequest(
+        paths=paths, config=ctx.config, targets=ctx.targets, watch=watch, once=once,
+        window=window, db=db, executor=executor, max_concurrent=max_concurrent, missed=missed,
+        semantics=semantics, timeout=timeout, grace=grace, fmt=fmt,
+    )  # fmt: skip
     _runner_logging(ctx.verbose)
-    target = targets[0] if targets else None
-    selection = runner.load_selection(paths, ctx.config, target)
+    selection = runner.load_selection(paths, request.config, request.target)
     for d in selection.warnings:
         echo(str(d), err=True)
     if selection.errors:
-        for d in selection.errors:
-            echo(str(d), err=True)
-        raise SystemExit(EXIT_ERROR)
+        from reconciler.errors import InvalidInput
+
+        raise InvalidInput(selection.errors)
     if not selection.schedules:
-        fail("no schedules to run" + (f" for target {target!r}" if target else ""))
-    default_db = None if window else selection.root / ".schedctl" / "runs.db"
-    options = runner.RunnerOptions(
-        db_path=Path(db) if db else default_db,
-        executor=executor,
-        max_concurrent=max_concurrent,
-        missed="skip" if missed == "skip" else "once",
-        semantics=semantics or selection.platform,
-        timeout=timeout,
-        grace=grace,
-        withheld_env=selection.token_envs,
-    )
+        where = f" for target {request.target!r}" if request.target else ""
+        fail(f"no schedules to run{where}")
+    options = request.options(selection)
 
     def line(record: runner.RunRecord) -> None:
-        echo(json.dumps(record.to_dict()) if fmt == "json" else report.run_line(record))
+        echo(json.dumps(record.to_dict()) if request.json else report.run_line(record))
 
-    if window:
-        start, until = report.parse_window(window, datetime.now(timezone.utc))
+    if request.window:
+        start, until = report.parse_window(request.window, datetime.now(timezone.utc))
         records = runner.simulate(
-            selection.schedules, start, until, options, on_run=None if fmt == "json" else line
+            selection.schedules, start, until, options, on_run=None if request.json else line
         )
-        if fmt == "json":
+        if request.json:
             echo(report.timeline_json(records))
         if not any(r.status != "skipped" for r in records):
-            echo(report.empty_window(start, until), err=fmt == "json")
-        return
-    if once:
-        record = runner.run_once(selection.schedules, once, options, on_run=line)
-        raise SystemExit(EXIT_OK if record.status == "ok" else EXIT_ERROR)
-    runner.run_schedules(
-        selection, options, on_run=line, watch=list(paths) if watch else None, config=ctx.config
-    )
+            echo(report.empty_window(start, until), err=request.json)
+        return EXIT_OK
+    if request.once:
+        record = runner.run_once(selection.schedules, request.once, options, on_run=line)
+        return EXIT_OK if record.status == "ok" else EXIT_ERROR
+    watched = list(request.paths) if request.mode == "watch" else None
+    runner.run_schedules(selection, options, on_run=line, watch=watched, config=request.config)
+    return EXIT_OK
 
 
 # --- sandbox (reconciler/sandbox) -------------------------------------------------------------
@@ -1336,8 +1304,9 @@ def sandbox(
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the CLI: user errors become one clear message and exit 1, never a traceback."""
-    from reconciler.errors import SchedctlError
+    """Run the CLI: user errors become one clear message and exit 1, never a traceback.
+    Commands return their exit code (or raise); only this prints an error and exits."""
+    from reconciler.errors import InvalidInput, SchedctlError
 
     try:
         code = cli.main(args=argv, prog_name="schedctl", standalone_mode=False)
@@ -1347,6 +1316,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         code = EXIT_ERROR
+    except InvalidInput as exc:
+        for d in exc.diagnostics:
+            echo(str(d), err=True)
+        code = exc.exit_code
     except SchedctlError as exc:
         echo(f"error: {exc}", err=True)
         code = exc.exit_code

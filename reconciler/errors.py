@@ -12,11 +12,16 @@
     ├── SandboxError              the embedded sandbox could not start
     └── RunnerError               the local runner cannot go on (runs db locked or unreadable, ...)
 
-Core code raises these; only cli.py turns them into messages and exit codes.
+Core code raises these; only cli.py's main() turns them into messages and exit codes. A
+ValueError from code that speaks plain Python (timing, parsers, a provider's answer) enters
+this tree at the boundary where it leaves that code, through map_exceptions, never as a
+traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,23 +73,25 @@ class SchedctlError(Exception):
 
 
 class UsageError(SchedctlError):
-    pass
+    """A bad option or argument combination."""
 
 
 class ConfigError(SchedctlError):
-    pass
+    """The config file or a target is unusable (missing token env, ...)."""
 
 
 class SandboxError(SchedctlError):
-    pass
+    """The embedded sandbox could not start."""
 
 
 class RunnerError(SchedctlError):
-    pass
+    """The local runner cannot go on (runs db locked or unreadable, ...)."""
 
 
 @dataclass
 class InvalidInput(SchedctlError):
+    """Files failed validation; main() prints every Diagnostic, one a line."""
+
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -115,7 +122,7 @@ class AmbiguousWrite(ApiError):
 
 
 class ListingError(SchedctlError):
-    pass
+    """A listing failed or may be incomplete: nothing is written."""
 
 
 class MarkerLost(SchedctlError):
@@ -123,4 +130,21 @@ class MarkerLost(SchedctlError):
 
 
 class StalePlanError(SchedctlError):
-    pass
+    """A saved plan no longer matches the live listing."""
+
+
+Translation = Callable[[Exception], Exception]
+
+
+@contextmanager
+def map_exceptions(mapping: Mapping[type[Exception], Translation]) -> Iterator[None]:
+    """Re-raise a foreign exception as the one its type maps to (the first match, in order),
+    chained to the original; others pass unchanged. `{ValueError: UsageError}` keeps the
+    message; a function can word it."""
+    try:
+        yield
+    except tuple(mapping) as exc:
+        for kind, translate in mapping.items():
+            if isinstance(exc, kind):
+                raise translate(exc) from exc
+        raise  # pragma: no cover - tuple(mapping) matched one of them

@@ -175,11 +175,7 @@ def canonical_every(every: str) -> str:
 
 def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
     """An instant as `YYYY-MM-DDTHH:MM:SSZ`; naive values are wall time in `zone`."""
-    when = (
-        value
-        if isinstance(value, datetime)
-        else datetime.fromisoformat(value.replace("Z", "+00:00"))
-    )
+    when = value if isinstance(value, datetime) else timing.parse_timestamp(value)
     if when.tzinfo is None:
         when = when.replace(tzinfo=timing.get_zone(zone))
     text = when.astimezone(timezone.utc).isoformat()

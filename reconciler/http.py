@@ -7,6 +7,10 @@
         ├─ ApiError        any other failure: method, URL, status, the server's message
         └─ AmbiguousWrite  a POST whose answer never came: the caller re-lists and adopts
 
+Sending is layered: send() -> _with_retries (attempts and backoff) -> _with_redirects (one
+attempt, redirects followed within the origin) -> _once (one request); the pure classify()
+judges each attempt's status or transport exception by the table above.
+
 The token is sent only to the base URL's origin: redirects are followed by hand, and only
 within that origin. It never appears in logs, errors or anything read from an answer: one
 Redactor per token knows every form a server may echo it in (raw, percent-encoded, base64, in
@@ -48,7 +52,47 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 POST_REFUSED_STATUSES = frozenset({429, 503})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MESSAGE_KEYS = ("message", "error", "detail", "title", "msg")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one attempt's outcome means: the error it ends in (None: success), and whether
+    another attempt may succeed (then the error is raised only when attempts run out)."""
+
+    error: type[ApiError] | None
+    retry: bool = False
+    refused: bool = False  # ECONNREFUSED: nothing listens there; retried once, quickly
+
+
+def classify(method: str, outcome: int | Exception) -> Verdict:
+    """Pure: an attempt's status code, or the transport exception it raised, judged for
+    `method`. Reads as the table at the top of this module."""
+    idempotent = method.upper() in IDEMPOTENT
+    if isinstance(outcome, Exception):
+        # Connect errors mean nothing reached the server: safe for any method.
+        never_sent = isinstance(
+            outcome, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+        )
+        if idempotent or never_sent:
+            return Verdict(ApiError, retry=True, refused=_refused(outcome))
+        return Verdict(AmbiguousWrite)
+    if outcome < 400:
+        return Verdict(None)
+    # A write answered 502 or 504 (or refused until attempts ran out) may have happened.
+    error = ApiError if idempotent or outcome not in RETRY_STATUSES else AmbiguousWrite
+    return Verdict(
+        error, retry=outcome in (RETRY_STATUSES if idempotent else POST_REFUSED_STATUSES)
+    )
+
+
+@dataclass
+class _Route:
+    """Where a request goes: its URL, moved by each redirect followed, and how many."""
+
+    url: httpx.URL
+    redirects: int = 0
 
 
 @dataclass(frozen=True)
@@ -358,71 +402,79 @@ class ApiClient:
                 None,
                 f"refusing to send the token to {url.host}: not the target's host {self.base_url.host}",
             )
+        return self._with_retries(method, _Route(url), json_body, waiting)
+
+    def _with_retries(
+        self, method: str, route: _Route, json_body: Any, waiting: Callable[[], None] | None
+    ) -> httpx.Response:
+        """Attempts, spaced by the policy's backoff, for as long as classify() says another
+        may succeed."""
         attempt = 0
-        redirects = 0
         while True:
             attempt += 1
-            retry_after: float | None = None
+            response: httpx.Response | None = None
             try:
-                response = self._once(method, url, json_body, waiting)
+                response = self._with_redirects(method, route, json_body, waiting)
+                outcome: int | Exception = response.status_code
             except httpx.TransportError as exc:
-                problem = self.redact(
-                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                )
-                # Connect errors mean nothing reached the server: safe for any method.
-                never_sent = isinstance(
-                    exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-                )
-                if method not in IDEMPOTENT and not never_sent:
-                    raise self._error(
-                        AmbiguousWrite,
-                        method,
-                        url,
-                        None,
-                        f"no answer ({problem}); the request may or may not have been processed",
-                    ) from None
-                if _refused(exc):
-                    if attempt >= min(self._retry.refused_attempts, self._retry.attempts):
-                        origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-                        raise self._error(
-                            ApiError,
-                            method,
-                            url,
-                            None,
-                            f"connection refused: nothing listening at {origin}?",
-                        ) from None
-                    retry_after = self._retry.refused_backoff
-                elif attempt >= self._retry.attempts:
-                    raise self._error(ApiError, method, url, None, problem) from None
+                outcome = exc
+            verdict = classify(method, outcome)
+            if verdict.error is None and response is not None:
+                return response
+            attempts = self._retry.attempts
+            if verdict.refused:
+                attempts = min(self._retry.refused_attempts, attempts)
+            if not verdict.retry or attempt >= attempts:
+                raise self._failure(verdict, method, route.url, outcome, response)
+            if verdict.refused:
+                retry_after: float | None = self._retry.refused_backoff
             else:
-                status = response.status_code
-                if status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                    url = self._redirect(method, url, response, redirects)
-                    redirects += 1
-                    attempt -= 1  # a redirect is not a failure
-                    continue
-                if status < 400:
-                    return response
-                retryable = status in (
-                    RETRY_STATUSES if method in IDEMPOTENT else POST_REFUSED_STATUSES
+                retry_after = (
+                    parse_retry_after(response.headers.get("retry-after")) if response else None
                 )
-                if not retryable or attempt >= self._retry.attempts:
-                    cls = (
-                        AmbiguousWrite
-                        if method not in IDEMPOTENT and status in RETRY_STATUSES
-                        else ApiError
-                    )
-                    body = _json_or_none(response)
-                    message = server_message(response, self.redact)
-                    if status in (401, 403) and self._auth_hint:
-                        message = f"{message}; {self._auth_hint}"
-                    raise self._error(cls, method, url, status, message, body)
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
             delay = self._retry.delay(attempt, retry_after)
-            shown = self.redact(str(url))
+            shown = self.redact(str(route.url))
             log.debug("retrying %s %s in %.2fs (attempt %d)", method, shown, delay, attempt + 1)
             if delay > 0:
                 self._sleep(delay)
+
+    def _with_redirects(
+        self, method: str, route: _Route, json_body: Any, waiting: Callable[[], None] | None
+    ) -> httpx.Response:
+        """One attempt: the request, and the redirects it is answered with, within the origin.
+        The route is kept across attempts: a retry goes where the last redirect pointed."""
+        while True:
+            response = self._once(method, route.url, json_body, waiting)
+            if response.status_code not in REDIRECTS or "location" not in response.headers:
+                return response
+            route.url = self._redirect(method, route.url, response, route.redirects)
+            route.redirects += 1
+
+    def _failure(
+        self,
+        verdict: Verdict,
+        method: str,
+        url: httpx.URL,
+        outcome: int | Exception,
+        response: httpx.Response | None,
+    ) -> ApiError:
+        cls = verdict.error or ApiError
+        if response is None or isinstance(outcome, Exception):
+            if verdict.refused:
+                origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+                return self._error(
+                    cls, method, url, None, f"connection refused: nothing listening at {origin}?"
+                )
+            problem = self.redact(
+                f"{type(outcome).__name__}: {outcome}" if str(outcome) else type(outcome).__name__
+            )
+            if cls is AmbiguousWrite:
+                problem = f"no answer ({problem}); the request may or may not have been processed"
+            return self._error(cls, method, url, None, problem)
+        message = server_message(response, self.redact)
+        if outcome in (401, 403) and self._auth_hint:
+            message = f"{message}; {self._auth_hint}"
+        return self._error(cls, method, url, outcome, message, _json_or_none(response))
 
     def _once(
         self,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from reconciler import timing
 from reconciler.errors import Diagnostic, SchedctlError, UsageError
 from reconciler.forms import utc_iso
 from reconciler.loader import read_yaml_file
@@ -304,7 +305,7 @@ def template_document(family: Family) -> dict[str, Any]:
 
 def _past_one_shot(task: LiveTask, now: datetime) -> bool:
     at = task.document.get("schedule", {}).get("at")
-    return isinstance(at, str) and datetime.fromisoformat(at.replace("Z", "+00:00")) <= now
+    return isinstance(at, str) and timing.parse_timestamp(at) <= now
 
 
 def _yaml(document: Mapping[str, Any]) -> str:

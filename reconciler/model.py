@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +30,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from reconciler import timing
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
@@ -90,8 +92,8 @@ def check_timezone(name: str) -> str:
     if not ZONE_NAME.match(name) or name in _NOT_ZONES or name not in _zone_names():
         raise ValueError(_unknown_zone(name))
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        timing.get_zone(name)  # the database lists it; this says whether it loads
+    except ValueError:
         raise ValueError(_unknown_zone(name)) from None
     return name
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+from reconciler import timing
 from reconciler.errors import UsageError
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
 
@@ -278,10 +278,9 @@ def _created(value: str | None) -> float | None:
     else:
         return number if math.isfinite(number) else None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return timing.parse_instant(value).timestamp()
     except ValueError:
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def oldest(group: Sequence[LiveTask]) -> LiveTask:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from reconciler.errors import (
     SchedctlError,
     StalePlanError,
     UsageError,
+    map_exceptions,
 )
 from reconciler.loader import gc_paused
 from reconciler.plan import NOTE_ACTIONS, Change, Plan, TargetPlan, diff_target, unblock
@@ -263,6 +265,28 @@ def repository_keys(project: Project) -> dict[str, frozenset[str]]:
     for s in project.schedules:
         keys.setdefault(s.target, set()).add(s.key)
     return {target: frozenset(found) for target, found in keys.items()}
+
+
+def saved_plan(paths: Sequence[str]) -> Plan | None:
+    """The plan saved by `plan --out` when PATHS is one such .json file (`apply plan.json`);
+    None when PATHS are schedule files."""
+    if len(paths) != 1 or not paths[0].endswith(".json") or not Path(paths[0]).is_file():
+        return None
+    return read_plan(paths[0])
+
+
+def read_plan(path: str) -> Plan:
+    """A plan saved by `plan --out`; UsageError naming the file when it is none."""
+
+    def unreadable(exc: Exception) -> UsageError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return UsageError(f"{path}: cannot read the saved plan: {reason}")
+
+    def invalid(exc: Exception) -> UsageError:
+        return UsageError(f"{path}: not a saved plan: {exc}")
+
+    with map_exceptions({OSError: unreadable, ValueError: invalid, UsageError: invalid}):
+        return Plan.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def check_fresh(

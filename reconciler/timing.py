@@ -244,6 +244,18 @@ def get_zone(name: str) -> ZoneInfo:
         ) from None
 
 
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp as written, naive or not; `Z` (or `z`) is UTC, also on Python
+    3.10. ValueError when it is none."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 timestamp as an aware datetime: one without an offset is UTC."""
+    value = parse_timestamp(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 # Instants (UTC seconds) at which datetime.fromtimestamp works in any zone.
 _MIN_INSTANT = (2 - _EPOCH_ORDINAL) * 86400
 _MAX_INSTANT = (_MAX_ORDINAL - 1 - _EPOCH_ORDINAL) * 86400

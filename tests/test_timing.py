@@ -1033,3 +1033,23 @@ def test_runs_per_day_matches_a_count(cron: tuple[str, RefCron]) -> None:
     start, span = date(2001, 1, 1), (date(2029, 1, 1) - date(2001, 1, 1)).days
     days = sum(1 for i in range(span) if ref.day_matches(start + timedelta(days=i)))
     assert expr.runs_per_day() == pytest.approx(days / span, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-28T09:00:00Z", datetime(2026, 3, 28, 9, tzinfo=timezone.utc)),
+        ("2026-03-28T09:00:00z", datetime(2026, 3, 28, 9, tzinfo=timezone.utc)),
+        ("2026-03-28T09:00", datetime(2026, 3, 28, 9, tzinfo=timezone.utc)),
+        ("2026-03-28T10:00:00+01:00", datetime(2026, 3, 28, 9, tzinfo=timezone.utc)),
+    ],
+)
+def test_parse_instant_is_the_one_iso_reader(text: str, expected: datetime) -> None:
+    assert timing.parse_instant(text) == expected
+    assert timing.parse_timestamp("2026-03-28T09:00").tzinfo is None  # naive stays naive
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "2026-13-01", "", "2026-03-28T09:00Zz"])
+def test_parse_instant_refuses_what_is_no_timestamp(text: str) -> None:
+    with pytest.raises(ValueError):
+        timing.parse_instant(text)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from reconciler.errors import ApiError, ListingError, MarkerLost
+from reconciler.errors import ApiError, ListingError, MarkerLost, map_exceptions
 from reconciler.forms import (
     DesiredTask,
     Json,
@@ -732,8 +732,6 @@ class RestProvider(ABC):
         body = self.client.request(
             "GET", f"{self.item_path(remote_id)}/runs", params={"limit": str(limit)}
         )
-        try:
+        with map_exceptions({ValueError: lambda exc: ListingError(f"unreadable run log: {exc}")}):
             items, _ = split_page(body if body is not None else [])
-        except ValueError as exc:
-            raise ListingError(f"unreadable run log: {exc}") from exc
         return [dict(i) for i in items if isinstance(i, Mapping)][:limit]

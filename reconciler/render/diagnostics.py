@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from reconciler.errors import Diagnostic
+from reconciler.render import Formats
 
 
 def _escape_github(value: str, *, prop: bool = False) -> str:
@@ -65,3 +67,22 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
             props += f",line={d.line},col={d.column}"
         lines.append(f"::{d.severity}{props}::{_escape_github(d.message)}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What `validate` found, with the counts its summary line gives."""
+
+    diagnostics: Sequence[Diagnostic]
+    files: int
+    schedules: int
+    valid: bool
+    config: bool = False  # a config file was read too: it counts among the files checked
+
+
+FORMATS: Formats[Findings] = {
+    "text": lambda f, _: render_text(f.diagnostics, f.files, f.schedules, config=f.config),
+    "json": lambda f, _: render_json(f.diagnostics, f.valid),
+    # No findings, no workflow commands: not even an empty line in the log.
+    "github": lambda f, _: render_github(f.diagnostics) if f.diagnostics else None,
+}

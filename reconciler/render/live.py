@@ -6,13 +6,16 @@ characters escaped (render.text.printable) like every name or field a platform s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from rich.markup import escape
 
 from reconciler.importer import Imported
+from reconciler.render import Formats
 from reconciler.render.tables import natural_key, render_table, when_cell, zone_of
 from reconciler.render.text import printable
 from reconciler.status import StatusRow
@@ -139,6 +142,22 @@ def render_runs(
         squeeze="error",
     )
     return table
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """A task's runs as the platform sent them, and the zone its start times are shown in."""
+
+    records: Sequence[Mapping[str, Any]]
+    zone: str | None = None
+
+
+RUNS_FORMATS: Formats[RunLog] = {
+    "text": lambda log, style: render_runs(
+        log.records, color=style.color, zone=log.zone, wide=style.wide
+    ),
+    "json": lambda log, _: json.dumps(log.records, indent=2, ensure_ascii=False),
+}
 
 
 def render_imported(results: Sequence[Imported]) -> str:

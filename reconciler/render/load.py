@@ -3,12 +3,14 @@ one character per minute), against the platform's per-tick capacity."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import timedelta
 
 import click
 
+from reconciler.render import Formats
 from reconciler.upcoming import TargetLoad
 
 LEVELS = "▁▂▃▄▅▆▇█"
@@ -79,3 +81,9 @@ def render_load(loads: Sequence[TargetLoad], *, color: bool = False) -> str:
         blocks.append("\n".join(lines))
     legend = f"{NONE} nothing due   {LEVELS} share of the capacity   {OVER} over capacity (some wait a tick)"
     return "\n\n".join(blocks) + ("\n\n" + legend if blocks else "no targets")
+
+
+FORMATS: Formats[Sequence[TargetLoad]] = {
+    "text": lambda loads, style: render_load(loads, color=style.color),
+    "json": lambda loads, _: json.dumps([t.to_dict() for t in loads], indent=2),
+}

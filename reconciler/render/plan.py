@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -16,7 +16,9 @@ import click
 from reconciler import __version__
 from reconciler.plan import KINDS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
+from reconciler.render import Formats
 from reconciler.render.text import clip, printable
+from reconciler.timing import parse_instant
 
 SYMBOLS = {
     "create": "+",
@@ -680,3 +682,19 @@ def render_apply(result: ApplyResult, *, elapsed: float | None = None) -> str:
     lines.extend(f"error: {printable(str(e))}" for e in result.errors)
     lines.append(f"Apply {'complete' if result.ok else 'incomplete'}: {done}")
     return "\n".join(lines)
+
+
+def _made(plan: Plan) -> datetime:
+    """When the plan was made (a saved one: as it says); now when it does not say."""
+    try:
+        return parse_instant(plan.created_at)
+    except ValueError:
+        return datetime.now(timezone.utc)
+
+
+FORMATS: Formats[Plan] = {
+    "text": lambda plan, style: render_text(plan, color=style.color),
+    "json": lambda plan, _: render_json(plan),
+    # A comment says when it was made: the fire times it shows are counted from then.
+    "markdown": lambda plan, _: render_markdown(plan, _made(plan)),
+}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
 from reconciler import timing
-from reconciler.errors import UsageError
+from reconciler.errors import UsageError, map_exceptions
 from reconciler.runner.store import RunRecord
 
 SUMMARY_WIDTH = 80
@@ -83,16 +83,14 @@ def _instant(text: str, now: datetime) -> datetime:
     text = text.strip()
     if text == "now":
         return now
-    try:
+    wanted = "a date or time (2026-01-05, 2026-01-05T09:00, ...Z or +01:00, now)"
+    with map_exceptions(
+        {ValueError: lambda _: UsageError(f"--simulate: {text!r} is not {wanted}")}
+    ):
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--simulate: {text!r} is not a date or time (2026-01-05, 2026-01-05T09:00, ...Z or +01:00, now)"
-        ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return timing.parse_instant(text)
 
 
 def parse_window(text: str, now: datetime) -> tuple[datetime, datetime]:
@@ -105,12 +103,9 @@ def parse_window(text: str, now: datetime) -> tuple[datetime, datetime]:
     start = _instant(start_text, now)
     until_text = until_text.strip()
     if until_text.startswith("+"):
-        try:
+        wrong = UsageError(f"--simulate: {until_text!r} is not a duration like +7d or +12h")
+        with map_exceptions({ValueError: lambda _: wrong}):
             until = start + timing.parse_duration(until_text[1:])
-        except ValueError:
-            raise UsageError(
-                f"--simulate: {until_text!r} is not a duration like +7d or +12h"
-            ) from None
     else:
         until = _instant(until_text, now)
     if until <= start:

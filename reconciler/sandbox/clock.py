@@ -28,10 +28,7 @@ def iso_or_none(t: datetime | None) -> str | None:
 def parse_iso(text: str) -> datetime:
     """An ISO 8601 timestamp, in UTC; one without an offset is taken as UTC. Raises
     ValueError, also for one whose UTC time is past year 9999 or before year 1."""
-    # Python 3.10's fromisoformat does not know 'Z'.
-    value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+    value = timing.parse_instant(text)
     try:
         # Now rather than when the time is next shown or compared, which would be a 500.
         return value.astimezone(timezone.utc)
