@@ -4,16 +4,30 @@ It sends the requests schedctl sends (the same paths, bodies and headers, one sh
 connection pool), against the same server in the same run, and does nothing else: no
 retries, no conversion, no diff. What schedctl takes above it is schedctl's own cost on
 that server, whatever the server spends per request.
+
+    python bench/bare_client.py URL PATH    # walk a listing as a program of its own
+
+prints {"total": s, "walk": s, "pages": n} as JSON: `total` runs from this file's first line
+(before `import httpx`) to the last page, so it holds what any client program pays beyond the
+interpreter's start (importing httpx, building the client, the walk), as `schedctl plan` less
+`schedctl validate` does; `walk` is the walk alone. As lean as schedctl's own client: httpx's
+command-line module is not imported, and an http:// client builds no verifying TLS context.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import httpx
+STARTED = time.perf_counter()  # a client program's own cost starts here
+
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from typing import Any  # noqa: E402
+
+sys.modules["httpx._main"] = None  # type: ignore[assignment]  # see reconciler/http.py
+import httpx  # noqa: E402
 
 HEADERS = {"Accept": "application/json", "User-Agent": "schedctl"}
 Request = tuple[str, str, Any]  # method, path under the base URL, JSON body
@@ -29,7 +43,8 @@ def _next(body: Any) -> str | None:
 
 def walk(base_url: str, path: str, keep: list[bytes] | None = None) -> tuple[float, int]:
     """(seconds, pages) to read every page of a listing; each page's bytes go to `keep`."""
-    with httpx.Client(base_url=base_url, headers=HEADERS) as client:
+    verify = base_url.startswith("https:")  # the TLS context only where TLS is used
+    with httpx.Client(base_url=base_url, headers=HEADERS, verify=verify) as client:
         url, params, pages = path, None, 0
         start = time.perf_counter()
         while True:
@@ -47,7 +62,10 @@ def walk(base_url: str, path: str, keep: list[bytes] | None = None) -> tuple[flo
 def send_all(base_url: str, requests: Sequence[Request], concurrency: int) -> float:
     """Seconds to send `requests`, `concurrency` at a time over one keep-alive pool."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=base_url, headers=HEADERS, limits=limits, timeout=60) as client:
+    verify = base_url.startswith("https:")
+    with httpx.Client(
+        base_url=base_url, headers=HEADERS, limits=limits, timeout=60, verify=verify
+    ) as client:
 
         def one(request: Request) -> None:
             method, path, body = request
@@ -57,3 +75,9 @@ def send_all(base_url: str, requests: Sequence[Request], concurrency: int) -> fl
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(one, requests))
         return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    seconds, pages = walk(sys.argv[1], sys.argv[2])
+    total = time.perf_counter() - STARTED
+    print(json.dumps({"total": total, "walk": seconds, "pages": pages}))

@@ -75,11 +75,11 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
 
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     project.diagnostics = validate_project(project)
-    for d in project.warnings:
-        echo(str(d), err=True)
+    if project.warnings:  # one write, not one per line: a big repository has thousands
+        echo("\n".join(map(str, project.warnings)), err=True)
+    if project.errors:
+        echo("\n".join(map(str, project.errors)), err=True)
     if project.errors or (strict and project.warnings):
-        for d in project.errors:
-            echo(str(d), err=True)
         raise SystemExit(EXIT_ERROR)
     return project
 

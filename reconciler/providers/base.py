@@ -93,6 +93,12 @@ class DesiredTask:
     normalized: Json
     source: str = ""  # file:line of the schedule
 
+    @cached_property
+    def normalized_json(self) -> str:
+        """`normalized` as a fingerprint row holds it: encoded once, for every live task that
+        matches this form (see fingerprint_row)."""
+        return _ROW_ENCODER.encode(self.normalized)
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -101,12 +107,22 @@ class Listing:
     fingerprint: str
 
 
-_ROW_ENCODER = json.JSONEncoder(sort_keys=True)  # one encoder: json.dumps makes one per call
+# One encoder (json.dumps makes one per call); the forms it encodes are trees read from JSON or
+# YAML, so the check for cycles is skipped.
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True, check_circular=False)
+_quote = json.encoder.encode_basestring_ascii  # a str as _ROW_ENCODER writes it
 
 
-def fingerprint_row(task: LiveTask) -> str:
+def fingerprint_row(task: LiveTask, normalized_json: str | None = None) -> str:
+    """The JSON array [id, marker, title, normalized] of one task.
+
+    `normalized_json`: `task.normalized` already encoded (the desired form's, when the task
+    matched it); the row is the same text either way.
+    """
     marker = str(task.marker) if task.marker else ""
-    return _ROW_ENCODER.encode([task.id, marker, task.title, task.normalized])
+    if normalized_json is None:
+        normalized_json = _ROW_ENCODER.encode(task.normalized)
+    return f"[{_quote(task.id)}, {_quote(marker)}, {_quote(task.title)}, {normalized_json}]"
 
 
 def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
@@ -176,9 +192,10 @@ class MarkerStyle:
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
+        """The marker from its opening to the end of the text (trailing blanks allowed)."""
         # Owner and key follow the config's patterns, so free text is never taken for a marker.
         return re.compile(
-            rf"\s*{re.escape(self.open)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
+            rf"{re.escape(self.open)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
             rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(self.close)}\s*\Z"
         )
 
@@ -188,10 +205,13 @@ class MarkerStyle:
         return f"{text}{self.joiner}{tag}" if text else tag
 
     def detach(self, text: str) -> tuple[str, Marker | None]:
-        match = self.pattern.search(text)
+        # Only blanks may follow a marker, and neither owner nor key holds the opening, so a
+        # marker can only start at the opening's last occurrence: one match, not a search.
+        start = text.rfind(self.open)
+        match = self.pattern.match(text, start) if start >= 0 else None
         if match is None:
             return text, None
-        return text[: match.start()].rstrip(), Marker(match["owner"], match["key"])
+        return text[:start].rstrip(), Marker(match["owner"], match["key"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,12 +325,13 @@ def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
     return text.replace("+00:00", "Z")
 
 
-def _flatten(prefix: str, value: Any, out: Json) -> None:
-    if isinstance(value, dict) and prefix != "action.app.input":
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif value is not None:
-        out[prefix] = value
+def _flatten(prefix: str, value: Json, out: Json) -> None:
+    for key, inner in value.items():  # one call per mapping, not per leaf
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(inner, dict) and path != "action.app.input":
+            _flatten(path, inner, out)
+        elif inner is not None:
+            out[path] = inner
 
 
 def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
@@ -353,6 +374,16 @@ def _applies(path: str, flat: Mapping[str, Any]) -> bool:
 
 def weekday_names(days: Sequence[int]) -> list[str]:
     return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
+
+
+def _holds(remote: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """Whether every field of `payload` has its value in `remote` (a missing one reads None)."""
+    # The item views compare in C; only a field the platform leaves out needs the slow loop.
+    if payload.items() <= remote.items():
+        return True
+    return not payload.keys() <= remote.keys() and all(
+        remote.get(k) == v for k, v in payload.items()
+    )
 
 
 def _created_at(remote: Mapping[str, Any]) -> str | None:
@@ -421,7 +452,7 @@ class RestProvider(ABC):
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
         title, marker = self.split_marker(remote)
         hint = hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
-        if hint is not None and all(remote.get(k) == v for k, v in hint.payload.items()):
+        if hint is not None and _holds(remote, hint.payload):
             # Every field the platform holds equals what would be sent: the forms are the same
             # (from_remote reads only those fields), so the conversion is skipped.
             document, normalized = hint.document, hint.normalized
@@ -443,7 +474,7 @@ class RestProvider(ABC):
         payload = self.to_remote(document, resolved.timezone, resolved.key)
         projected = self.from_remote(payload)  # what the platform will hold
         pos = resolved.where(("name",))
-        return DesiredTask(
+        task = DesiredTask(
             key=resolved.key,
             title=resolved.title,
             payload=payload,
@@ -451,6 +482,8 @@ class RestProvider(ABC):
             normalized=normalize(projected, self.defaults),
             source=f"{resolved.doc.file}:{pos.line}",
         )
+        task.normalized_json  # noqa: B018  encoded beside the form, not per live task
+        return task
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
         """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion."""
@@ -490,7 +523,16 @@ class RestProvider(ABC):
         if turns is not None:
             turns.acquire()
         hints = known() if known is not None else None
-        return [(task, fingerprint_row(task)) for task in (self.live(item, hints) for item in page)]
+        out = []
+        for item in page:
+            task = self.live(item, hints)
+            hint = hints.get(task.marker.key) if hints and task.marker else None
+            # A task that took its hint's form shares the hint's encoding of it too.
+            if hint is not None and hint.normalized is task.normalized:
+                out.append((task, fingerprint_row(task, hint.normalized_json)))
+            else:
+                out.append((task, fingerprint_row(task)))
+        return out
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
         if not isinstance(body, Mapping) or "id" not in body:
