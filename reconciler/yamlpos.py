@@ -159,6 +159,15 @@ class _Builder:
         )
 
     def build(self, node: yaml.Node, depth: int = 0) -> tuple[Any, int, int, int]:
+        if type(node) is yaml.ScalarNode:
+            # Most nodes, so kept short: nothing nests or expands below a scalar, and it is not
+            # remembered (an alias to one builds an equal value again).
+            if depth > MAX_DEPTH:
+                raise self.too_deep
+            result = (self.scalar(node), 1, 0, len(node.value))
+            if result[3] > self.chars_left:
+                raise self.too_long(node)
+            return result
         known = self.built.get(id(node))
         if known is not None:
             if depth + known[2] > MAX_DEPTH:
@@ -180,13 +189,17 @@ class _Builder:
         if result[1] > MAX_EXPANDED_NODES:
             raise self.too_big
         if result[3] > self.chars_left:
-            raise YamlProblem(
-                f"text expands to more than {MAX_EXPANDED_CHARS} characters through aliases "
-                "(alias bomb?): repeat a long value in fewer places",
-                _mark(node),
-            )
+            raise self.too_long(node)
         self.built[id(node)] = result
         return result
+
+    @staticmethod
+    def too_long(node: yaml.Node) -> YamlProblem:
+        return YamlProblem(
+            f"text expands to more than {MAX_EXPANDED_CHARS} characters through aliases "
+            "(alias bomb?): repeat a long value in fewer places",
+            _mark(node),
+        )
 
     @staticmethod
     def scalar(node: yaml.ScalarNode) -> Any:

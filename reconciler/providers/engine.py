@@ -45,18 +45,21 @@ def _spec_key(spec: ScheduleSpec) -> tuple[object, ...]:
     return (spec.cron, spec.every, spec.anchor, spec.at, spec.daily, weekly, monthly, spec.timezone)
 
 
-def crowded_minutes(
+def _crowds(
     schedules: Sequence[ResolvedSchedule], now: datetime
-) -> dict[datetime, list[ResolvedSchedule]]:
-    """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
-    # Schedules sharing a schedule and zone share their fires: compute each distinct one once.
+) -> tuple[list[list[int]], list[tuple[int, list[int]]]]:
+    """(classes, crowds): the indexes of enabled schedules that fire alike, by class, and each
+    epoch minute of the coming week when more than MAX_CONCURRENT are due, with its classes."""
+    # Schedules sharing a schedule and zone share their fires: compute each distinct one once,
+    # and count by class (thousands of tasks share a few schedules).
     alike: dict[tuple[tuple[object, ...], str], list[int]] = defaultdict(list)
     for index, s in enumerate(schedules):
         if s.schedule.enabled:
             alike[(_spec_key(s.schedule.schedule), s.timezone)].append(index)
-    due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> schedule indexes
+    classes = list(alike.values())
+    due: dict[int, list[int]] = defaultdict(list)  # epoch minute -> class numbers
     until = (now + CROWD_WINDOW).timestamp()
-    for indexes in alike.values():
+    for number, indexes in enumerate(classes):
         first = schedules[indexes[0]]
         trigger = timing.trigger_for(first.schedule.schedule, first.timezone, created_at=now)
         minutes: dict[int, None] = {}  # a task due twice in one minute is still one task
@@ -66,11 +69,25 @@ def crowded_minutes(
                 break
             minutes[int(stamp) // 60] = None
         for minute in minutes:
-            due[minute].extend(indexes)
+            due[minute].append(number)
+    crowds = [
+        (minute, numbers)
+        for minute, numbers in due.items()
+        if sum(len(classes[n]) for n in numbers) > MAX_CONCURRENT
+    ]
+    return classes, crowds
+
+
+def crowded_minutes(
+    schedules: Sequence[ResolvedSchedule], now: datetime
+) -> dict[datetime, list[ResolvedSchedule]]:
+    """Minutes (UTC) in the coming week when more than MAX_CONCURRENT enabled tasks are due."""
+    classes, crowds = _crowds(schedules, now)
     return {
-        datetime.fromtimestamp(minute * 60, timezone.utc): [schedules[i] for i in group]
-        for minute, group in due.items()
-        if len(group) > MAX_CONCURRENT
+        datetime.fromtimestamp(minute * 60, timezone.utc): [
+            schedules[i] for n in numbers for i in classes[n]
+        ]
+        for minute, numbers in crowds
     }
 
 
@@ -237,11 +254,18 @@ class EngineProvider(RestProvider):
                             f"{where}: one-shot time {at.isoformat()} is in the past",
                         )
                     )
+        classes, crowds = _crowds(schedules, now)
         reported: set[str] = set()
-        for minute, group in sorted(crowded_minutes(schedules, now).items()):
+        done: set[int] = set()  # classes whose tasks have all been warned about
+        for stamp, numbers in sorted(crowds):
+            if done.issuperset(numbers):  # without building a group of thousands
+                continue
+            done.update(numbers)
+            group = [schedules[i] for n in numbers for i in classes[n]]
             fresh = [s for s in group if s.key not in reported]
             if not fresh:  # each task is warned about once, at its first crowded minute
                 continue
+            minute = datetime.fromtimestamp(stamp * 60, timezone.utc)
             keys = sorted({s.key for s in group})
             named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             for s in fresh:
