@@ -91,6 +91,7 @@ def run(count: int = 5000, scales: tuple[int, ...] = SCALES) -> list[Result]:
         help_time = median_time(lambda: run_command(help_cmd), 15)
         version_time = median_time(lambda: run_command([check, "--version"]), 15)
         bare_time = median_time(lambda: run_command(python_cmd("-c", "pass")), 15)
+        click_time = median_time(lambda: run_command(python_cmd("-c", "import click")), 15)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results = [
@@ -98,6 +99,15 @@ def run(count: int = 5000, scales: tuple[int, ...] = SCALES) -> list[Result]:
         Result("schedctl --help", help_time, version_time, "s", 0.2, "check-jsonschema --version"),
         # For information (no issue figure): what the CLI adds to a bare interpreter start.
         Result("schedctl --help (info)", help_time, bare_time, "s", float("inf"), "python -c pass"),
+        # The floor of a click command line: an interpreter that imports click and stops.
+        Result(
+            "python -c 'import click' (info)",
+            click_time,
+            version_time,
+            "s",
+            float("inf"),
+            "check-jsonschema --version",
+        ),
     ]
     per_file = ours / count * 1e3
     for scale in scales:

@@ -27,6 +27,10 @@ from bench.common import Result, print_results
 SUITES = ("validate", "timing", "sandbox", "reconcile", "runner")
 
 
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def machine() -> str:
     model = platform.processor() or platform.machine()
     try:
@@ -36,10 +40,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, load average {load:.1f} at start"
+        f"{platform.system()} {platform.release()}, load average {load_average():.1f} at start"
     )
 
 
@@ -77,6 +80,7 @@ def main() -> None:
         print(f"== {name}", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
         results.extend(module.run())
+    header += f" Load average {load_average():.1f} at the end."  # the machine is shared
     print()
     print(header)
     print_results(results)
