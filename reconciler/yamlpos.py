@@ -143,9 +143,10 @@ class _Builder:
     """Composed nodes -> PosDict / PosList / scalars, measuring as it goes.
 
     Faster than PyYAML's generic constructor, and it enforces the bounds in the same walk: an
-    alias is built once and shared, and its expanded size, text and height count wherever it is
-    used (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies). `chars_before` is the
-    text of the file's earlier documents: the text bound holds for the whole file.
+    aliased collection is built once and shared, and its expanded size, text and height count
+    wherever it is used (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies).
+    `chars_before` is the text of the file's earlier documents: the text bound holds for the
+    whole file.
     """
 
     def __init__(self, doc_pos: Pos, chars_before: int = 0) -> None:
