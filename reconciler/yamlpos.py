@@ -302,19 +302,30 @@ def decode(data: bytes) -> str:
 
 # A line starting with this many indentation or indicator characters may nest past MAX_DEPTH.
 _LONG_INDENT = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH}}}", re.MULTILINE)
+# A document start or end line: no collection or scalar goes on across one (YAML forbids the
+# line inside them; a parser ends the document or fails there).
+_DOCUMENT_LINE = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _brackets_could_nest_deep(text: str) -> bool:
+    """Whether some document of `text` holds more than MAX_DEPTH opening brackets."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    # Many documents of a few brackets each (a file of 100 schedules) cannot nest deep.
+    return any(part.count("[") + part.count("{") > MAX_DEPTH for part in _DOCUMENT_LINE.split(text))
 
 
 def _guard_depth(text: str) -> None:
     """libyaml's composer recurses in C and crashes the interpreter on `[[[[...` or `- - - ...`
     nested tens of thousands of levels deep: refuse early, at the line where MAX_DEPTH is passed.
 
-    Only a file that could nest that deep (many brackets, or a line starting with a long run of
-    indentation and indicators) is scanned. The scan walks the pure-Python parser's events: they
+    Only a file that could nest that deep (a document with many brackets, or a line starting
+    with a long run of indentation and indicators) is scanned. The scan walks the pure-Python parser's events: they
     do not recurse, come lazily, and carry no nesting limit of their own (some libyaml builds
     scan a whole flow collection ahead and stop at a limit of theirs first), so the limit and
     its position are schedctl's whatever parser release is installed.
     """
-    if text.count("[") + text.count("{") <= MAX_DEPTH and not _LONG_INDENT.search(text):
+    if not _brackets_could_nest_deep(text) and not _LONG_INDENT.search(text):
         return
     parser = yaml.SafeLoader(text)
     # Some types-PyYAML releases leave get_event untyped: name its type once, here.

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler import yamlpos
 from reconciler.http import ApiClient
 from reconciler.loader import show_path
 from reconciler.model import Target
@@ -196,6 +197,34 @@ def test_paths_are_shown_as_pathlib_would_show_them(
     monkeypatch.chdir("/")
     for raw in ("a.yaml", str(tmp_path / "x.yaml"), "/"):
         assert show_path(Path(raw)) == by_pathlib(Path(raw)), raw
+
+
+def test_a_file_of_many_small_documents_is_not_scanned_for_deep_nesting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = [
+        f"name: t{i}\nschedule: {{cron: '0 9 * * *'}}\naction: {{prompt: [p]}}\n"
+        for i in range(100)
+    ]
+    text = "---\n".join(docs)
+    assert text.count("{") > yamlpos.MAX_DEPTH  # the whole file has many brackets
+
+    def scan(*args: Any) -> Any:
+        raise AssertionError("scanned with the pure-Python parser")
+
+    monkeypatch.setattr(yamlpos.yaml, "SafeLoader", scan)
+    assert len(yamlpos.load_documents(text)) == 100
+    deep = "a: 1\n---\n" + "[" * 70 + "]" * 70 + "\n"  # one document holds them: scanned
+    with pytest.raises(AssertionError, match="scanned"):
+        yamlpos.load_documents(deep)
+
+
+def test_brackets_do_not_nest_across_a_document_line() -> None:
+    with pytest.raises(yamlpos.YamlProblem) as exc:  # the parser stops at the `---`
+        yamlpos.load_documents("[" * 50 + "\n---\n" + "[" * 50 + "\n")
+    assert exc.value.pos.line == 2
+    with pytest.raises(yamlpos.YamlProblem, match="nesting deeper than 64"):
+        yamlpos.load_documents("a: 1\n---\n" + "[" * 70 + "]" * 70 + "\n")
 
 
 def test_https_targets_still_verify_certificates_and_http_ones_load_no_bundle() -> None:
