@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Every benchmark of the issues, side by side with its reference, as one table of ratios.
 
-    python bench/run_all.py                 # all of them (about 5 minutes on 2 cores)
+    python bench/run_all.py                 # all of them (about 25 minutes on 2 cores)
     python bench/run_all.py --only validate,timing --markdown bench-results/table.md
 
 Each row: what is measured, the reference measured in the same run (check-jsonschema, the
