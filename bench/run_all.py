@@ -1,9 +1,8 @@
 #!/usr/bin/env python
 """Every benchmark of the issues, side by side with its reference, as one table of ratios.
 
-    python bench/run_all.py                 # all of them (about 10 minutes on 2 cores)
+    python bench/run_all.py                 # all of them (about 25 minutes on 2 cores)
     python bench/run_all.py --only validate,timing --markdown bench-results/table.md
-    python bench/run_all.py --only fleet    # 100 templates x 100 items: validate and plan
 
 Each row: what is measured, the reference measured in the same run (check-jsonschema, the
 latency floor, a bare interpreter start) or the issue's absolute figure, their ratio, the limit
@@ -26,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Result, print_results
 
 SUITES = ("validate", "timing", "sandbox", "reconcile", "runner")
-# Subsets of the suites above, to run alone: `fleet` is validate's and reconcile's fleet rows.
-EXTRA_SUITES = ("fleet",)
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def machine() -> str:
@@ -39,10 +40,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, load average {load:.1f} at start"
+        f"{platform.system()} {platform.release()}, load average {load_average():.1f} at start"
     )
 
 
@@ -69,9 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--only", help=f"comma-separated subset of {','.join(SUITES + EXTRA_SUITES)}"
-    )
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SUITES)}")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as markdown")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(SUITES)
@@ -82,6 +80,7 @@ def main() -> None:
         print(f"== {name}", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
         results.extend(module.run())
+    header += f" Load average {load_average():.1f} at the end."  # the machine is shared
     print()
     print(header)
     print_results(results)

@@ -207,8 +207,8 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
 
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     project.diagnostics = validate_project(project)
-    for d in project.warnings:
-        echo(str(d), err=True)
+    if project.warnings:  # one write, not one per line: a big repository has thousands
+        echo("\n".join(map(str, project.warnings)), err=True)
     if project.errors or (strict and project.warnings):
         from reconciler.errors import InvalidInput
 
@@ -1317,8 +1317,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         exc.show()
         code = EXIT_ERROR
     except InvalidInput as exc:
-        for d in exc.diagnostics:
-            echo(str(d), err=True)
+        if exc.diagnostics:  # one write: a big repository has thousands
+            echo("\n".join(map(str, exc.diagnostics)), err=True)
         code = exc.exit_code
     except SchedctlError as exc:
         echo(f"error: {exc}", err=True)

@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from reconciler import timing
@@ -113,6 +113,12 @@ class DesiredTask:
     protect: bool = False  # never deleted without `apply --allow-delete KEY`
     ignore: tuple[str, ...] = ()  # `ignore_changes` names, the target's and its own
 
+    @cached_property
+    def normalized_json(self) -> str:
+        """`normalized` as a fingerprint row holds it: encoded once, for every live task that
+        matches this form (see fingerprint_row)."""
+        return _ROW_ENCODER.encode(self.normalized)
+
 
 def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:
     """Whether `task` is what was sent as `marked` / `normalized`, with the marker cut off.
@@ -138,12 +144,22 @@ class Listing:
     fingerprint: str
 
 
-_ROW_ENCODER = json.JSONEncoder(sort_keys=True)  # one encoder: json.dumps makes one per call
+# One encoder (json.dumps makes one per call); the forms it encodes are trees read from JSON or
+# YAML, so the check for cycles is skipped.
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True, check_circular=False)
+_quote = json.encoder.encode_basestring_ascii  # a str as _ROW_ENCODER writes it
 
 
-def fingerprint_row(task: LiveTask) -> str:
+def fingerprint_row(task: LiveTask, normalized_json: str | None = None) -> str:
+    """The JSON array [id, marker, title, normalized] of one task.
+
+    `normalized_json`: `task.normalized` already encoded (the desired form's, when the task
+    matched it); the row is the same text either way.
+    """
     marker = str(task.marker) if task.marker else ""
-    return _ROW_ENCODER.encode([task.id, marker, task.title, task.normalized])
+    if normalized_json is None:
+        normalized_json = _ROW_ENCODER.encode(task.normalized)
+    return f"[{_quote(task.id)}, {_quote(marker)}, {_quote(task.title)}, {normalized_json}]"
 
 
 def fingerprint(tasks: Sequence[LiveTask], rows: Sequence[str] | None = None) -> str:
@@ -182,12 +198,13 @@ def utc_iso(value: str | datetime, zone: str = "UTC") -> str:
     return text.replace("+00:00", "Z")
 
 
-def _flatten(prefix: str, value: Any, out: Json) -> None:
-    if isinstance(value, dict) and prefix != "action.app.input":
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif value is not None:
-        out[prefix] = value
+def _flatten(prefix: str, value: Json, out: Json) -> None:
+    for key, inner in value.items():  # one call per mapping, not per leaf
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(inner, dict) and path != "action.app.input":
+            _flatten(path, inner, out)
+        elif inner is not None:
+            out[path] = inner
 
 
 def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:

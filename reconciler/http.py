@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import json
 import logging
 import os
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,10 +36,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import httpx
+# httpx imports its own command-line client at import time when rich and pygments are
+# installed, as schedctl's dependencies make them: tens of milliseconds on every command that
+# talks to a platform, for a module schedctl never uses. A None entry makes that import fail,
+# and httpx falls back to its stub `httpx.main`.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
-from reconciler.errors import AmbiguousWrite, ApiError, ConfigError
-from reconciler.render.text import printable
+from reconciler.errors import AmbiguousWrite, ApiError, ConfigError  # noqa: E402
+from reconciler.render.text import printable  # noqa: E402
 
 if TYPE_CHECKING:
     from reconciler.model import Target
@@ -307,9 +314,12 @@ class ApiClient:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        self._joined = functools.lru_cache(maxsize=1024)(self.base_url.join)  # parsing is slow
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            verify=verify,
+            # Requests never leave the base URL's origin (redirects included), so an http://
+            # base never uses TLS: no verifying context, whose CA bundle takes tens of ms to load.
+            verify=verify if self.base_url.scheme == "https" else False,
             follow_redirects=False,  # followed by hand below, never off the origin
             limits=limits,
             transport=transport,
@@ -331,7 +341,7 @@ class ApiClient:
         """An absolute URL under the base, or `path` itself when it is already absolute."""
         if path.startswith(("http://", "https://")):
             return httpx.URL(path)
-        return self.base_url.join(path.lstrip("/"))
+        return self._joined(path.lstrip("/"))
 
     def same_origin(self, url: httpx.URL) -> bool:
         return _origin(url) == _origin(self.base_url)

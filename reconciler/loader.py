@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -110,11 +111,15 @@ class Project:
 
 def show_path(path: Path) -> str:
     """Relative to the working directory when inside it (as CI annotations want), else absolute."""
-    absolute = path.absolute()
-    try:
-        return str(absolute.relative_to(Path.cwd()))
-    except ValueError:
-        return str(absolute)
+    # As Path.absolute() and relative_to() would say, in string operations: this runs once per
+    # file, and pathlib's parsing cost more than reading a small file.
+    cwd = os.getcwd()
+    text = os.fspath(path)
+    absolute = text if os.path.isabs(text) else os.path.join(cwd, text)
+    if absolute == cwd:
+        return "."
+    inside = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    return absolute[len(inside) :] if absolute.startswith(inside) else absolute
 
 
 def read_yaml_file(path: Path) -> tuple[list[tuple[Any, Pos]], str]:

@@ -261,10 +261,11 @@ def _path_rank(path: str) -> tuple[int, str]:
 def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     if before is after or before == after:  # the common case: in sync (often the same dict)
         return ()
-    paths = sorted(set(before) | set(after), key=_path_rank)
-    return tuple(
-        FieldChange(p, before.get(p), after.get(p)) for p in paths if before.get(p) != after.get(p)
-    )
+    # A path on one side only differs unless its value is None (what the other side reads).
+    changed = [p for p, value in before.items() if after.get(p) != value]
+    changed += [p for p, value in after.items() if p not in before and value is not None]
+    changed.sort(key=_path_rank)
+    return tuple([FieldChange(p, before.get(p), after.get(p)) for p in changed])
 
 
 def _created(value: str | None) -> float | None:

@@ -144,9 +144,10 @@ class _Builder:
     """Composed nodes -> PosDict / PosList / scalars, measuring as it goes.
 
     Faster than PyYAML's generic constructor, and it enforces the bounds in the same walk: an
-    alias is built once and shared, and its expanded size, text and height count wherever it is
-    used (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies). `chars_before` is the
-    text of the file's earlier documents: the text bound holds for the whole file.
+    aliased collection is built once and shared, and its expanded size, text and height count
+    wherever it is used (`a1: &a1 [*a0]`, `a2: &a2 [*a1]`, ... nests and multiplies).
+    `chars_before` is the text of the file's earlier documents: the text bound holds for the
+    whole file.
     """
 
     def __init__(self, doc_pos: Pos, chars_before: int = 0) -> None:
@@ -160,6 +161,15 @@ class _Builder:
         )
 
     def build(self, node: yaml.Node, depth: int = 0) -> tuple[Any, int, int, int]:
+        if type(node) is yaml.ScalarNode:
+            # Most nodes, so kept short: nothing nests or expands below a scalar, and it is not
+            # remembered (an alias to one builds an equal value again).
+            if depth > MAX_DEPTH:
+                raise self.too_deep
+            result = (self.scalar(node), 1, 0, len(node.value))
+            if result[3] > self.chars_left:
+                raise self.too_long(node)
+            return result
         known = self.built.get(id(node))
         if known is not None:
             if depth + known[2] > MAX_DEPTH:
@@ -185,13 +195,17 @@ class _Builder:
         if result[1] > MAX_EXPANDED_NODES:
             raise self.too_big
         if result[3] > self.chars_left:
-            raise YamlProblem(
-                f"text expands to more than {MAX_EXPANDED_CHARS} characters through aliases "
-                "(alias bomb?): repeat a long value in fewer places",
-                _mark(node),
-            )
+            raise self.too_long(node)
         self.built[id(node)] = result
         return result
+
+    @staticmethod
+    def too_long(node: yaml.Node) -> YamlProblem:
+        return YamlProblem(
+            f"text expands to more than {MAX_EXPANDED_CHARS} characters through aliases "
+            "(alias bomb?): repeat a long value in fewer places",
+            _mark(node),
+        )
 
     @staticmethod
     def scalar(node: yaml.ScalarNode) -> Any:
@@ -303,19 +317,30 @@ def decode(data: bytes) -> str:
 
 # A line starting with this many indentation or indicator characters may nest past MAX_DEPTH.
 _LONG_INDENT = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH}}}", re.MULTILINE)
+# A document start or end line: no collection or scalar goes on across one (YAML forbids the
+# line inside them; a parser ends the document or fails there).
+_DOCUMENT_LINE = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _brackets_could_nest_deep(text: str) -> bool:
+    """Whether some document of `text` holds more than MAX_DEPTH opening brackets."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    # Many documents of a few brackets each (a file of 100 schedules) cannot nest deep.
+    return any(part.count("[") + part.count("{") > MAX_DEPTH for part in _DOCUMENT_LINE.split(text))
 
 
 def _guard_depth(text: str) -> None:
     """libyaml's composer recurses in C and crashes the interpreter on `[[[[...` or `- - - ...`
     nested tens of thousands of levels deep: refuse early, at the line where MAX_DEPTH is passed.
 
-    Only a file that could nest that deep (many brackets, or a line starting with a long run of
-    indentation and indicators) is scanned. The scan walks the pure-Python parser's events: they
+    Only a file that could nest that deep (a document with many brackets, or a line starting
+    with a long run of indentation and indicators) is scanned. The scan walks the pure-Python parser's events: they
     do not recurse, come lazily, and carry no nesting limit of their own (some libyaml builds
     scan a whole flow collection ahead and stop at a limit of theirs first), so the limit and
     its position are schedctl's whatever parser release is installed.
     """
-    if text.count("[") + text.count("{") <= MAX_DEPTH and not _LONG_INDENT.search(text):
+    if not _brackets_could_nest_deep(text) and not _LONG_INDENT.search(text):
         return
     parser = yaml.SafeLoader(text)
     # Some types-PyYAML releases leave get_event untyped: name its type once, here.

@@ -127,9 +127,10 @@ class MarkerStyle:
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
+        """The marker from its opening to the end of the text (trailing blanks allowed)."""
         # Owner and key follow the config's patterns, so free text is never taken for a marker.
         return re.compile(
-            rf"\s*{re.escape(self.open)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
+            rf"{re.escape(self.open)}(?P<owner>[a-z0-9][a-z0-9._-]{{0,62}})/"
             rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(self.close)}\s*\Z"
         )
 
@@ -139,10 +140,13 @@ class MarkerStyle:
         return f"{text}{self.joiner}{tag}" if text else tag
 
     def detach(self, text: str) -> tuple[str, Marker | None]:
-        match = self.pattern.search(text)
+        # Only blanks may follow a marker, and neither owner nor key holds the opening, so a
+        # marker can only start at the opening's last occurrence: one match, not a search.
+        start = text.rfind(self.open)
+        match = self.pattern.match(text, start) if start >= 0 else None
         if match is None:
             return text, None
-        return text[: match.start()].rstrip(), Marker(match["owner"], match["key"])
+        return text[:start].rstrip(), Marker(match["owner"], match["key"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,6 +457,16 @@ def weekday_names(days: Sequence[int]) -> list[str]:
     return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
 
 
+def _holds(remote: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """Whether every field of `payload` has its value in `remote` (a missing one reads None)."""
+    # The item views compare in C; only a field the platform leaves out needs the slow loop.
+    if payload.items() <= remote.items():
+        return True
+    return not payload.keys() <= remote.keys() and all(
+        remote.get(k) == v for k, v in payload.items()
+    )
+
+
 def _created_at(remote: Mapping[str, Any]) -> str | None:
     # Not in either platform document, but common (the engine sandbox writes createdAt).
     value = remote.get("createdAt", remote.get("created_at"))
@@ -528,7 +542,7 @@ class RestProvider(ABC):
             hint = (
                 hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
             )
-            if hint is not None and all(remote.get(k) == v for k, v in hint.payload.items()):
+            if hint is not None and _holds(remote, hint.payload):
                 # Every field the platform holds equals what would be sent: the forms are the
                 # same (from_remote reads only those fields), so the conversion is skipped.
                 document, normalized = hint.document, hint.normalized
@@ -578,7 +592,7 @@ class RestProvider(ABC):
         payload = self.to_remote(document, resolved.timezone, resolved.key)
         projected = self.from_remote(payload)  # what the platform will hold
         pos = resolved.where(("name",))
-        return DesiredTask(
+        task = DesiredTask(
             key=resolved.key,
             title=resolved.title,
             payload=payload,
@@ -595,6 +609,8 @@ class RestProvider(ABC):
                 )
             ),
         )
+        task.normalized_json  # noqa: B018  encoded beside the form, not per live task
+        return task
 
     def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
         """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion."""
@@ -641,7 +657,16 @@ class RestProvider(ABC):
         if turns is not None:
             turns.acquire()
         hints = known() if known is not None else None
-        return [(task, fingerprint_row(task)) for task in (self.live(item, hints) for item in page)]
+        out = []
+        for item in page:
+            task = self.live(item, hints)
+            hint = hints.get(task.marker.key) if hints and task.marker else None
+            # A task that took its hint's form shares the hint's encoding of it too.
+            if hint is not None and hint.normalized is task.normalized:
+                out.append((task, fingerprint_row(task, hint.normalized_json)))
+            else:
+                out.append((task, fingerprint_row(task)))
+        return out
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
         if not isinstance(body, Mapping) or "id" not in body:
