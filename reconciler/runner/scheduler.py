@@ -3,7 +3,7 @@
 One loop serves the live runner (RealClock, a bounded pool of worker threads) and
 `--simulate` (VirtualClock, runs executed inline): time is the only difference.
 
-Locks: `_cond` guards the heap and the entries; the Store has its own lock. Code holding the
+Locks: `_cond` guards the heap and the entries; the store has its own lock. Code holding the
 store lock never takes `_cond`, so the two cannot deadlock.
 """
 
@@ -29,7 +29,14 @@ from reconciler.loader import gc_paused
 from reconciler.runner.clock import Clock, RealClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
 from reconciler.runner.semantics import SEMANTICS, SemanticsName, after_run
-from reconciler.runner.store import Claim, RunRecord, RunStatus, ScheduleState, Store
+from reconciler.runner.store import (
+    Claim,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    ScheduleState,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from reconciler.model import Schedule
@@ -40,6 +47,9 @@ MissedPolicy = Literal["once", "skip"]
 _TICK = timedelta(microseconds=1)
 # After the grace period and cancel_all(), how long workers get to record how their runs ended.
 _CANCEL_WAIT_SECONDS = 5.0
+# A worker whose run waits for a free place under --max-concurrent (held by other replicas)
+# looks again this often; a run finishing here wakes it at once.
+_START_POLL_SECONDS = 0.1
 
 
 class Runnable(Protocol):
@@ -58,6 +68,8 @@ class Runnable(Protocol):
 @dataclass(frozen=True)
 class RunnerOptions:
     db_path: Path | None = None  # None: an in-memory database (nothing written)
+    store_url: str | None = None  # postgresql://…: replicas share it (db_path is then unused)
+    lease: float = 30.0  # seconds a silent replica keeps its runs before another takes over
     executor: str = "print"
     max_concurrent: int = 3
     missed: MissedPolicy = "once"
@@ -70,6 +82,9 @@ class RunnerOptions:
         if self.artifacts_dir is not None:
             return self.artifacts_dir
         return None if self.db_path is None else self.db_path.parent / "artifacts"
+
+    def sqlite_path(self) -> Path | None:
+        return None if self.store_url is not None else self.db_path
 
 
 def fingerprints(item: Runnable) -> tuple[str, str]:
@@ -173,25 +188,29 @@ class Runner:
         self._workers: list[threading.Thread] = []
         self._emit_lock = threading.Lock()
         self._lock: _RunLock | None = None
-        self._store: Store | None = None
+        self._store: RunStore | None = None
+        self._beat_stop = threading.Event()
+        self._beat: threading.Thread | None = None
         self.counters = _Counters()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
+    def store(self) -> RunStore:
         if self._store is None:
             raise RunnerError("the runner has not started")
         return self._store
 
     def start(self, *, exclusive: bool = True, plan: bool = True) -> None:
-        """Open the database, interrupt what a dead runner left running, and plan every fire.
+        """Open the database, interrupt what dead runners left running, and plan every fire.
 
-        `exclusive`: hold the database's lock for the whole run (the scheduler). Without it
-        (`--once`), stale runs are recovered only when no runner holds the lock.
+        `exclusive`: a runner serving schedules (SQLite: hold the file's lock for the whole
+        run). Without it (`--once`), stale runs are recovered only when no runner holds it.
         `plan`: schedule fires (and say why some will not); `--once` only needs the entries.
+        On PostgreSQL there is no file lock: every process holds a lease instead, and the
+        runs of one whose lease ran out are interrupted by the others.
         """
-        db = self.options.db_path
+        db = self.options.sqlite_path()
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -199,11 +218,12 @@ class Runner:
             except RunnerError:
                 if exclusive:
                     raise
-        # Batch (one transaction, no "still running" lookups) only where runs are inline and
-        # time is virtual: `--simulate`. Everything else commits each step before the next.
-        self._store = Store(db, batch=self.clock.virtual and self.inline)
+        # Batch (state in memory, rows in bulk) only where runs are inline and time is
+        # virtual: `--simulate`. Everything else commits each step before the next.
+        batch = self.clock.virtual and self.inline
+        self._store = open_store(db, self.options.store_url, batch=batch)
         now = self.clock.now()
-        if db is None or self._lock is not None:
+        if self.options.store_url is None and (db is None or self._lock is not None):
             for run_id in self.store.recover(now):
                 log.warning(
                     "run %s was interrupted (the runner stopped during it); its slot is not fired again",
@@ -212,6 +232,15 @@ class Runner:
         if not exclusive and self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self.store.durable:
+            replica = self.store.join("runner" if exclusive else "once", self.options.lease)
+            log.debug("replica %s, lease %gs", replica, self.options.lease)
+            self._renew()  # take over replicas that died while none was looking
+            if not self.clock.virtual:
+                self._beat = threading.Thread(
+                    target=self._heartbeat, name="schedctl-lease", daemon=True
+                )
+                self._beat.start()
         with self._cond, gc_paused():
             self._install(self._items, now, at_start=True, plan=plan)
         for item in self._items:
@@ -222,6 +251,28 @@ class Runner:
                 worker = threading.Thread(target=self._work, name=f"schedctl-run-{i}", daemon=True)
                 worker.start()
                 self._workers.append(worker)
+
+    def _heartbeat(self) -> None:
+        while not self._beat_stop.wait(self.options.lease / 3):
+            self._renew()
+
+    def _renew(self) -> None:
+        try:
+            rejoined, interrupted = self.store.heartbeat()
+        except RunnerError as exc:  # the database is away: the next beat tries again
+            log.warning("cannot renew this runner's lease: %s", exc)
+            return
+        if rejoined:
+            log.warning(
+                "this runner's lease had run out (paused or cut off for longer than --lease %gs): "
+                "its open runs were marked interrupted by another replica; serving on",
+                self.options.lease,
+            )
+        for run_id in interrupted:
+            log.warning(
+                "run %s was interrupted (its runner's lease ran out); its slot is not fired again",
+                run_id,
+            )
 
     def serve(self, until: datetime | None = None) -> None:
         """Fire what is due, sleep until the next fire; return on stop() or after `until`."""
@@ -275,9 +326,12 @@ class Runner:
             self._queue.put(None)
         if self._owns_executor:
             self.executor.close()
+        self._beat_stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
         if self._store is not None:
-            if self._active:  # workers stuck past every deadline: record what the next start would
-                self._store.recover(self.clock.now())
+            # Runs of workers stuck past every deadline are recorded as the next start would.
+            self._store.leave(self.clock.now())
             self._store.close()
         if self._lock is not None:
             self._lock.release()
@@ -471,6 +525,7 @@ class Runner:
         result = self.store.claim(
             entry.key, slot, "scheduler", self.semantics.conversation(entry.schedule),
             self.clock.now(), skip_reason=skip_reason, with_turns=self.executor.wants_turns,
+            def_hash=entry.def_fp,
         )  # fmt: skip
         if result is None:
             return  # claimed before, by this process or a previous one: never twice
@@ -490,7 +545,7 @@ class Runner:
         now = self.clock.now()
         result = self.store.claim(
             key, now, "manual", self.semantics.conversation(entry.schedule), now,
-            with_turns=self.executor.wants_turns,
+            with_turns=self.executor.wants_turns, def_hash=entry.def_fp,
         )  # fmt: skip
         if result is None:  # pragma: no cover - manual runs claim no slot
             raise RunnerError(f"{key}: could not start a manual run")
@@ -517,18 +572,50 @@ class Runner:
                 return
             try:
                 self._execute(*job)
-            except (sqlite3.Error, RunnerError) as exc:  # the store closed under a stuck run
-                log.debug("run %s could not be recorded: %s", job[1].run_id, exc)
+            except (sqlite3.Error, RunnerError) as exc:
+                # The database went away (or closed under a stuck run): the row stays open
+                # and is interrupted by the next start or by another replica's takeover.
+                log.warning("run %s could not be recorded: %s", job[1].run_id, exc)
+                self._done(job[1].run_id)
+
+    def _begin(self, claim: Claim) -> datetime | Literal["stopping", "gone"]:
+        """Wait for a place under --max-concurrent (across replicas) and mark the run started.
+
+        "stopping": shutdown began first; "gone": another replica took this one's runs over
+        (its lease had run out), and the row says so already."""
+        while True:
+            started = self.clock.now()
+            if self._stopping and claim.trigger == "scheduler":
+                return "stopping"
+            if self.inline:
+                return started
+            result = self.store.try_start(claim.run_id, started, self.options.max_concurrent)
+            if result != "busy":
+                return started if result == "started" else "gone"
+            with self._cond:  # other replicas' runs fill the bound; a run ending here wakes us
+                if not self._stopping:
+                    self._cond.wait(_START_POLL_SECONDS)
+
+    def _done(self, run_id: str) -> None:
+        with self._cond:
+            self._active.pop(run_id, None)
+            self._cond.notify_all()
 
     def _execute(self, entry: _Entry, claim: Claim) -> RunRecord:
-        if self._stopping and claim.trigger == "scheduler":
+        begun = self._begin(claim)
+        if begun == "gone":
+            self._done(claim.run_id)
+            gone = self.store.get_run(claim.run_id)
+            if gone is None:  # pragma: no cover - rows are never deleted
+                raise RunnerError(f"run {claim.run_id} vanished from the runs database")
+            self._emit(gone)
+            return gone
+        if begun == "stopping":
             # Claimed but still queued when shutdown began: never started, slot stays claimed.
             outcome = Outcome(False, error="not started: the runner was stopping", interrupted=True)
             started = self.clock.now()
         else:
-            started = self.clock.now()
-            if not self.inline:
-                self.store.mark_started(claim.run_id, started)
+            started = begun
             ctx = RunContext(
                 schedule=entry.schedule,
                 run_id=claim.run_id,
@@ -559,9 +646,7 @@ class Runner:
             turns=outcome.turns if claim.conversation_id else (),
             update=rules,
         )  # fmt: skip
-        with self._cond:
-            self._active.pop(claim.run_id, None)
-            self._cond.notify_all()
+        self._done(claim.run_id)
         if state is not None and state.disabled:
             self._park(entry.key, state.disabled_reason or "disabled")
         elif state is not None and state.retired:

@@ -11,25 +11,25 @@ import pytest
 
 from reconciler.errors import RunnerError
 from reconciler.runner.semantics import after_run
-from reconciler.runner.store import Claim, RunRecord, Store, list_runs
+from reconciler.runner.store import BatchRunStore, Claim, RunRecord, SqliteRunStore, list_runs
 
 from .conftest import T0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "runs.db")
+def store(tmp_path: Path) -> SqliteRunStore:
+    s = SqliteRunStore(tmp_path / "runs.db")
     s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
     return s
 
 
-def test_wal_and_normal_sync(store: Store, tmp_path: Path) -> None:
+def test_wal_and_normal_sync(store: SqliteRunStore, tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "runs.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
 
 
-def test_a_slot_is_claimed_once(store: Store) -> None:
+def test_a_slot_is_claimed_once(store: SqliteRunStore) -> None:
     slot = T0 + timedelta(seconds=1)
     first = store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(first, Claim)
@@ -42,7 +42,7 @@ def test_a_slot_is_claimed_once(store: Store) -> None:
     )  # other schedules are free
 
 
-def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: Store) -> None:
+def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: SqliteRunStore) -> None:
     first = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(first, Claim)
     second = store.claim("a", T0 + timedelta(seconds=2), "scheduler", "keep", T0)
@@ -54,20 +54,20 @@ def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: Store) -> Non
 
 
 def test_recover_interrupts_running_rows_and_keeps_their_slots(
-    tmp_path: Path, store: Store
+    tmp_path: Path, store: SqliteRunStore
 ) -> None:
     slot = T0 + timedelta(seconds=5)
     claim = store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(claim, Claim)
     store.close()  # as if killed: the row stays 'running'
-    again = Store(tmp_path / "runs.db")
+    again = SqliteRunStore(tmp_path / "runs.db")
     assert again.recover(slot + timedelta(seconds=1)) == [claim.run_id]
     run = again.get_run(claim.run_id)
     assert run is not None and run.status == "interrupted" and "stopped" in (run.error or "")
     assert again.claim("a", slot, "scheduler", "fresh", slot) is None
 
 
-def test_conversations_keep_fresh_none(store: Store) -> None:
+def test_conversations_keep_fresh_none(store: SqliteRunStore) -> None:
     ids = []
     for i in range(3):
         c = store.claim("a", T0 + timedelta(seconds=i + 1), "scheduler", "keep", T0)
@@ -86,7 +86,7 @@ def test_conversations_keep_fresh_none(store: Store) -> None:
     assert isinstance(none, Claim) and none.conversation_id is None
 
 
-def test_turns_are_kept_per_conversation(store: Store) -> None:
+def test_turns_are_kept_per_conversation(store: SqliteRunStore) -> None:
     c1 = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0, with_turns=True)
     assert isinstance(c1, Claim) and c1.turns == []
     store.finish(
@@ -117,7 +117,7 @@ def test_turns_are_kept_per_conversation(store: Store) -> None:
     ]
 
 
-def test_finish_applies_rules_and_says_so_in_the_error(store: Store) -> None:
+def test_finish_applies_rules_and_says_so_in_the_error(store: SqliteRunStore) -> None:
     rules = partial(after_run, max_errors=2, retire_on_success=False)
     records = []
     for i in range(2):
@@ -138,7 +138,7 @@ def test_finish_applies_rules_and_says_so_in_the_error(store: Store) -> None:
     ]
 
 
-def test_definition_changes_reset_state(store: Store) -> None:
+def test_definition_changes_reset_state(store: SqliteRunStore) -> None:
     rules = partial(after_run, max_errors=1, retire_on_success=False)
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(c, Claim)
@@ -154,7 +154,7 @@ def test_definition_changes_reset_state(store: Store) -> None:
     assert timing_edit.seen_at == later and timing_edit.last_slot == T0 + timedelta(seconds=1)
 
 
-def test_output_column_is_capped(store: Store) -> None:
+def test_output_column_is_capped(store: SqliteRunStore) -> None:
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "fresh", T0)
     assert isinstance(c, Claim)
     record, _ = store.finish(
@@ -163,7 +163,7 @@ def test_output_column_is_capped(store: Store) -> None:
     assert len(record.output) == 1_000_000
 
 
-def test_list_runs_reads_only_and_filters(tmp_path: Path, store: Store) -> None:
+def test_list_runs_reads_only_and_filters(tmp_path: Path, store: SqliteRunStore) -> None:
     for key in ("a", "b", "a"):
         c = store.claim(key, T0, "manual", "fresh", T0)
         assert isinstance(c, Claim)
@@ -187,11 +187,11 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "runs.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RunnerError, match="runs database"):
-        Store(bad)
+        SqliteRunStore(bad)
 
 
 def test_an_in_memory_batch_store_keeps_state_but_no_history() -> None:
-    with Store(None, batch=True) as store:
+    with BatchRunStore(None) as store:
         store.sync_states([("a", "s", "d")], T0)
         claim = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
         assert isinstance(claim, Claim)
