@@ -598,6 +598,51 @@ def trigger(
         echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
+def store_options(func: Any) -> Any:
+    """`--store URL` / `--store-env VAR`: the runs database on PostgreSQL (replicas)."""
+    func = click.option(
+        "--store-env",
+        metavar="VAR",
+        help="Read the --store URL from this environment variable (keeps a password out of "
+        "`ps` and shell history).",
+    )(func)
+    return click.option(
+        "--store",
+        metavar="URL",
+        help="Runs database on PostgreSQL, shared by replicas: postgresql://user@host/db "
+        "(instead of the SQLite --db).",
+    )(func)
+
+
+def _store_url(store: str | None, store_env: str | None, db: str | None) -> str | None:
+    """The PostgreSQL URL from --store or --store-env, checked; None: SQLite."""
+    from reconciler.runner.postgres import has_password
+    from reconciler.runner.store import is_url
+
+    if store and store_env:
+        fail("--store and --store-env both name the runs database: give one")
+    if (store or store_env) and db:
+        fail("--db is the SQLite runs database, --store the PostgreSQL one: give one")
+    if store_env:
+        url = os.environ.get(store_env, "").strip()
+        if not url:
+            fail(f"--store-env {store_env}: the environment variable {store_env} is not set "
+                 "(export it as postgresql://user:password@host/db)")  # fmt: skip
+        where = f"the environment variable {store_env}"
+    elif store:
+        url, where = store, "--store"
+    else:
+        return None
+    if not is_url(url):
+        fail(f"{where}: expected a PostgreSQL URL such as postgresql://schedctl@db.internal/schedctl "
+             "(for SQLite, use --db FILE)")  # fmt: skip
+    if store and has_password(url):
+        fail("--store: the URL carries a password, which `ps` and the shell history show to "
+             "others; put the URL in an environment variable and pass --store-env VAR, or keep "
+             "the password in PGPASSWORD or ~/.pgpass")  # fmt: skip
+    return url
+
+
 @cli.command()
 @click.argument("name", required=False)
 @target_option
@@ -615,6 +660,7 @@ def trigger(
 @click.option(
     "--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database."
 )
+@store_options
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -627,6 +673,8 @@ def runs(
     count: int,
     local: bool,
     db: str | None,
+    store: str | None,
+    store_env: str | None,
     fmt: str,
 ) -> None:
     """Run history: the platform's for a task (NAME --target T), or the local runner's (--local).
@@ -635,6 +683,7 @@ def runs(
     Example:
       schedctl runs morning-digest --target local -n 5
       schedctl runs --local
+      schedctl runs --local --store-env SCHEDCTL_STORE_URL
     """
     import json
 
@@ -643,11 +692,14 @@ def runs(
     from reconciler.targets import connect
 
     config, root = _config_only(_with_targets(ctx, local_targets, local_config))
+    url = _store_url(store, store_env, db)
+    if (store or store_env) and not local:
+        fail("--store and --store-env read the local runner's history: add --local")
     if local:
         from reconciler.runner.store import list_runs
 
         path = db or root / ".schedctl" / "runs.db"  # where `schedctl run` keeps it by default
-        records = [r.to_dict() for r in list_runs(path, name, count)]
+        records = [r.to_dict() for r in list_runs(path, name, count, url=url)]
     else:
         if name is None:
             fail("name a task (or pass --local for the local runner's history)")
@@ -694,6 +746,15 @@ def _runner_logging(verbose: int) -> None:
     metavar="FILE",
     type=click.Path(dir_okay=False),
     help="Runs database (default: .schedctl/runs.db next to the config, else in the current directory).",
+)
+@store_options
+@click.option(
+    "--lease",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a replica may fall silent before the others interrupt its runs "
+    "(renewed every third of it).",
 )
 @click.option(
     "--executor",
@@ -759,7 +820,8 @@ def _runner_logging(verbose: int) -> None:
 )
 @pass_ctx
 def run_cmd(
-    ctx: Context, paths: tuple[str, ...], run_targets: tuple[str, ...], run_config: str | None, db: str | None, executor: str,
+    ctx: Context, paths: tuple[str, ...], run_targets: tuple[str, ...], run_config: str | None, db: str | None,
+    store: str | None, store_env: str | None, lease: float, executor: str,
     max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
     once: str | None, window: str | None, fmt: str,
 ) -> None:  # fmt: skip
@@ -768,7 +830,8 @@ def run_cmd(
     Which schedules: with --target T, those resolved for T; without, each key once, as
     resolved for the default target (the first of defaults.targets, else the first target).
     Every run is a row in the runs database (`schedctl runs --local`) and its output is kept
-    under .schedctl/artifacts/RUN_ID/. Intervals under a minute are allowed locally (with a
+    under .schedctl/artifacts/RUN_ID/. With --store (PostgreSQL) any number of replicas share
+    the database, and each slot fires once across them. Intervals under a minute are allowed locally (with a
     warning). Ctrl-C or SIGTERM: no new runs, running ones finish within --grace, exit 0.
 
     --simulate FROM..UNTIL fires what falls after FROM up to and including UNTIL (ISO dates
@@ -782,6 +845,7 @@ def run_cmd(
       schedctl run --executor 'command:./agent.sh' --max-concurrent 5 --watch
       schedctl run --once morning-digest
       schedctl run --simulate 2026-01-05..+7d --format json
+      SCHEDCTL_STORE_URL=postgresql://… schedctl run --store-env SCHEDCTL_STORE_URL
     """
     import json
     from datetime import datetime, timezone
@@ -796,6 +860,9 @@ def run_cmd(
         fail("run takes one --target")
     if sum(map(bool, (watch, once, window))) > 1:
         fail("--watch, --once and --simulate do not go together")
+    url = _store_url(store, store_env, db)
+    if url and window:
+        fail("--simulate runs on a private clock: it writes to no shared --store (use --db FILE)")
     _runner_logging(ctx.verbose)
     target = targets[0] if targets else None
     selection = runner.load_selection(paths, ctx.config, target)
@@ -810,6 +877,8 @@ def run_cmd(
     default_db = None if window else selection.root / ".schedctl" / "runs.db"
     options = runner.RunnerOptions(
         db_path=Path(db) if db else default_db,
+        store_url=url,
+        lease=lease,
         executor=executor,
         max_concurrent=max_concurrent,
         missed="skip" if missed == "skip" else "once",

@@ -39,16 +39,16 @@ from reconciler.runner.store import (
 
 __all__ = [
     "SEMANTICS_NAMES",
+    "BatchRunStore",
     "Executor",
     "MissedPolicy",
     "Outcome",
     "RunContext",
     "RunRecord",
+    "RunStore",
     "Runnable",
     "Runner",
     "RunnerOptions",
-    "BatchRunStore",
-    "RunStore",
     "ScheduleState",
     "Selection",
     "SqliteRunStore",

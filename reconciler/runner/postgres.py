@@ -120,16 +120,20 @@ class PostgresRunStore(SqlRunStore):
         self._readonly = readonly
         self.location = redact(url)
         self._db = self._connect()
-        with self._guard("cannot open"):
-            if readonly:
-                self._version = self._read_version(self._db)
-                if self._version > SCHEMA_VERSION:
-                    self._migrate(self._db, self._version)  # raises: written by a newer schedctl
-            else:
-                with self._tx() as db:
-                    self._ex(db, "SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
-                    self._migrate(db, self._read_version(db))
-                self._version = SCHEMA_VERSION
+        try:
+            with self._guard("cannot open"):
+                if readonly:
+                    self._version = self._read_version(self._db)
+                    if self._version > SCHEMA_VERSION:
+                        self._migrate(self._db, self._version)  # raises: from a newer schedctl
+                else:
+                    with self._tx() as db:
+                        self._ex(db, "SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
+                        self._migrate(db, self._read_version(db))
+                    self._version = SCHEMA_VERSION
+        except BaseException:
+            self._db.close()
+            raise
 
     def _connect(self) -> Any:
         try:

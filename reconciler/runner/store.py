@@ -28,12 +28,12 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from reconciler.errors import RunnerError
 from reconciler.transactions import transaction
@@ -372,7 +372,9 @@ class SqlRunStore(RunStore):
     _begin = "BEGIN"
     _for_update = ""  # row lock on a read that a write in the same transaction depends on
     _order = "r.rowid"  # insertion order of runs
-    _steps: dict[int, str] = {}  # schema version -> the DDL that reaches it from the one before
+    _steps: ClassVar[
+        Mapping[int, str]
+    ] = {}  # version -> the DDL that reaches it from the one before
     _errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
     def __init__(self) -> None:
@@ -917,7 +919,11 @@ class SqliteRunStore(SqlRunStore):
                     self._version = SCHEMA_VERSION
             elif self._version > SCHEMA_VERSION:
                 self._migrate(self._db, self._version)  # raises: written by a newer schedctl
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, RunnerError) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            if isinstance(exc, RunnerError):
+                raise
             raise RunnerError(f"cannot open the runs database {self.location}: {exc}") from None
 
     def _read_version(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -10,26 +11,47 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import RunnerError
+from reconciler.runner.postgres import PostgresRunStore
 from reconciler.runner.semantics import after_run
-from reconciler.runner.store import BatchRunStore, Claim, RunRecord, SqliteRunStore, list_runs
+from reconciler.runner.store import (
+    BatchRunStore,
+    Claim,
+    RunRecord,
+    SqliteRunStore,
+    SqlRunStore,
+    list_runs,
+)
 
 from .conftest import T0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteRunStore:
-    s = SqliteRunStore(tmp_path / "runs.db")
-    s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
-    return s
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteRunStore]:
+    with SqliteRunStore(tmp_path / "runs.db") as s:
+        s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
+        yield s
 
 
-def test_wal_and_normal_sync(store: SqliteRunStore, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlRunStore]:
+    """The same semantics on both durable stores."""
+    s: SqlRunStore
+    if request.param == "sqlite":
+        s = SqliteRunStore(tmp_path / "runs.db")
+    else:
+        s = PostgresRunStore(request.getfixturevalue("pg_url"))
+    with s:
+        s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
+        yield s
+
+
+def test_wal_and_normal_sync(sqlite_store: SqliteRunStore, tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "runs.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
 
 
-def test_a_slot_is_claimed_once(store: SqliteRunStore) -> None:
+def test_a_slot_is_claimed_once(store: SqlRunStore) -> None:
     slot = T0 + timedelta(seconds=1)
     first = store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(first, Claim)
@@ -42,7 +64,7 @@ def test_a_slot_is_claimed_once(store: SqliteRunStore) -> None:
     )  # other schedules are free
 
 
-def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: SqliteRunStore) -> None:
+def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: SqlRunStore) -> None:
     first = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(first, Claim)
     second = store.claim("a", T0 + timedelta(seconds=2), "scheduler", "keep", T0)
@@ -54,12 +76,12 @@ def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: SqliteRunStor
 
 
 def test_recover_interrupts_running_rows_and_keeps_their_slots(
-    tmp_path: Path, store: SqliteRunStore
+    tmp_path: Path, sqlite_store: SqliteRunStore
 ) -> None:
     slot = T0 + timedelta(seconds=5)
-    claim = store.claim("a", slot, "scheduler", "fresh", slot)
+    claim = sqlite_store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(claim, Claim)
-    store.close()  # as if killed: the row stays 'running'
+    sqlite_store.close()  # as if killed: the row stays 'running'
     again = SqliteRunStore(tmp_path / "runs.db")
     assert again.recover(slot + timedelta(seconds=1)) == [claim.run_id]
     run = again.get_run(claim.run_id)
@@ -67,7 +89,7 @@ def test_recover_interrupts_running_rows_and_keeps_their_slots(
     assert again.claim("a", slot, "scheduler", "fresh", slot) is None
 
 
-def test_conversations_keep_fresh_none(store: SqliteRunStore) -> None:
+def test_conversations_keep_fresh_none(store: SqlRunStore) -> None:
     ids = []
     for i in range(3):
         c = store.claim("a", T0 + timedelta(seconds=i + 1), "scheduler", "keep", T0)
@@ -86,7 +108,7 @@ def test_conversations_keep_fresh_none(store: SqliteRunStore) -> None:
     assert isinstance(none, Claim) and none.conversation_id is None
 
 
-def test_turns_are_kept_per_conversation(store: SqliteRunStore) -> None:
+def test_turns_are_kept_per_conversation(store: SqlRunStore) -> None:
     c1 = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0, with_turns=True)
     assert isinstance(c1, Claim) and c1.turns == []
     store.finish(
@@ -117,7 +139,7 @@ def test_turns_are_kept_per_conversation(store: SqliteRunStore) -> None:
     ]
 
 
-def test_finish_applies_rules_and_says_so_in_the_error(store: SqliteRunStore) -> None:
+def test_finish_applies_rules_and_says_so_in_the_error(store: SqlRunStore) -> None:
     rules = partial(after_run, max_errors=2, retire_on_success=False)
     records = []
     for i in range(2):
@@ -138,7 +160,7 @@ def test_finish_applies_rules_and_says_so_in_the_error(store: SqliteRunStore) ->
     ]
 
 
-def test_definition_changes_reset_state(store: SqliteRunStore) -> None:
+def test_definition_changes_reset_state(store: SqlRunStore) -> None:
     rules = partial(after_run, max_errors=1, retire_on_success=False)
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(c, Claim)
@@ -154,7 +176,7 @@ def test_definition_changes_reset_state(store: SqliteRunStore) -> None:
     assert timing_edit.seen_at == later and timing_edit.last_slot == T0 + timedelta(seconds=1)
 
 
-def test_output_column_is_capped(store: SqliteRunStore) -> None:
+def test_output_column_is_capped(store: SqlRunStore) -> None:
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "fresh", T0)
     assert isinstance(c, Claim)
     record, _ = store.finish(
@@ -163,7 +185,8 @@ def test_output_column_is_capped(store: SqliteRunStore) -> None:
     assert len(record.output) == 1_000_000
 
 
-def test_list_runs_reads_only_and_filters(tmp_path: Path, store: SqliteRunStore) -> None:
+def test_list_runs_reads_only_and_filters(tmp_path: Path, sqlite_store: SqliteRunStore) -> None:
+    store = sqlite_store
     for key in ("a", "b", "a"):
         c = store.claim(key, T0, "manual", "fresh", T0)
         assert isinstance(c, Claim)
