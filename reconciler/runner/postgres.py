@@ -104,6 +104,7 @@ class PostgresRunStore(SqlRunStore):
 
     _for_update = " FOR UPDATE"
     _order = "r.seq"
+    _running_returned = "NULL"
     _steps = _PG_STEPS
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

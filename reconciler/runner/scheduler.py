@@ -31,6 +31,7 @@ from reconciler.runner.executors import Executor, Outcome, RunContext, parse_exe
 from reconciler.runner.semantics import SEMANTICS, SemanticsName, after_run
 from reconciler.runner.store import (
     Claim,
+    Offer,
     RunRecord,
     RunStatus,
     RunStore,
@@ -50,6 +51,9 @@ _CANCEL_WAIT_SECONDS = 5.0
 # A worker whose run waits for a free place under --max-concurrent (held by other replicas)
 # looks again this often; a run finishing here wakes it at once.
 _START_POLL_SECONDS = 0.1
+# Fires due at one instant are claimed this many to a transaction: one commit for many claims,
+# while the first runs of a burst still start after one small commit.
+_CLAIM_CHUNK = 16
 
 
 class Runnable(Protocol):
@@ -292,8 +296,8 @@ class Runner:
                         return  # nothing will ever fire again
                     self.clock.wait(self._cond, deadline)
                     continue
-            for entry, slot, skip_reason in due:
-                self._fire(entry, slot, skip_reason)
+            for at in range(0, len(due), _CLAIM_CHUNK):
+                self._fire(due[at : at + _CLAIM_CHUNK])
 
     def stop(self, *, hurry: bool = False) -> None:
         """Take no new runs (safe from a signal handler). `hurry`: skip the grace period."""
@@ -521,19 +525,30 @@ class Runner:
             return first
         return utc(trigger.prev_before(now + _TICK) or first)
 
-    def _fire(self, entry: _Entry, slot: datetime, skip_reason: str | None) -> None:
-        result = self.store.claim(
-            entry.key, slot, "scheduler", self.semantics.conversation(entry.schedule),
-            self.clock.now(), skip_reason=skip_reason, with_turns=self.executor.wants_turns,
-            def_hash=entry.def_fp,
-        )  # fmt: skip
-        if result is None:
-            return  # claimed before, by this process or a previous one: never twice
-        if isinstance(result, RunRecord):
-            self.counters.skipped += 1
-            self._emit(result)
-            return
-        self._dispatch(entry, result)
+    def _fire(self, due: Sequence[tuple[_Entry, datetime, str | None]]) -> None:
+        """Claim these fires in one transaction, then hand each to a worker."""
+        now, turns = self.clock.now(), self.executor.wants_turns
+        offers = [
+            Offer(
+                entry.key,
+                slot,
+                "scheduler",
+                self.semantics.conversation(entry.schedule),
+                now,
+                skip_reason,
+                turns,
+                entry.def_fp,
+            )
+            for entry, slot, skip_reason in due
+        ]
+        for (entry, _, _), result in zip(due, self.store.claim_many(offers), strict=True):
+            if result is None:
+                continue  # claimed before, by this process, a previous one or a replica
+            if isinstance(result, RunRecord):
+                self.counters.skipped += 1
+                self._emit(result)
+            else:
+                self._dispatch(entry, result)
 
     def fire_now(self, key: str) -> RunRecord:
         """Run `key` once, now, in this thread (trigger manual), whatever its state."""

@@ -195,6 +195,20 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A slot offered to the store (`claim_many`): the arguments of `claim`."""
+
+    key: str
+    slot: datetime
+    trigger: TriggerKind
+    conversation: Conversation
+    now: datetime
+    skip_reason: str | None = None
+    with_turns: bool = False
+    def_hash: str | None = None
+
+
+@dataclass(frozen=True)
 class Replica:
     """One process serving the database, and until when its lease holds."""
 
@@ -309,6 +323,11 @@ class RunStore:
         claimed, by anyone, or the schedule is disabled or retired (it never fires twice).
         Manual runs claim no slot.
         """
+        offer = Offer(key, slot, trigger, conversation, now, skip_reason, with_turns, def_hash)
+        return self.claim_many([offer])[0]
+
+    def claim_many(self, offers: Sequence[Offer]) -> list[Claim | RunRecord | None]:
+        """`claim` for each offer, in order, in one transaction where the store has them."""
         raise NotImplementedError
 
     def pass_slot(self, key: str, slot: datetime) -> None:
@@ -372,6 +391,14 @@ class SqlRunStore(RunStore):
     _begin = "BEGIN"
     _for_update = ""  # row lock on a read that a write in the same transaction depends on
     _order = "r.rowid"  # insertion order of runs
+    _shared_bound = True  # --max-concurrent counts the runs of every process on the database
+    # The claim's "still running?" look-up inside its watermark UPDATE (one statement fewer).
+    # Not on PostgreSQL: there a RETURNING subquery reads the snapshot from before the row lock
+    # wait, and could miss the run of the claimer it waited for.
+    _running_returned = (
+        "(SELECT run_id FROM runs WHERE runs.schedule = schedule_state.schedule "
+        "AND runs.status = 'running' LIMIT 1)"
+    )
     _steps: ClassVar[
         Mapping[int, str]
     ] = {}  # version -> the DDL that reaches it from the one before
@@ -590,66 +617,62 @@ class SqlRunStore(RunStore):
         return out
 
     # the run lifecycle
-    def claim(
-        self,
-        key: str,
-        slot: datetime,
-        trigger: TriggerKind,
-        conversation: Conversation,
-        now: datetime,
-        *,
-        skip_reason: str | None = None,
-        with_turns: bool = False,
-        def_hash: str | None = None,
-    ) -> Claim | RunRecord | None:
-        slot_text = to_text(slot)
+    def claim_many(self, offers: Sequence[Offer]) -> list[Claim | RunRecord | None]:
+        # One transaction (one commit) for a burst of fires at one instant.
         try:
             with self._guard("cannot write"), self._tx() as db:
-                if trigger == "scheduler":
-                    # The watermark first: it takes the schedule's row lock, so what follows
-                    # (still running? which conversation?) sees settled state.
-                    row = self._ex(
-                        db,
-                        "UPDATE schedule_state SET last_slot = ? WHERE schedule = ? "
-                        "AND (last_slot IS NULL OR last_slot < ?) AND disabled = 0 AND retired = 0 "
-                        "RETURNING conversation_id",
-                        (slot_text, key, slot_text),
-                    ).fetchone()
-                    if row is None:
-                        return None
-                else:
-                    row = self._ex(
-                        db,
-                        f"SELECT conversation_id FROM schedule_state WHERE schedule = ?{self._for_update}",
-                        (key,),
-                    ).fetchone()
-                    if row is None:
-                        raise RunnerError(f"{key}: no state row (sync_states first)")
-                running = self._ex(
-                    db,
-                    "SELECT run_id FROM runs WHERE schedule = ? AND status = 'running' LIMIT 1",
-                    (key,),
-                ).fetchone()
-                if running is not None and skip_reason is None:
-                    skip_reason = still_running(running[0])
-                run_id = new_id("run")
-                if skip_reason is not None:
-                    record = RunRecord(
-                        run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None,
-                        self.replica, def_hash,
-                    )  # fmt: skip
-                    self._insert_claim(db, record)
-                    return record
-                conversation_id, turns = self._conversation(
-                    db, key, row[0], conversation, with_turns
-                )
-                record = RunRecord(
-                    run_id, key, trigger, slot, None, None, None, "running", "", None,
-                    conversation_id, self.replica, def_hash,
-                )  # fmt: skip
-                self._insert_claim(db, record)
-        except _Lost:
-            return None
+                return [self._claim_in(db, o) for o in offers]
+        except _Lost:  # a row the watermark did not know of (written by a batch): one by one
+            if len(offers) == 1:
+                return [None]
+            return [self.claim_many([o])[0] for o in offers]
+
+    def _claim_in(self, db: Any, o: Offer) -> Claim | RunRecord | None:
+        key, slot, trigger, now, def_hash = o.key, o.slot, o.trigger, o.now, o.def_hash
+        slot_text = to_text(slot)
+        running_sql = "SELECT run_id FROM runs WHERE schedule = ? AND status = 'running' LIMIT 1"
+        if trigger == "scheduler":
+            # The watermark first: it takes the schedule's row lock, so what follows (still
+            # running? which conversation?) sees settled state, and claimers of one schedule
+            # queue here.
+            row = self._ex(
+                db,
+                "UPDATE schedule_state SET last_slot = ? WHERE schedule = ? "
+                "AND (last_slot IS NULL OR last_slot < ?) AND disabled = 0 AND retired = 0 "
+                f"RETURNING conversation_id, {self._running_returned}",
+                (slot_text, key, slot_text),
+            ).fetchone()
+            if row is None:
+                return None
+        else:
+            row = self._ex(
+                db,
+                f"SELECT conversation_id, NULL FROM schedule_state WHERE schedule = ?{self._for_update}",
+                (key,),
+            ).fetchone()
+            if row is None:
+                raise RunnerError(f"{key}: no state row (sync_states first)")
+        running = row[1]
+        if trigger != "scheduler" or self._running_returned == "NULL":
+            found = self._ex(db, running_sql, (key,)).fetchone()
+            running = None if found is None else found[0]
+        skip_reason = o.skip_reason
+        if running is not None and skip_reason is None:
+            skip_reason = still_running(running)
+        run_id = new_id("run")
+        if skip_reason is not None:
+            record = RunRecord(
+                run_id, key, trigger, slot, now, now, 0, "skipped", "", skip_reason, None,
+                self.replica, def_hash,
+            )  # fmt: skip
+            self._insert_claim(db, record)
+            return record
+        conversation_id, turns = self._conversation(db, key, row[0], o.conversation, o.with_turns)
+        record = RunRecord(
+            run_id, key, trigger, slot, None, None, None, "running", "", None,
+            conversation_id, self.replica, def_hash,
+        )  # fmt: skip
+        self._insert_claim(db, record)
         return Claim(run_id, key, trigger, slot, conversation_id, turns, def_hash)
 
     def _insert_claim(self, db: Any, record: RunRecord) -> None:
@@ -689,13 +712,14 @@ class SqlRunStore(RunStore):
 
     def try_start(self, run_id: str, at: datetime, limit: int) -> StartResult:
         with self._guard("cannot write"), self._tx() as db:
-            self._serialize_starts(db)
-            busy = self._ex(
-                db,
-                "SELECT count(*) FROM runs WHERE status = 'running' AND started_at IS NOT NULL",
-            ).fetchone()[0]
-            if busy >= limit:
-                return "busy"
+            if self._shared_bound:
+                self._serialize_starts(db)
+                busy = self._ex(
+                    db,
+                    "SELECT count(*) FROM runs WHERE status = 'running' AND started_at IS NOT NULL",
+                ).fetchone()[0]
+                if busy >= limit:
+                    return "busy"
             started = self._ex(
                 db,
                 "UPDATE runs SET started_at = ? WHERE run_id = ? AND status = 'running'",
@@ -890,6 +914,9 @@ class SqliteRunStore(SqlRunStore):
 
     _begin = "BEGIN IMMEDIATE"
     _steps = _SQLITE_STEPS
+    # One live runner per file (the scheduler's lock): its own pool of --max-concurrent
+    # workers is the bound, and a start needs no count of everyone's runs.
+    _shared_bound = False
 
     def __init__(self, path: str | Path | None, *, readonly: bool = False) -> None:
         super().__init__()
@@ -1013,18 +1040,14 @@ class BatchRunStore(RunStore):
             out[key] = state
         return out
 
-    def claim(
-        self,
-        key: str,
-        slot: datetime,
-        trigger: TriggerKind,
-        conversation: Conversation,
-        now: datetime,
-        *,
-        skip_reason: str | None = None,
-        with_turns: bool = False,
-        def_hash: str | None = None,
-    ) -> Claim | RunRecord | None:
+    def claim_many(self, offers: Sequence[Offer]) -> list[Claim | RunRecord | None]:
+        return [self._claim_one(o) for o in offers]
+
+    def _claim_one(self, o: Offer) -> Claim | RunRecord | None:
+        key, slot, trigger, now, skip_reason, def_hash = (
+            o.key, o.slot, o.trigger, o.now, o.skip_reason, o.def_hash
+        )  # fmt: skip
+        conversation, with_turns = o.conversation, o.with_turns
         state = self._states.get(key)
         if state is None:
             raise RunnerError(f"{key}: no state row (sync_states first)")
