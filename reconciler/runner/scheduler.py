@@ -124,6 +124,27 @@ class _Entry:
         return self.item.schedule
 
 
+@dataclass(frozen=True)
+class _Due:
+    entry: _Entry
+    slot: datetime
+    skip: str | None  # why this tick is recorded as skipped, not run
+    gen: int  # the entry's generation when popped
+    next: datetime | None  # the fire after it, when known without computing
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """A run that ended (or never started), for the closer to record."""
+
+    entry: _Entry
+    claim: Claim
+    outcome: Outcome
+    started: datetime
+    completed: datetime
+    executed: bool  # False: not started (shutdown came first): no artifacts
+
+
 class _RunLock:
     """One live runner per database: a second would recover (interrupt) the first's runs."""
 
@@ -181,7 +202,9 @@ class Runner:
         self._on_run = on_run
         self._items = list(schedules)
         self._artifacts = options.artifacts()
-        self._cond = threading.Condition()  # an RLock: a signal handler may take it re-entrantly
+        lock = threading.RLock()  # re-entrant: a signal handler may take it
+        self._cond = threading.Condition(lock)  # the heap, the entries, stopping: wakes serve()
+        self._settled = threading.Condition(lock)  # a run ended or stopping: wakes its waiters
         self._heap: list[tuple[float, str, int, int, datetime]] = []  # (ts, key, seq, gen, slot)
         self._seq = 0
         self._entries: dict[str, _Entry] = {}
@@ -190,6 +213,8 @@ class Runner:
         self._hurry = False
         self._queue: queue.SimpleQueue[tuple[_Entry, Claim] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        self._closer: threading.Thread | None = None
+        self._closer_queue: queue.SimpleQueue[_Ran | None] = queue.SimpleQueue()
         self._emit_lock = threading.Lock()
         self._lock: _RunLock | None = None
         self._store: RunStore | None = None
@@ -225,7 +250,8 @@ class Runner:
         # Batch (state in memory, rows in bulk) only where runs are inline and time is
         # virtual: `--simulate`. Everything else commits each step before the next.
         batch = self.clock.virtual and self.inline
-        self._store = open_store(db, self.options.store_url, batch=batch)
+        live = exclusive and not self.clock.virtual and not self.inline
+        self._store = open_store(db, self.options.store_url, batch=batch, group_commit=live)
         now = self.clock.now()
         if self.options.store_url is None and (db is None or self._lock is not None):
             for run_id in self.store.recover(now):
@@ -251,6 +277,10 @@ class Runner:
             for note in self.semantics.notes(item.schedule) if plan else ():
                 log.warning("%s: %s (--semantics %s)", item.key, note, self.semantics.name)
         if not self.inline:
+            self._closer = threading.Thread(
+                target=self._close_loop, name="schedctl-close", daemon=True
+            )
+            self._closer.start()
             for i in range(self.options.max_concurrent):
                 worker = threading.Thread(target=self._work, name=f"schedctl-run-{i}", daemon=True)
                 worker.start()
@@ -298,6 +328,8 @@ class Runner:
                     continue
             for at in range(0, len(due), _CLAIM_CHUNK):
                 self._fire(due[at : at + _CLAIM_CHUNK])
+            with self._cond:
+                self._push_next(due, now)
 
     def stop(self, *, hurry: bool = False) -> None:
         """Take no new runs (safe from a signal handler). `hurry`: skip the grace period."""
@@ -305,11 +337,12 @@ class Runner:
             self._stopping = True
             self._hurry = self._hurry or hurry
             self._cond.notify_all()
+            self._settled.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no run is queued or running; False when `timeout` (seconds) ran out."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._active, timeout)
+        with self._settled:
+            return self._settled.wait_for(lambda: not self._active, timeout)
 
     def shutdown(self) -> None:
         """Let running runs finish within the grace period, interrupt the rest, close the db."""
@@ -320,7 +353,7 @@ class Runner:
         end = time.monotonic() + self.options.grace  # real seconds, whatever the clock
         with self._cond:
             while self._active and not self._hurry and (left := end - time.monotonic()) > 0:
-                self._cond.wait(left)  # woken by each finished run and by a second signal
+                self._settled.wait(left)  # woken by each finished run and by a second signal
             if self._active:
                 log.warning("stopping %d run(s) still going at shutdown", len(self._active))
         if self._active:
@@ -328,6 +361,12 @@ class Runner:
             self.wait_idle(_CANCEL_WAIT_SECONDS)
         for _ in self._workers:
             self._queue.put(None)
+        end = time.monotonic() + _CANCEL_WAIT_SECONDS  # one deadline: a stuck worker stays behind
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, end - time.monotonic()))
+        if self._closer is not None:  # after the workers: it records what they handed over
+            self._closer_queue.put(None)
+            self._closer.join(timeout=max(0.0, end - time.monotonic()))
         if self._owns_executor:
             self.executor.close()
         self._beat_stop.set()
@@ -490,9 +529,10 @@ class Runner:
 
     # -- firing --------------------------------------------------------------------------------
 
-    def _pop_due(self, now: datetime) -> list[tuple[_Entry, datetime, str | None]]:
-        """Due fires, each with its skip reason; the next fire of each is pushed already."""
-        due: list[tuple[_Entry, datetime, str | None]] = []
+    def _pop_due(self, now: datetime) -> list[_Due]:
+        """Due fires, each with its skip reason. Their next fires are pushed by `_push_next`,
+        after the claims: a burst's first run need not wait for every next-fire computation."""
+        due: list[_Due] = []
         limit = now.timestamp()
         while self._heap and self._heap[0][0] <= limit:
             _, key, _, gen, slot = heapq.heappop(self._heap)
@@ -500,19 +540,26 @@ class Runner:
             if entry is None or entry.gen != gen or not entry.active:
                 continue
             skip: str | None = None
+            nxt: datetime | None = None
             if self.semantics.below_minimum(entry.schedule):
                 push = self.semantics.push_forward
                 skip = (
                     f"every {entry.schedule.schedule.every} is below {self.semantics.name}'s "
                     f"minimum interval: tick skipped, next pushed {timing.format_duration(push)} forward"
                 )
-                nxt: datetime | None = slot + push
-            else:
-                nxt = self._next_slot(entry.trigger, slot, now)
+                nxt = slot + push
+            due.append(_Due(entry, slot, skip, gen, nxt))
+        return due
+
+    def _push_next(self, due: Sequence[_Due], now: datetime) -> None:
+        """Schedule the fire after each of `due` (called with `_cond` held)."""
+        for d in due:
+            entry = d.entry
+            if self._entries.get(entry.key) is not entry or entry.gen != d.gen or not entry.active:
+                continue  # changed, removed or parked meanwhile
+            nxt = d.next if d.next is not None else self._next_slot(entry.trigger, d.slot, now)
             if nxt is not None:
                 self._push(entry, nxt)
-            due.append((entry, slot, skip))
-        return due
 
     @staticmethod
     def _next_slot(trigger: timing.Trigger, after: datetime, now: datetime) -> datetime | None:
@@ -525,23 +572,24 @@ class Runner:
             return first
         return utc(trigger.prev_before(now + _TICK) or first)
 
-    def _fire(self, due: Sequence[tuple[_Entry, datetime, str | None]]) -> None:
+    def _fire(self, due: Sequence[_Due]) -> None:
         """Claim these fires in one transaction, then hand each to a worker."""
         now, turns = self.clock.now(), self.executor.wants_turns
         offers = [
             Offer(
-                entry.key,
-                slot,
+                d.entry.key,
+                d.slot,
                 "scheduler",
-                self.semantics.conversation(entry.schedule),
+                self.semantics.conversation(d.entry.schedule),
                 now,
-                skip_reason,
+                d.skip,
                 turns,
-                entry.def_fp,
+                d.entry.def_fp,
             )
-            for entry, slot, skip_reason in due
+            for d in due
         ]
-        for (entry, _, _), result in zip(due, self.store.claim_many(offers), strict=True):
+        for d, result in zip(due, self.store.claim_many(offers), strict=True):
+            entry = d.entry
             if result is None:
                 continue  # claimed before, by this process, a previous one or a replica
             if isinstance(result, RunRecord):
@@ -569,7 +617,13 @@ class Runner:
             return result
         with self._cond:
             self._active[result.run_id] = key
-        return self._execute(entry, result)
+        record = self._execute(entry, result)
+        if record is None:  # a threaded runner: the closer has it; wait for the row
+            self.wait_idle()
+            record = self.store.get_run(result.run_id)
+            if record is None:  # pragma: no cover - rows are never deleted
+                raise RunnerError(f"run {result.run_id} vanished from the runs database")
+        return record
 
     def _dispatch(self, entry: _Entry, claim: Claim) -> None:
         self.counters.fired += 1
@@ -607,16 +661,18 @@ class Runner:
             result = self.store.try_start(claim.run_id, started, self.options.max_concurrent)
             if result != "busy":
                 return started if result == "started" else "gone"
-            with self._cond:  # other replicas' runs fill the bound; a run ending here wakes us
+            with self._settled:  # other replicas' runs fill the bound; one ending here wakes us
                 if not self._stopping:
-                    self._cond.wait(_START_POLL_SECONDS)
+                    self._settled.wait(_START_POLL_SECONDS)
 
     def _done(self, run_id: str) -> None:
-        with self._cond:
+        # Not _cond: the scheduler thread sleeps on it, and a burst would wake it once per run.
+        with self._settled:
             self._active.pop(run_id, None)
-            self._cond.notify_all()
+            self._settled.notify_all()
 
-    def _execute(self, entry: _Entry, claim: Claim) -> RunRecord:
+    def _execute(self, entry: _Entry, claim: Claim) -> RunRecord | None:
+        """Run a claimed run; its record when inline, else the closer records it (None)."""
         begun = self._begin(claim)
         if begun == "gone":
             self._done(claim.run_id)
@@ -645,6 +701,29 @@ class Runner:
             except Exception as exc:  # an executor bug must not kill the worker thread
                 log.exception("%s: the %s executor failed", entry.key, self.executor.name)
                 outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        done = _Ran(entry, claim, outcome, started, self.clock.now(), begun != "stopping")
+        if self.inline:
+            return self._close(done)
+        # Artifacts and the row are written by the closer thread: the worker is free for the
+        # next queued run, and the file writes overlap with it (they release the GIL).
+        self._closer_queue.put(done)
+        return None
+
+    def _close_loop(self) -> None:
+        while True:
+            done = self._closer_queue.get()
+            if done is None:
+                return
+            try:
+                self._close(done)
+            except (sqlite3.Error, RunnerError) as exc:
+                log.warning("run %s could not be recorded: %s", done.claim.run_id, exc)
+                self._done(done.claim.run_id)
+
+    def _close(self, done: _Ran) -> RunRecord:
+        """Save the artifacts, then close the row and apply the platform rules."""
+        entry, claim, outcome = done.entry, done.claim, done.outcome
+        if done.executed:
             self._save_artifacts(claim.run_id, outcome)
         status: RunStatus = (
             "interrupted" if outcome.interrupted else "ok" if outcome.ok else "error"
@@ -657,7 +736,7 @@ class Runner:
         )
         record, state = self.store.finish(
             claim, status, output=outcome.output, error=outcome.error,
-            started_at=started, completed_at=self.clock.now(),
+            started_at=done.started, completed_at=done.completed,
             turns=outcome.turns if claim.conversation_id else (),
             update=rules,
         )  # fmt: skip

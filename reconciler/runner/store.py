@@ -22,6 +22,7 @@ expiries are epoch seconds on the database's clock, so replicas' clocks may disa
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -50,6 +51,7 @@ SCHEMA_VERSION = 2
 OUTPUT_COLUMN_LIMIT = 1_000_000
 INTERRUPTED = "the runner stopped during this run (kill, crash or shutdown)"
 FLUSH_EVERY = 5_000  # batch mode: finished rows held in memory before a bulk write
+GROUP_COMMIT_S = 0.005  # a run's start and end wait at most this long for their commit
 REPLICA_ROWS_KEPT_S = 86_400.0  # rows of replicas gone for longer are deleted at a join
 
 
@@ -436,6 +438,11 @@ class SqlRunStore(RunStore):
     def _tx(self) -> AbstractContextManager[Any]:
         return transaction(self._conn(), self._lock, self._begin)
 
+    def _later(self) -> AbstractContextManager[Any]:
+        """A transaction whose commit may wait a moment for others to join it (a run's start
+        and end; never a claim, which is committed before its run starts)."""
+        return self._tx()
+
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         try:
@@ -711,7 +718,7 @@ class SqlRunStore(RunStore):
             )
 
     def try_start(self, run_id: str, at: datetime, limit: int) -> StartResult:
-        with self._guard("cannot write"), self._tx() as db:
+        with self._guard("cannot write"), self._later() as db:
             if self._shared_bound:
                 self._serialize_starts(db)
                 busy = self._ex(
@@ -742,7 +749,7 @@ class SqlRunStore(RunStore):
         key, conversation_id = claim.schedule, claim.conversation_id
         ms = duration_ms(started_at, completed_at)
         column = output_column(output)
-        with self._guard("cannot write"), self._tx() as db:
+        with self._guard("cannot write"), self._later() as db:
             row = self._ex(
                 db,
                 f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE schedule = ?{self._for_update}",
@@ -910,7 +917,13 @@ CREATE INDEX replicas_alive ON replicas (expires_at) WHERE state = 'alive'
 
 class SqliteRunStore(SqlRunStore):
     """The embedded store: one connection shared by the scheduler and the workers, behind a
-    lock. `path` None keeps everything in memory."""
+    lock. `path` None keeps everything in memory.
+
+    `group_commit` (the live runner): a run's start mark and its end are committed together
+    with whatever comes in the next GROUP_COMMIT_S, or with the next claim, whichever is first.
+    A commit costs ten statements, and a burst of runs would otherwise pay two per run. A kill
+    in that moment loses the marks, never a claim: the run is then recorded interrupted.
+    """
 
     _begin = "BEGIN IMMEDIATE"
     _steps = _SQLITE_STEPS
@@ -918,8 +931,14 @@ class SqliteRunStore(SqlRunStore):
     # workers is the bound, and a start needs no count of everyone's runs.
     _shared_bound = False
 
-    def __init__(self, path: str | Path | None, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None, *, readonly: bool = False, group_commit: bool = False
+    ) -> None:
         super().__init__()
+        self._pending = False  # a transaction is open with starts or ends not yet committed
+        self._wake = threading.Event()
+        self._closing = False
+        self._flusher: threading.Thread | None = None
         self.path = None if path is None else Path(path)
         self.location = str(self.path or ":memory:")
         try:
@@ -952,6 +971,65 @@ class SqliteRunStore(SqlRunStore):
             if isinstance(exc, RunnerError):
                 raise
             raise RunnerError(f"cannot open the runs database {self.location}: {exc}") from None
+        if group_commit and not readonly:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="schedctl-commit", daemon=True
+            )
+            self._flusher.start()
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        return self._step(commit=True) if self._flusher else super()._tx()
+
+    def _later(self) -> AbstractContextManager[Any]:
+        return self._step(commit=False) if self._flusher else super()._tx()
+
+    @contextmanager
+    def _step(self, *, commit: bool) -> Iterator[sqlite3.Connection]:
+        """One step in the open group (a savepoint, so a failure undoes only itself)."""
+        with self._lock:
+            nested = self._pending
+            self._db.execute("SAVEPOINT step" if nested else self._begin)
+            try:
+                yield self._db
+            except BaseException:
+                if nested:
+                    self._db.execute("ROLLBACK TO step")
+                    self._db.execute("RELEASE step")
+                else:
+                    self._db.execute("ROLLBACK")
+                raise
+            if nested:
+                self._db.execute("RELEASE step")
+            if commit:
+                self._db.execute("COMMIT")
+                self._pending = False
+            elif not self._pending:
+                self._pending = True
+                self._wake.set()
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._closing:
+                return
+            time.sleep(GROUP_COMMIT_S)  # let the rest of a burst join this commit
+            with self._lock:
+                self._wake.clear()
+                self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        """With the lock held."""
+        if not self._pending:
+            return
+        self._pending = False
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:  # the disk is full or gone: those runs stay open
+            logging.getLogger("reconciler.runner").warning(
+                "cannot commit run starts and ends to %s: %s", self.location, exc
+            )
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
 
     def _read_version(self) -> int:
         """schema_version from version 2 on; version 1 kept it in PRAGMA user_version only."""
@@ -970,7 +1048,12 @@ class SqliteRunStore(SqlRunStore):
         return super()._query(sql, params)
 
     def close(self) -> None:
+        if self._flusher is not None:
+            self._closing = True
+            self._wake.set()
+            self._flusher.join(timeout=5)
         with self._lock:
+            self._commit_pending()
             self._db.close()
 
 
@@ -1167,7 +1250,12 @@ def is_url(store: str) -> bool:
 
 
 def open_store(
-    db_path: Path | None, url: str | None = None, *, batch: bool = False, readonly: bool = False
+    db_path: Path | None,
+    url: str | None = None,
+    *,
+    batch: bool = False,
+    readonly: bool = False,
+    group_commit: bool = False,
 ) -> RunStore:
     """The store for a runner or a reader: PostgreSQL at `url`, else SQLite at `db_path`."""
     if url is not None:
@@ -1176,7 +1264,7 @@ def open_store(
         return PostgresRunStore(url, readonly=readonly)
     if batch:
         return BatchRunStore(db_path)
-    return SqliteRunStore(db_path, readonly=readonly)
+    return SqliteRunStore(db_path, readonly=readonly, group_commit=group_commit)
 
 
 def list_runs(
