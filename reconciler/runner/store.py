@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
@@ -53,6 +53,7 @@ INTERRUPTED = "the runner stopped during this run (kill, crash or shutdown)"
 FLUSH_EVERY = 5_000  # batch mode: finished rows held in memory before a bulk write
 GROUP_COMMIT_S = 0.005  # a run's start and end wait at most this long for their commit
 REPLICA_ROWS_KEPT_S = 86_400.0  # rows of replicas gone for longer are deleted at a join
+_TICK = timedelta(microseconds=1)
 
 
 def to_text(dt: datetime) -> str:
@@ -334,6 +335,11 @@ class RunStore:
 
     def pass_slot(self, key: str, slot: datetime) -> None:
         """Mark a slot handled without running it (`--missed skip`)."""
+        raise NotImplementedError
+
+    def release(self, claim: Claim) -> None:
+        """Give back a claim whose run never started and whose slot is not due yet (shutdown):
+        its row goes, and the slot may be claimed again, by a replica or the next start."""
         raise NotImplementedError
 
     def try_start(self, run_id: str, at: datetime, limit: int) -> StartResult:
@@ -716,6 +722,21 @@ class SqlRunStore(RunStore):
                 "AND (last_slot IS NULL OR last_slot < ?)",
                 (text, key, text),
             )
+
+    def release(self, claim: Claim) -> None:
+        before = to_text(claim.scheduled_for - _TICK)  # every earlier slot stays handled
+        with self._guard("cannot write"), self._tx() as db:
+            gone = self._ex(
+                db,
+                "DELETE FROM runs WHERE run_id = ? AND status = 'running' AND started_at IS NULL",
+                (claim.run_id,),
+            ).rowcount
+            if gone:
+                self._ex(
+                    db,
+                    "UPDATE schedule_state SET last_slot = ? WHERE schedule = ? AND last_slot = ?",
+                    (before, claim.schedule, to_text(claim.scheduled_for)),
+                )
 
     def try_start(self, run_id: str, at: datetime, limit: int) -> StartResult:
         with self._guard("cannot write"), self._later() as db:
@@ -1176,6 +1197,12 @@ class BatchRunStore(RunStore):
 
     def try_start(self, run_id: str, at: datetime, limit: int) -> StartResult:
         return "started"
+
+    def release(self, claim: Claim) -> None:
+        self._pending.pop(claim.run_id, None)
+        state = self._states.get(claim.schedule)
+        if state is not None and state.last_slot == claim.scheduled_for:
+            self._save(replace(state, last_slot=claim.scheduled_for - _TICK))
 
     def finish(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
@@ -14,8 +15,10 @@ from reconciler.errors import RunnerError
 from reconciler.runner.postgres import PostgresRunStore
 from reconciler.runner.semantics import after_run
 from reconciler.runner.store import (
+    GROUP_COMMIT_S,
     BatchRunStore,
     Claim,
+    Offer,
     RunRecord,
     SqliteRunStore,
     SqlRunStore,
@@ -222,3 +225,50 @@ def test_an_in_memory_batch_store_keeps_state_but_no_history() -> None:
         assert store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0) is None
         with pytest.raises(RunnerError, match="keeps no run history"):
             store.list_runs()
+
+
+def test_a_burst_is_claimed_in_one_call_and_a_foreign_row_still_wins(store: SqlRunStore) -> None:
+    slot = T0 + timedelta(seconds=1)
+    foreign = RunRecord("run_foreign", "a", "scheduler", slot, T0, T0, 0, "ok", "", None, None)
+    store.write_batch([foreign], [])  # a row the watermark never saw (as a simulation writes)
+    got = store.claim_many(
+        [Offer("a", slot, "scheduler", "none", T0), Offer("b", slot, "scheduler", "none", T0)]
+    )
+    assert got[0] is None and isinstance(got[1], Claim)
+    assert [r.run_id for r in store.list_runs("a")] == ["run_foreign"]
+
+
+def test_a_claim_given_back_can_be_claimed_again_and_nothing_before_it(store: SqlRunStore) -> None:
+    store.pass_slot("a", T0 + timedelta(seconds=1))
+    claim = store.claim("a", T0 + timedelta(seconds=5), "scheduler", "none", T0)
+    assert isinstance(claim, Claim)
+    store.release(claim)
+    assert store.get_run(claim.run_id) is None
+    # Every slot before it was handled when it was claimed: still handled.
+    assert store.claim("a", T0 + timedelta(seconds=4), "scheduler", "none", T0) is None
+    again = store.claim("a", T0 + timedelta(seconds=5), "scheduler", "none", T0)
+    assert isinstance(again, Claim)
+    assert store.claim("a", T0 + timedelta(seconds=1), "scheduler", "none", T0) is None
+    assert store.try_start(again.run_id, T0, 3) == "started"
+    store.release(again)  # started: not given back
+    kept = store.get_run(again.run_id)
+    assert kept is not None and kept.status == "running"
+
+
+def test_group_commit_commits_claims_at_once_and_runs_within_moments(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with SqliteRunStore(path, group_commit=True) as store:
+        store.sync_states([("a", "s", "d")], T0)
+        claim = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "none", T0)
+        assert isinstance(claim, Claim)
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT status FROM runs").fetchall() == [("running",)]  # durable
+        assert store.try_start(claim.run_id, T0 + timedelta(seconds=1), 3) == "started"
+        store.finish(claim, "ok", output="x", error=None, started_at=T0, completed_at=T0)
+        assert store.get_run(claim.run_id).status == "ok"  # type: ignore[union-attr]
+        deadline = time.monotonic() + 2
+        while other.execute("SELECT status FROM runs").fetchone()[0] != "ok":
+            assert time.monotonic() < deadline, "the group was never committed"
+            time.sleep(0.002)
+        assert time.monotonic() < deadline - 2 + GROUP_COMMIT_S + 0.5
+        other.close()
