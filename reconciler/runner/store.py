@@ -52,6 +52,7 @@ OUTPUT_COLUMN_LIMIT = 1_000_000
 INTERRUPTED = "the runner stopped during this run (kill, crash or shutdown)"
 FLUSH_EVERY = 5_000  # batch mode: finished rows held in memory before a bulk write
 GROUP_COMMIT_S = 0.005  # a run's start and end wait at most this long for their commit
+CHECKPOINT_EVERY_S = 1.0  # the live runner's WAL goes into the file this often, at most
 REPLICA_ROWS_KEPT_S = 86_400.0  # rows of replicas gone for longer are deleted at a join
 _TICK = timedelta(microseconds=1)
 
@@ -992,7 +993,17 @@ class SqliteRunStore(SqlRunStore):
             if isinstance(exc, RunnerError):
                 raise
             raise RunnerError(f"cannot open the runs database {self.location}: {exc}") from None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._unsynced = False  # commits since the last checkpoint
         if group_commit and not readonly:
+            if self.path is not None:
+                # A checkpoint copies the WAL into the file and syncs it: slow on a busy disk,
+                # and SQLite's automatic one runs inside a commit, with the store held. The
+                # flusher runs it instead, on a connection of its own, beside claims and starts.
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = sqlite3.connect(
+                    self.path, timeout=10.0, check_same_thread=False
+                )
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="schedctl-commit", daemon=True
             )
@@ -1024,25 +1035,38 @@ class SqliteRunStore(SqlRunStore):
             if commit:
                 self._db.execute("COMMIT")
                 self._pending = False
+                self._unsynced = True
             elif not self._pending:
                 self._pending = True
                 self._wake.set()
 
     def _flush_loop(self) -> None:
+        checkpointed = time.monotonic()
         while True:
-            self._wake.wait()
+            # Idle with nothing to checkpoint: no timeout, no wake-ups.
+            self._wake.wait(CHECKPOINT_EVERY_S if self._unsynced else None)
             if self._closing:
                 return
-            time.sleep(GROUP_COMMIT_S)  # let the rest of a burst join this commit
-            with self._lock:
-                self._wake.clear()
-                self._commit_pending()
+            if self._wake.is_set():
+                time.sleep(GROUP_COMMIT_S)  # let the rest of a burst join this commit
+                with self._lock:
+                    self._wake.clear()
+                    self._commit_pending()
+            due = time.monotonic() - checkpointed >= CHECKPOINT_EVERY_S
+            if self._checkpointer is not None and self._unsynced and due:
+                checkpointed = time.monotonic()
+                self._unsynced = False
+                try:  # PASSIVE: never waits for, nor blocks, the runner's own connection
+                    self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    logging.getLogger("reconciler.runner").debug("checkpoint: %s", exc)
 
     def _commit_pending(self) -> None:
         """With the lock held."""
         if not self._pending:
             return
         self._pending = False
+        self._unsynced = True
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:  # the disk is full or gone: those runs stay open
@@ -1076,6 +1100,8 @@ class SqliteRunStore(SqlRunStore):
         with self._lock:
             self._commit_pending()
             self._db.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # the last connection out checkpoints the rest
 
 
 # -- the batch store (`--simulate`) ------------------------------------------------------------
