@@ -207,7 +207,9 @@ class Runner:
         self._owns_executor = executor is None
         self._closed = False
         self.inline = self.clock.virtual if inline is None else inline  # simulate: no threads
-        self._ahead = not self.clock.virtual
+        # Not on a shared store: there the replica claiming furthest ahead would take every
+        # slot, and the others would only wait for its death.
+        self._ahead = not self.clock.virtual and options.store_url is None
         self._claim_cost = _CLAIM_COST_START  # seconds per claim, a moving average
         self._at: dict[float, int] = {}  # heap items per instant: how big the next burst is
         self._on_run = on_run
