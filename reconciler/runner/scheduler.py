@@ -344,9 +344,13 @@ class Runner:
             began = time.perf_counter()
             for at in range(0, len(due), _CLAIM_CHUNK):
                 ready += self._claim(due[at : at + _CLAIM_CHUNK])
-            self._claim_cost += ((time.perf_counter() - began) / len(due) - self._claim_cost) / 4
             with self._cond:
                 self._push_next(due, now)
+            if not self._ahead:  # everything claimed is due
+                for entry, claim in ready:
+                    self._dispatch(entry, claim)
+                continue
+            self._claim_cost += ((time.perf_counter() - began) / len(due) - self._claim_cost) / 4
             for entry, claim in ready:  # in slot order, as popped
                 if not self._sleep_until(claim.scheduled_for):
                     self.store.release(claim)  # claimed ahead, not due yet: someone else's
