@@ -15,6 +15,19 @@ Figures:
             wait is the queue in front of 3 workers, not the scheduler.
   simulate  a week of 1,000 schedules (the mix below) on the virtual clock: <= 5 s.
 
+Side by side with APScheduler 3.11 (BackgroundScheduler, CronTrigger, memory job store, its
+default pool of 10 threads), each in a fresh process, on the same 100 files of 10,000 cron
+schedules (200 of them `* * * * *`, the rest at random daily minutes):
+  load      from the files to a started scheduler. APScheduler gets the files through
+            PyYAML's C loader (it has no file format of its own); schedctl loads, validates,
+            syncs 10,000 state rows in runs.db (SQLite, every claim committed) and plans.
+  memory    the whole process's peak resident memory after that.
+  lateness  started - scheduled, over the 200 fires of one minute boundary (two without
+            --quick), print executor / an empty job; p99.
+  (info)    APScheduler with the jobs built in Python, no files: its own floor.
+PostgreSQL claims: three processes offering the same slots to one throw-away server
+(tests/pgserver.py), each claim a committed row, each closed at once: claims per second.
+
 The schedule mix, for load and simulate: 35 % daily, 15 % weekdays, 15 % weekly, 5 % monthly,
 10 % hourly cron, 15 % every 15m..6h, 3 % every 5m, 2 % one-shot; zones from a short list.
 """
@@ -37,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.common, tests.pgserver
 
 LIMITS = {
     "load_s": 2.0,
@@ -220,7 +235,241 @@ def phase_simulate(root: Path) -> dict[str, Any]:
     }
 
 
-def run_phase(name: str, root: Path, *extra: str) -> dict[str, Any]:
+# -- side by side with APScheduler 3.11 (the `bench` extra) ------------------------------------
+
+HOT = 200  # schedules firing at every measured minute boundary
+CLAIMS_NEEDED = 30.0  # claims/s of the replica test: 300 schedules every 10 s
+DAYS = ["*", "1-5", "1,3,5", "0,6"]
+
+
+def cron_docs(n: int, rng: random.Random, hot_cron: str) -> list[dict[str, Any]]:
+    """n cron schedules: HOT of them `hot_cron`, the rest at a random minute of the day."""
+    docs = []
+    for i in range(n):
+        cron = (
+            hot_cron
+            if i < HOT
+            else f"{rng.randrange(60)} {rng.randrange(24)} * * {rng.choice(DAYS)}"
+        )
+        docs.append({"name": f"cron-{i:05d}", "schedule": {"cron": cron, "timezone": rng.choice(ZONES)},
+                     "action": {"prompt": f"Summarise what changed for team {i % 97} since the last run."}})  # fmt: skip
+    return docs
+
+
+def _boundaries(count: int, parity: int | None, after: float) -> list[float]:
+    """The next `count` minute boundaries (epoch seconds) at least 3 s after `after`, every
+    other minute when `parity` is given (0 even, 1 odd minutes)."""
+    out: list[float] = []
+    t = (int(after + 3) // 60 + 1) * 60
+    while len(out) < count:
+        if parity is None or (t // 60) % 2 == parity:
+            out.append(float(t))
+        t += 60
+    return out
+
+
+def _late_ms(starts: list[float], boundaries: list[float]) -> list[float]:
+    late = []
+    for t in starts:
+        edge = max((b for b in boundaries if b <= t), default=None)
+        if edge is not None and t - edge < 30:
+            late.append((t - edge) * 1000)
+    return sorted(late)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def phase_aps(root: Path, boundaries: int, parity: int | None, from_files: bool) -> dict[str, Any]:
+    """APScheduler: the files (C YAML loader) or the same list in Python -> a started scheduler."""
+    started = time.perf_counter()
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    fired: list[float] = []
+
+    def job(name: str) -> None:
+        fired.append(time.time())
+
+    if from_files:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        docs = [d for f in sorted((root / "schedules").glob("*.yaml"))
+                for d in yaml.load_all(f.read_text(), Loader=loader)]  # fmt: skip
+    else:
+        docs = cron_docs(10_000, random.Random(1), "* * * * *")
+    scheduler = BackgroundScheduler()
+    for d in docs:
+        spec = d["schedule"]
+        trigger = CronTrigger.from_crontab(spec["cron"], timezone=spec.get("timezone", "UTC"))
+        scheduler.add_job(job, trigger, args=[d["name"]], id=d["name"], name=d["name"])
+    scheduler.start()
+    load_s, rss = time.perf_counter() - started, _rss_mb()
+    assert len(scheduler.get_jobs()) == 10_000
+    edges = _boundaries(boundaries, parity, time.time())
+    if boundaries:
+        time.sleep(max(0.0, edges[-1] + 5 - time.time()))
+    scheduler.shutdown(wait=True)
+    late = _late_ms(fired, edges)
+    return {"load_s": load_s, "rss_mb": rss, **_late_figures(late)}
+
+
+def _late_figures(late: list[float]) -> dict[str, Any]:
+    if not late:
+        return {"late_fires": 0}
+    return {"late_p50_ms": statistics.median(late), "late_p99_ms": late[int(0.99 * (len(late) - 1))],
+            "late_max_ms": late[-1], "late_fires": len(late)}  # fmt: skip
+
+
+def phase_schedctl(root: Path, boundaries: int, parity: int | None) -> dict[str, Any]:
+    """`schedctl run` on the files: load, validate, runs.db in SQLite, a started runner."""
+    started = time.perf_counter()
+    os.chdir(root)
+    from reconciler.runner import Runner, RunnerOptions, list_runs, load_selection
+
+    db = root / ".schedctl" / "runs.db"
+    selection = load_selection([], None, None)
+    runner = Runner(selection.schedules, RunnerOptions(db_path=db))
+    runner.start()
+    serving = threading.Thread(target=runner.serve)
+    serving.start()
+    load_s, rss = time.perf_counter() - started, _rss_mb()
+    assert not selection.errors and len(selection.schedules) == 10_000, selection.errors[:3]
+    edges = _boundaries(boundaries, parity, time.time())
+    if boundaries:
+        time.sleep(max(0.0, edges[-1] + 5 - time.time()))
+    runner.stop()
+    serving.join()
+    runner.shutdown()
+    runs = list_runs(db, None, 1_000_000) if boundaries else []
+    starts = [r.started_at.timestamp() for r in runs if r.status == "ok" and r.started_at]
+    late = [
+        (r.started_at - r.scheduled_for).total_seconds() * 1000
+        for r in runs
+        if r.status == "ok" and r.started_at and r.scheduled_for
+        and r.scheduled_for.timestamp() in edges
+    ]  # fmt: skip
+    assert len(late) >= len(_late_ms(starts, edges)) * 0.9  # the fires are the boundary's
+    return {
+        "load_s": load_s,
+        "rss_mb": rss,
+        "db_mb": db.stat().st_size / 1e6,
+        **_late_figures(sorted(late)),
+    }
+
+
+def phase_claims(url: str, seconds: float, barrier_at: float) -> dict[str, Any]:
+    """One replica offering slot after slot of 1,000 schedules, as fast as it can."""
+    from reconciler.runner.postgres import PostgresRunStore
+    from reconciler.runner.store import Claim
+
+    store = PostgresRunStore(url)
+    store.join("runner", 30)
+    keys = [f"k{i:04d}" for i in range(1_000)]
+    store.sync_states([(k, "spec", "def") for k in keys], WEEK_START)
+    time.sleep(max(0.0, barrier_at - time.time()))
+    won = offered = 0
+    end = time.monotonic() + seconds
+    slot = WEEK_START
+    while time.monotonic() < end:
+        slot += timedelta(seconds=1)
+        for key in keys:
+            offered += 1
+            got = store.claim(key, slot, "scheduler", "none", slot)
+            if isinstance(got, Claim):
+                won += 1
+                store.finish(got, "ok", output="", error=None, started_at=slot, completed_at=slot)
+            if time.monotonic() >= end:
+                break
+    store.leave(datetime.now(timezone.utc))
+    store.close()
+    return {"won": won, "offered": offered, "seconds": seconds}
+
+
+def measure_claims(seconds: float = 5.0, replicas: int = 3) -> dict[str, Any]:
+    """Claims per second of `replicas` processes on one throw-away PostgreSQL (none: no server)."""
+    from tests.pgserver import PgServer, missing_reason
+
+    if missing_reason() is not None:
+        return {"claims_skipped": missing_reason()}
+    server = PgServer()
+    try:
+        server.start()
+        url = server.database("bench")
+        from reconciler.runner.postgres import PostgresRunStore
+
+        PostgresRunStore(url).close()  # the schema, once, before the race
+        at = time.time() + 3
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    "claims",
+                    url,
+                    "--seconds",
+                    str(seconds),
+                    "--at",
+                    str(at),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(replicas)
+        ]
+        results = [json.loads((p.communicate()[0] or "{}").strip().splitlines()[-1]) for p in procs]
+    finally:
+        server.stop()
+    won = sum(r["won"] for r in results)
+    return {"claims_per_s": won / seconds, "claim_offers_per_s": sum(r["offered"] for r in results) / seconds,
+            "claim_replicas": replicas}  # fmt: skip
+
+
+def measure_side_by_side(quick: bool = False) -> dict[str, Any]:
+    """Load and memory one process at a time; lateness with both up, bursting in turn."""
+    boundaries = 1 if quick else 2
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="schedctl-bench-aps-") as tmp:
+        root = Path(tmp)
+        for name, cron in (("even", "*/2 * * * *"), ("odd", "1-59/2 * * * *")):
+            write_project(root / name, cron_docs(10_000, random.Random(1), cron))
+        for key, args in (("aps", ["aps", str(root / "even")]), ("aps_code", ["aps-code", str(root / "even")]),
+                          ("sc", ["schedctl", str(root / "odd")])):  # fmt: skip
+            got = run_phase(*args, "--boundaries", "0")
+            out |= {f"{key}_{k}": v for k, v in got.items()}
+        late = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    name,
+                    folder,
+                    "--boundaries",
+                    str(boundaries),
+                    "--parity",
+                    parity,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, folder, parity in (
+                ("aps", str(root / "even"), "0"),
+                ("schedctl", str(root / "odd"), "1"),
+            )
+        ]
+        for key, proc in zip(("aps", "sc"), late, strict=True):
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit(f"lateness phase failed:\n{stderr}")
+            got = json.loads(stdout.strip().splitlines()[-1])
+            out |= {f"{key}_{k}": v for k, v in got.items() if k.startswith("late")}
+    return out
+
+
+def run_phase(name: str, root: Path | str, *extra: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--phase", name, str(root), *extra],
         capture_output=True,
@@ -248,8 +497,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> list[Any]:
-    """The figures as bench.common Results (issue limits as the reference), for run_all."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    """The figures as bench.common Results (issue limits or APScheduler as the reference)."""
     from bench.common import Result
 
     figures = measure(quick)
@@ -260,10 +508,31 @@ def run(quick: bool = False) -> list[Any]:
         ("runner: fire lateness p99", "lateness_p99_ms", "ms"),
         ("runner: simulated week of 1,000 schedules", "simulate_s", "s"),
     ]
-    return [
+    results = [
         Result(label, figures[key], LIMITS[key], unit, LIMITS[key], "issue figure", absolute=True)
         for label, key, unit in rows
     ]
+    return results + side_by_side_results(measure_side_by_side(quick) | measure_claims())
+
+
+def side_by_side_results(f: dict[str, Any]) -> list[Any]:
+    from bench.common import Result
+
+    aps = "APScheduler 3.11, same files"
+    out = [
+        Result("runner vs APScheduler: load 10,000 cron schedules", f["sc_load_s"], f["aps_load_s"], "s", 1.0, aps),
+        Result("runner vs APScheduler: peak resident memory", f["sc_rss_mb"], f["aps_rss_mb"], "MB", 1.0, aps),
+        Result("runner vs APScheduler: lateness p99, 200 due at once", f["sc_late_p99_ms"], f["aps_late_p99_ms"],
+               "ms", 1.0, aps),
+        Result("runner vs APScheduler (info): load", f["sc_load_s"], f["aps_code_load_s"], "s", float("inf"),
+               "APScheduler, jobs built in Python"),
+        Result("runner vs APScheduler (info): memory", f["sc_rss_mb"], f["aps_code_rss_mb"], "MB", float("inf"),
+               "APScheduler, jobs built in Python"),
+    ]  # fmt: skip
+    if "claims_per_s" in f:
+        out.append(Result("runner: PostgreSQL claims/s, 3 replicas", f["claims_per_s"], CLAIMS_NEEDED, "/s",
+                          CLAIMS_NEEDED, "300 schedules every 10 s", absolute=True, higher_is_better=True))  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -273,12 +542,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--phase", nargs=2, metavar=("NAME", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    parser.add_argument("--boundaries", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--parity", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--at", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         name, folder = args.phase
         root = Path(folder)
         result = {"load": lambda: phase_load(root, args.seconds), "lateness": lambda: phase_lateness(root, args.seconds),
-                  "simulate": lambda: phase_simulate(root)}[name]()  # fmt: skip
+                  "simulate": lambda: phase_simulate(root),
+                  "aps": lambda: phase_aps(root, args.boundaries, args.parity, from_files=True),
+                  "aps-code": lambda: phase_aps(root, args.boundaries, args.parity, from_files=False),
+                  "schedctl": lambda: phase_schedctl(root, args.boundaries, args.parity),
+                  "claims": lambda: phase_claims(folder, args.seconds, args.at)}[name]()  # fmt: skip
         print(json.dumps(result))
         return
 
@@ -309,6 +585,12 @@ def main() -> None:
     print(
         f"  (info) burst of 100 fires at one instant, 3 workers: p99 {figures['burst_p99_ms']:.1f} ms over {figures['burst_fires']} fires"
     )
+    side = measure_side_by_side(quick=args.quick) | measure_claims()
+    print(json.dumps(side, indent=1))
+    for r in side_by_side_results(side):
+        failed |= not r.ok
+        print(f"  {r.name:<52} {r.measured:>9.2f} {r.unit:<3} vs {r.reference:>9.2f} ({r.reference_name}): "
+              f"ratio {r.ratio:.3f} {'ok' if r.ok else 'OVER'}")  # fmt: skip
     raise SystemExit(1 if failed else 0)
 
 

@@ -982,6 +982,51 @@ def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
         echo(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
+def store_options(func: Any) -> Any:
+    """`--store URL` / `--store-env VAR`: the runs database on PostgreSQL (replicas)."""
+    func = click.option(
+        "--store-env",
+        metavar="VAR",
+        help="Read the --store URL from this environment variable (keeps a password out of "
+        "`ps` and shell history).",
+    )(func)
+    return click.option(
+        "--store",
+        metavar="URL",
+        help="Runs database on PostgreSQL, shared by replicas: postgresql://user@host/db "
+        "(instead of the SQLite --db).",
+    )(func)
+
+
+def _store_url(store: str | None, store_env: str | None, db: str | None) -> str | None:
+    """The PostgreSQL URL from --store or --store-env, checked; None: SQLite."""
+    from reconciler.runner.postgres import has_password
+    from reconciler.runner.store import is_url
+
+    if store and store_env:
+        fail("--store and --store-env both name the runs database: give one")
+    if (store or store_env) and db:
+        fail("--db is the SQLite runs database, --store the PostgreSQL one: give one")
+    if store_env:
+        url = os.environ.get(store_env, "").strip()
+        if not url:
+            fail(f"--store-env {store_env}: the environment variable {store_env} is not set "
+                 "(export it as postgresql://user:password@host/db)")  # fmt: skip
+        where = f"the environment variable {store_env}"
+    elif store:
+        url, where = store, "--store"
+    else:
+        return None
+    if not is_url(url):
+        fail(f"{where}: expected a PostgreSQL URL such as postgresql://schedctl@db.internal/schedctl "
+             "(for SQLite, use --db FILE)")  # fmt: skip
+    if store and has_password(url):
+        fail("--store: the URL carries a password, which `ps` and the shell history show to "
+             "others; put the URL in an environment variable and pass --store-env VAR, or keep "
+             "the password in PGPASSWORD or ~/.pgpass")  # fmt: skip
+    return url
+
+
 @cli.command()
 @click.argument("name_or_paths", metavar="[NAME] [PATHS]...", nargs=-1)
 @click.option(
@@ -998,6 +1043,7 @@ def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
 @click.option(
     "--db", "db", type=click.Path(dir_okay=False), help="With --local: the runs database."
 )
+@store_options
 @format_option("reconciler.render.live", "RUNS_FORMATS")
 @common_options
 @wide_option
@@ -1008,6 +1054,8 @@ def runs(
     count: int,
     local: bool,
     db: str | None,
+    store: str | None,
+    store_env: str | None,
     fmt: str,
     wide: bool,
 ) -> None:
@@ -1017,6 +1065,7 @@ def runs(
     Example:
       schedctl runs morning-digest --target local -n 5
       schedctl runs --local
+      schedctl runs --local --store-env SCHEDCTL_STORE_URL
     """
 
     from reconciler.errors import UsageError
@@ -1029,11 +1078,14 @@ def runs(
     name = names[0] if names else None
     config, root, config_file = _config_only(ctx, paths)
     zone = None  # the local runner's history spans schedules: shown in UTC
+    url = _store_url(store, store_env, db)
+    if (store or store_env) and not local:
+        fail("--store and --store-env read the local runner's history: add --local")
     if local:
         from reconciler.runner.store import list_runs
 
         path = db or root / ".schedctl" / "runs.db"  # where `schedctl run` keeps it by default
-        records = [r.to_dict() for r in list_runs(path, name, count)]
+        records = [r.to_dict() for r in list_runs(path, name, count, url=url)]
     else:
         if name is None:
             fail("name a task (or pass --local for the local runner's history)")
@@ -1075,6 +1127,15 @@ def _runner_logging(verbose: int) -> None:
     metavar="FILE",
     type=click.Path(dir_okay=False),
     help="Runs database (default: .schedctl/runs.db next to the config, else in the current directory).",
+)
+@store_options
+@click.option(
+    "--lease",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a replica may fall silent before the others interrupt its runs "
+    "(renewed every third of it).",
 )
 @click.option(
     "--executor",
@@ -1141,7 +1202,8 @@ def _runner_logging(verbose: int) -> None:
 @common_options
 @pass_ctx
 def run_cmd(
-    ctx: Context, paths: tuple[str, ...], db: str | None, executor: str,
+    ctx: Context, paths: tuple[str, ...], db: str | None, store: str | None,
+    store_env: str | None, lease: float, executor: str,
     max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
     once: str | None, window: str | None, fmt: str,
 ) -> int:  # fmt: skip
@@ -1150,7 +1212,8 @@ def run_cmd(
     Which schedules: with --target T, those resolved for T; without, each key once, as
     resolved for the default target (the first of defaults.targets, else the first target).
     Every run is a row in the runs database (`schedctl runs --local`) and its output is kept
-    under .schedctl/artifacts/RUN_ID/. Intervals under a minute are allowed locally (with a
+    under .schedctl/artifacts/RUN_ID/. With --store (PostgreSQL) any number of replicas share
+    the database, and each slot fires once across them. Intervals under a minute are allowed locally (with a
     warning). Ctrl-C or SIGTERM: no new runs, running ones finish within --grace, exit 0.
 
     --simulate FROM..UNTIL fires what falls from FROM (included) to UNTIL (not included; ISO
@@ -1164,6 +1227,7 @@ def run_cmd(
       schedctl run --executor 'command:./agent.sh' --max-concurrent 5 --watch
       schedctl run --once morning-digest
       schedctl run --simulate 2026-01-05..+7d --format json
+      SCHEDCTL_STORE_URL=postgresql://… schedctl run --store-env SCHEDCTL_STORE_URL
     """
     import json
     from datetime import datetime, timezone
@@ -1174,8 +1238,9 @@ def run_cmd(
 
     request = RunRequest(
         paths=paths, config=ctx.config, targets=ctx.targets, watch=watch, once=once,
-        window=window, db=db, executor=executor, max_concurrent=max_concurrent, missed=missed,
-        semantics=semantics, timeout=timeout, grace=grace, fmt=fmt,
+        window=window, db=db, store_url=_store_url(store, store_env, db), lease=lease,
+        executor=executor, max_concurrent=max_concurrent, missed=missed, semantics=semantics,
+        timeout=timeout, grace=grace, fmt=fmt,
     )  # fmt: skip
     _runner_logging(ctx.verbose)
     selection = runner.load_selection(paths, request.config, request.target)

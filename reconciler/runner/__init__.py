@@ -3,10 +3,11 @@
     run_schedules(selection, options, ...)   serve until Ctrl-C / SIGTERM (optionally --watch)
     run_once(selection, name, options)       `--once NAME`: one manual run, now
     simulate(schedules, start, until, ...)   `--simulate`: a virtual clock, no waiting
-    list_runs(db_path, name, limit)          `schedctl runs --local`
+    list_runs(db_path, name, limit, url=)    `schedctl runs --local [--store URL]`
 
-Modules: scheduler (the heap loop, Runner), store (SQLite), executors, semantics (platform
-rules), clock (real and virtual time), project (which schedules; --watch), report (text).
+Modules: scheduler (the heap loop, Runner), store (the runs database: SQLite, batch),
+postgres (the same on PostgreSQL, for replicas), executors, semantics (platform rules),
+clock (real and virtual time), project (which schedules; --watch), report (text).
 """
 
 from __future__ import annotations
@@ -27,22 +28,33 @@ from reconciler.runner.project import Selection, Watcher, load_selection, reload
 from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import MissedPolicy, Runnable, Runner, RunnerOptions
 from reconciler.runner.semantics import semantics_for_platform
-from reconciler.runner.store import RunRecord, ScheduleState, Store, list_runs
+from reconciler.runner.store import (
+    BatchRunStore,
+    RunRecord,
+    RunStore,
+    ScheduleState,
+    SqliteRunStore,
+    list_runs,
+    open_store,
+)
 
 __all__ = [
+    "BatchRunStore",
     "Executor",
     "MissedPolicy",
     "Outcome",
     "RunContext",
     "RunRecord",
+    "RunStore",
     "Runnable",
     "Runner",
     "RunnerOptions",
     "ScheduleState",
     "Selection",
-    "Store",
+    "SqliteRunStore",
     "list_runs",
     "load_selection",
+    "open_store",
     "parse_executor",
     "run_once",
     "run_schedules",

@@ -25,6 +25,8 @@ class RunRequest:
     once: str | None
     window: str | None
     db: str | None
+    store_url: str | None  # PostgreSQL, shared by replicas; None: SQLite (--db)
+    lease: float
     executor: str
     max_concurrent: int
     missed: str
@@ -38,6 +40,10 @@ class RunRequest:
             raise UsageError("run takes one --target")
         if sum(map(bool, (self.watch, self.once, self.window))) > 1:
             raise UsageError("--watch, --once and --simulate do not go together")
+        if self.store_url and self.window:
+            raise UsageError(
+                "--simulate runs on a private clock: it writes to no shared --store (use --db FILE)"
+            )
 
     @property
     def target(self) -> str | None:
@@ -65,6 +71,8 @@ class RunRequest:
         default_db = None if self.mode == "simulate" else selection.root / ".schedctl" / "runs.db"
         return RunnerOptions(
             db_path=Path(self.db) if self.db else default_db,
+            store_url=self.store_url,
+            lease=self.lease,
             executor=self.executor,
             max_concurrent=self.max_concurrent,
             missed="skip" if self.missed == "skip" else "once",

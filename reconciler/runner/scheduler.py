@@ -3,7 +3,7 @@
 One loop serves the live runner (RealClock, a bounded pool of worker threads) and
 `--simulate` (VirtualClock, runs executed inline): time is the only difference.
 
-Locks: `_cond` guards the heap and the entries; the Store has its own lock. Code holding the
+Locks: `_cond` guards the heap and the entries; the store has its own lock. Code holding the
 store lock never takes `_cond`, so the two cannot deadlock.
 """
 
@@ -35,7 +35,15 @@ from reconciler.runner.executors import (
     parse_executor,
 )
 from reconciler.runner.semantics import after_run, semantics_for_platform
-from reconciler.runner.store import Claim, RunRecord, RunStatus, ScheduleState, Store
+from reconciler.runner.store import (
+    Claim,
+    Offer,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    ScheduleState,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from reconciler.model import Schedule
@@ -46,6 +54,20 @@ MissedPolicy = Literal["once", "skip"]
 _TICK = timedelta(microseconds=1)
 # After the grace period and cancel_all(), how long workers get to record how their runs ended.
 _CANCEL_WAIT_SECONDS = 5.0
+# A worker whose run waits for a free place under --max-concurrent (held by other replicas)
+# looks again this often; a run finishing here wakes it at once.
+_START_POLL_SECONDS = 0.1
+# Fires due at one instant are claimed this many to a transaction: one commit for many claims,
+# while the first runs of a burst still start after one small commit.
+_CLAIM_CHUNK = 16
+# On the real clock, the fires of one instant are claimed ahead of it by about the time their
+# claims take (as Quartz's JDBC store acquires triggers ahead of their fire time), so a
+# burst's claims are committed when its instant comes and its runs start at once: a single
+# fire about a millisecond ahead, a burst of hundreds at most _CLAIM_AHEAD_MAX. A claim still
+# precedes its run; at shutdown a slot claimed ahead and not yet due is given back, and a
+# runner killed in that moment leaves it claimed, recorded interrupted like any claimed slot.
+_CLAIM_AHEAD_MAX = 0.1  # seconds
+_CLAIM_COST_START = 0.0005  # seconds per claim until measured
 
 
 class Runnable(Protocol):
@@ -64,6 +86,8 @@ class Runnable(Protocol):
 @dataclass(frozen=True)
 class RunnerOptions:
     db_path: Path | None = None  # None: an in-memory database (nothing written)
+    store_url: str | None = None  # postgresql://…: replicas share it (db_path is then unused)
+    lease: float = 30.0  # seconds a silent replica keeps its runs before another takes over
     executor: str = "print"
     max_concurrent: int = 3
     missed: MissedPolicy = "once"
@@ -78,6 +102,9 @@ class RunnerOptions:
         if self.artifacts_dir is not None:
             return self.artifacts_dir
         return None if self.db_path is None else self.db_path.parent / "artifacts"
+
+    def sqlite_path(self) -> Path | None:
+        return None if self.store_url is not None else self.db_path
 
 
 def fingerprints(item: Runnable) -> tuple[str, str]:
@@ -111,6 +138,27 @@ class _Entry:
     @property
     def schedule(self) -> Schedule:
         return self.item.schedule
+
+
+@dataclass(frozen=True)
+class _Due:
+    entry: _Entry
+    slot: datetime
+    skip: str | None  # why this tick is recorded as skipped, not run
+    gen: int  # the entry's generation when popped
+    next: datetime | None  # the fire after it, when known without computing
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """A run that ended (or never started), for the closer to record."""
+
+    entry: _Entry
+    claim: Claim
+    outcome: Outcome
+    started: datetime
+    completed: datetime
+    executed: bool  # False: not started (shutdown came first): no artifacts
 
 
 class _RunLock:
@@ -165,11 +213,18 @@ class Runner:
         self._owns_executor = executor is None
         self._closed = False
         self.inline = self.clock.virtual if inline is None else inline  # simulate: no threads
+        # Not on a shared store: there the replica claiming furthest ahead would take every
+        # slot, and the others would only wait for its death.
+        self._ahead = not self.clock.virtual and options.store_url is None
+        self._claim_cost = _CLAIM_COST_START  # seconds per claim, a moving average
+        self._at: dict[float, int] = {}  # heap items per instant: how big the next burst is
         self._on_run = on_run
         self._items = list(schedules)
         self._artifacts = options.artifacts()
         self._withheld = options.withheld_env
-        self._cond = threading.Condition()  # an RLock: a signal handler may take it re-entrantly
+        lock = threading.RLock()  # re-entrant: a signal handler may take it
+        self._cond = threading.Condition(lock)  # the heap, the entries, stopping: wakes serve()
+        self._settled = threading.Condition(lock)  # a run ended or stopping: wakes its waiters
         self._heap: list[tuple[float, str, int, int, datetime]] = []  # (ts, key, seq, gen, slot)
         self._seq = 0
         self._entries: dict[str, _Entry] = {}
@@ -178,16 +233,20 @@ class Runner:
         self._hurry = False
         self._queue: queue.SimpleQueue[tuple[_Entry, Claim] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        self._closer: threading.Thread | None = None
+        self._closer_queue: queue.SimpleQueue[_Ran | None] = queue.SimpleQueue()
         self._emit_lock = threading.Lock()
         self._lock: _RunLock | None = None
-        self._store: Store | None = None
+        self._store: RunStore | None = None
         self._include_now = False  # `--simulate`: a slot at the window's start is due
+        self._beat_stop = threading.Event()
+        self._beat: threading.Thread | None = None
         self.counters = _Counters()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
+    def store(self) -> RunStore:
         if self._store is None:
             raise RunnerError("the runner has not started")
         return self._store
@@ -195,15 +254,17 @@ class Runner:
     def start(
         self, *, exclusive: bool = True, plan: bool = True, include_now: bool = False
     ) -> None:
-        """Open the database, interrupt what a dead runner left running, and plan every fire.
+        """Open the database, interrupt what dead runners left running, and plan every fire.
 
-        `exclusive`: hold the database's lock for the whole run (the scheduler). Without it
-        (`--once`), stale runs are recovered only when no runner holds the lock.
+        `exclusive`: a runner serving schedules (SQLite: hold the file's lock for the whole
+        run). Without it (`--once`), stale runs are recovered only when no runner holds it.
         `plan`: schedule fires (and say why some will not); `--once` only needs the entries.
         `include_now`: a slot at the clock's start fires too (`--simulate` includes FROM).
+        On PostgreSQL there is no file lock: every process holds a lease instead, and the
+        runs of one whose lease ran out are interrupted by the others.
         """
         self._include_now = include_now
-        db = self.options.db_path
+        db = self.options.sqlite_path()
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -211,11 +272,13 @@ class Runner:
             except RunnerError:
                 if exclusive:
                     raise
-        # Batch (one transaction, no "still running" lookups) only where runs are inline and
-        # time is virtual: `--simulate`. Everything else commits each step before the next.
-        self._store = Store(db, batch=self.clock.virtual and self.inline)
+        # Batch (state in memory, rows in bulk) only where runs are inline and time is
+        # virtual: `--simulate`. Everything else commits each step before the next.
+        batch = self.clock.virtual and self.inline
+        live = exclusive and not self.clock.virtual and not self.inline
+        self._store = open_store(db, self.options.store_url, batch=batch, group_commit=live)
         now = self.clock.now()
-        if db is None or self._lock is not None:
+        if self.options.store_url is None and (db is None or self._lock is not None):
             for run_id in self.store.recover(now):
                 log.warning(
                     "run %s was interrupted (the runner stopped during it); its slot is not fired again",
@@ -224,16 +287,51 @@ class Runner:
         if not exclusive and self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self.store.durable:
+            replica = self.store.join("runner" if exclusive else "once", self.options.lease)
+            log.debug("replica %s, lease %gs", replica, self.options.lease)
+            self._renew()  # take over replicas that died while none was looking
+            if not self.clock.virtual:
+                self._beat = threading.Thread(
+                    target=self._heartbeat, name="schedctl-lease", daemon=True
+                )
+                self._beat.start()
         with self._cond, gc_paused():
             self._install(self._items, now, at_start=True, plan=plan)
         for item in self._items:
             for note in self.semantics.notes(item.schedule) if plan else ():
                 log.warning("%s: %s (--semantics %s)", item.key, note, self.semantics.name)
         if not self.inline:
+            self._closer = threading.Thread(
+                target=self._close_loop, name="schedctl-close", daemon=True
+            )
+            self._closer.start()
             for i in range(self.options.max_concurrent):
                 worker = threading.Thread(target=self._work, name=f"schedctl-run-{i}", daemon=True)
                 worker.start()
                 self._workers.append(worker)
+
+    def _heartbeat(self) -> None:
+        while not self._beat_stop.wait(self.options.lease / 3):
+            self._renew()
+
+    def _renew(self) -> None:
+        try:
+            rejoined, interrupted = self.store.heartbeat()
+        except RunnerError as exc:  # the database is away: the next beat tries again
+            log.warning("cannot renew this runner's lease: %s", exc)
+            return
+        if rejoined:
+            log.warning(
+                "this runner's lease had run out (paused or cut off for longer than --lease %gs): "
+                "its open runs were marked interrupted by another replica; serving on",
+                self.options.lease,
+            )
+        for run_id in interrupted:
+            log.warning(
+                "run %s was interrupted (its runner's lease ran out); its slot is not fired again",
+                run_id,
+            )
 
     def serve(self, until: datetime | None = None) -> None:
         """Fire what is due, sleep until the next fire; return on stop() or after `until`."""
@@ -242,9 +340,10 @@ class Runner:
                 if self._stopping:
                     return
                 now = self.clock.now()
-                due = self._pop_due(now)
+                lead = self._lead() if until is None else timedelta(0)
+                due = self._pop_due(now + lead)
                 if not due:
-                    deadline = self._heap[0][4] if self._heap else None
+                    deadline = self._heap[0][4] - lead if self._heap else None
                     if until is not None and (deadline is None or deadline > until):
                         if self.clock.virtual or now >= until:
                             return
@@ -253,8 +352,22 @@ class Runner:
                         return  # nothing will ever fire again
                     self.clock.wait(self._cond, deadline)
                     continue
-            for entry, slot, skip_reason in due:
-                self._fire(entry, slot, skip_reason)
+            ready: list[tuple[_Entry, Claim]] = []
+            began = time.perf_counter()
+            for at in range(0, len(due), _CLAIM_CHUNK):
+                ready += self._claim(due[at : at + _CLAIM_CHUNK])
+            with self._cond:
+                self._push_next(due, now)
+            if not self._ahead:  # everything claimed is due
+                for entry, claim in ready:
+                    self._dispatch(entry, claim)
+                continue
+            self._claim_cost += ((time.perf_counter() - began) / len(due) - self._claim_cost) / 4
+            for entry, claim in ready:  # in slot order, as popped
+                if not self._sleep_until(claim.scheduled_for):
+                    self.store.release(claim)  # claimed ahead, not due yet: someone else's
+                    continue
+                self._dispatch(entry, claim)
 
     def stop(self, *, hurry: bool = False) -> None:
         """Take no new runs (safe from a signal handler). `hurry`: skip the grace period."""
@@ -262,11 +375,12 @@ class Runner:
             self._stopping = True
             self._hurry = self._hurry or hurry
             self._cond.notify_all()
+            self._settled.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no run is queued or running; False when `timeout` (seconds) ran out."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._active, timeout)
+        with self._settled:
+            return self._settled.wait_for(lambda: not self._active, timeout)
 
     def shutdown(self) -> None:
         """Let running runs finish within the grace period, interrupt the rest, close the db."""
@@ -277,7 +391,7 @@ class Runner:
         end = time.monotonic() + self.options.grace  # real seconds, whatever the clock
         with self._cond:
             while self._active and not self._hurry and (left := end - time.monotonic()) > 0:
-                self._cond.wait(left)  # woken by each finished run and by a second signal
+                self._settled.wait(left)  # woken by each finished run and by a second signal
             if self._active:
                 log.warning("stopping %d run(s) still going at shutdown", len(self._active))
         if self._active:
@@ -285,11 +399,20 @@ class Runner:
             self.wait_idle(_CANCEL_WAIT_SECONDS)
         for _ in self._workers:
             self._queue.put(None)
+        end = time.monotonic() + _CANCEL_WAIT_SECONDS  # one deadline: a stuck worker stays behind
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, end - time.monotonic()))
+        if self._closer is not None:  # after the workers: it records what they handed over
+            self._closer_queue.put(None)
+            self._closer.join(timeout=max(0.0, end - time.monotonic()))
         if self._owns_executor:
             self.executor.close()
+        self._beat_stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
         if self._store is not None:
-            if self._active:  # workers stuck past every deadline: record what the next start would
-                self._store.recover(self.clock.now())
+            # Runs of workers stuck past every deadline are recorded as the next start would.
+            self._store.leave(self.clock.now())
             self._store.close()
         if self._lock is not None:
             self._lock.release()
@@ -464,8 +587,11 @@ class Runner:
 
     def _push(self, entry: _Entry, at: datetime) -> None:
         self._seq += 1
+        ts = at.timestamp()
         # Fires at one instant go by name: a stable, readable timeline.
-        heapq.heappush(self._heap, (at.timestamp(), entry.key, self._seq, entry.gen, at))
+        heapq.heappush(self._heap, (ts, entry.key, self._seq, entry.gen, at))
+        if self._ahead:
+            self._at[ts] = self._at.get(ts, 0) + 1
 
     def _park(self, key: str, why: str, level: int = logging.WARNING) -> None:
         """Stop scheduling `key` until its definition changes (auto-disabled or retired)."""
@@ -478,29 +604,39 @@ class Runner:
 
     # -- firing --------------------------------------------------------------------------------
 
-    def _pop_due(self, now: datetime) -> list[tuple[_Entry, datetime, str | None]]:
-        """Due fires, each with its skip reason; the next fire of each is pushed already."""
-        due: list[tuple[_Entry, datetime, str | None]] = []
+    def _pop_due(self, now: datetime) -> list[_Due]:
+        """Due fires, each with its skip reason. Their next fires are pushed by `_push_next`,
+        after the claims: a burst's first run need not wait for every next-fire computation."""
+        due: list[_Due] = []
         limit = now.timestamp()
         while self._heap and self._heap[0][0] <= limit:
-            _, key, _, gen, slot = heapq.heappop(self._heap)
+            ts, key, _, gen, slot = heapq.heappop(self._heap)
+            if self._ahead and (left := self._at.pop(ts, 1) - 1) > 0:
+                self._at[ts] = left
             entry = self._entries.get(key)
             if entry is None or entry.gen != gen or not entry.active:
                 continue
             skip: str | None = None
+            nxt: datetime | None = None
             if self.semantics.below_minimum(entry.schedule):
                 push = self.semantics.push_forward
                 skip = (
                     f"every {entry.schedule.schedule.every} is below {self.semantics.name}'s "
                     f"minimum interval: tick skipped, next pushed {timing.format_duration(push)} forward"
                 )
-                nxt: datetime | None = slot + push
-            else:
-                nxt = self._next_slot(entry.trigger, slot, now)
+                nxt = slot + push
+            due.append(_Due(entry, slot, skip, gen, nxt))
+        return due
+
+    def _push_next(self, due: Sequence[_Due], now: datetime) -> None:
+        """Schedule the fire after each of `due` (called with `_cond` held)."""
+        for d in due:
+            entry = d.entry
+            if self._entries.get(entry.key) is not entry or entry.gen != d.gen or not entry.active:
+                continue  # changed, removed or parked meanwhile
+            nxt = d.next if d.next is not None else self._next_slot(entry.trigger, d.slot, now)
             if nxt is not None:
                 self._push(entry, nxt)
-            due.append((entry, slot, skip))
-        return due
 
     @staticmethod
     def _next_slot(trigger: timing.Trigger, after: datetime, now: datetime) -> datetime | None:
@@ -513,18 +649,46 @@ class Runner:
             return first
         return utc(trigger.prev_before(now + _TICK) or first)
 
-    def _fire(self, entry: _Entry, slot: datetime, skip_reason: str | None) -> None:
-        result = self.store.claim(
-            entry.key, slot, "scheduler", self.semantics.conversation(entry.schedule),
-            self.clock.now(), skip_reason=skip_reason, with_turns=self.executor.wants_turns,
-        )  # fmt: skip
-        if result is None:
-            return  # claimed before, by this process or a previous one: never twice
-        if isinstance(result, RunRecord):
-            self.counters.skipped += 1
-            self._emit(result)
-            return
-        self._dispatch(entry, result)
+    def _lead(self) -> timedelta:
+        """How far ahead of the next instant to claim its fires (with `_cond` held)."""
+        if not self._ahead or not self._heap:
+            return timedelta(0)
+        burst = self._at.get(self._heap[0][0], 1)
+        return timedelta(seconds=min(_CLAIM_AHEAD_MAX, 2 * burst * self._claim_cost + 0.001))
+
+    def _sleep_until(self, at: datetime) -> bool:
+        """Until a slot claimed ahead is due; False: shutdown came first, and it is not due."""
+        with self._cond:
+            while (early := self.clock.now() < at) and not self._stopping:
+                self.clock.wait(self._cond, at)
+            return not early
+
+    def _claim(self, due: Sequence[_Due]) -> list[tuple[_Entry, Claim]]:
+        """Claim these fires in one transaction; the runs to start (skips are recorded)."""
+        now, turns = self.clock.now(), self.executor.wants_turns
+        offers = [
+            Offer(
+                d.entry.key,
+                d.slot,
+                "scheduler",
+                self.semantics.conversation(d.entry.schedule),
+                now,
+                d.skip,
+                turns,
+                d.entry.def_fp,
+            )
+            for d in due
+        ]
+        ready: list[tuple[_Entry, Claim]] = []
+        for d, result in zip(due, self.store.claim_many(offers), strict=True):
+            if result is None:
+                continue  # claimed before, by this process, a previous one or a replica
+            if isinstance(result, RunRecord):
+                self.counters.skipped += 1
+                self._emit(result)
+            else:
+                ready.append((d.entry, result))
+        return ready
 
     def fire_now(self, key: str) -> RunRecord:
         """Run `key` once, now, in this thread (trigger manual), whatever its state."""
@@ -536,7 +700,7 @@ class Runner:
         now = self.clock.now()
         result = self.store.claim(
             key, now, "manual", self.semantics.conversation(entry.schedule), now,
-            with_turns=self.executor.wants_turns,
+            with_turns=self.executor.wants_turns, def_hash=entry.def_fp,
         )  # fmt: skip
         if result is None:  # pragma: no cover - manual runs claim no slot
             raise RunnerError(f"{key}: could not start a manual run")
@@ -545,7 +709,13 @@ class Runner:
             return result
         with self._cond:
             self._active[result.run_id] = key
-        return self._execute(entry, result)
+        record = self._execute(entry, result)
+        if record is None:  # a threaded runner: the closer has it; wait for the row
+            self.wait_idle()
+            record = self.store.get_run(result.run_id)
+            if record is None:  # pragma: no cover - rows are never deleted
+                raise RunnerError(f"run {result.run_id} vanished from the runs database")
+        return record
 
     def _dispatch(self, entry: _Entry, claim: Claim) -> None:
         self.counters.fired += 1
@@ -563,18 +733,52 @@ class Runner:
                 return
             try:
                 self._execute(*job)
-            except (sqlite3.Error, RunnerError) as exc:  # the store closed under a stuck run
-                log.debug("run %s could not be recorded: %s", job[1].run_id, exc)
+            except (sqlite3.Error, RunnerError) as exc:
+                # The database went away (or closed under a stuck run): the row stays open
+                # and is interrupted by the next start or by another replica's takeover.
+                log.warning("run %s could not be recorded: %s", job[1].run_id, exc)
+                self._done(job[1].run_id)
 
-    def _execute(self, entry: _Entry, claim: Claim) -> RunRecord:
-        if self._stopping and claim.trigger == "scheduler":
+    def _begin(self, claim: Claim) -> datetime | Literal["stopping", "gone"]:
+        """Wait for a place under --max-concurrent (across replicas) and mark the run started.
+
+        "stopping": shutdown began first; "gone": another replica took this one's runs over
+        (its lease had run out), and the row says so already."""
+        while True:
+            started = self.clock.now()
+            if self._stopping and claim.trigger == "scheduler":
+                return "stopping"
+            if self.inline:
+                return started
+            result = self.store.try_start(claim.run_id, started, self.options.max_concurrent)
+            if result != "busy":
+                return started if result == "started" else "gone"
+            with self._settled:  # other replicas' runs fill the bound; one ending here wakes us
+                if not self._stopping:
+                    self._settled.wait(_START_POLL_SECONDS)
+
+    def _done(self, run_id: str) -> None:
+        # Not _cond: the scheduler thread sleeps on it, and a burst would wake it once per run.
+        with self._settled:
+            self._active.pop(run_id, None)
+            self._settled.notify_all()
+
+    def _execute(self, entry: _Entry, claim: Claim) -> RunRecord | None:
+        """Run a claimed run; its record when inline, else the closer records it (None)."""
+        begun = self._begin(claim)
+        if begun == "gone":
+            self._done(claim.run_id)
+            gone = self.store.get_run(claim.run_id)
+            if gone is None:  # pragma: no cover - rows are never deleted
+                raise RunnerError(f"run {claim.run_id} vanished from the runs database")
+            self._emit(gone)
+            return gone
+        if begun == "stopping":
             # Claimed but still queued when shutdown began: never started, slot stays claimed.
             outcome = Outcome(False, error=NOT_STARTED, interrupted=True)
             started = self.clock.now()
         else:
-            started = self.clock.now()
-            if not self.inline:
-                self.store.mark_started(claim.run_id, started)
+            started = begun
             ctx = RunContext(
                 schedule=entry.schedule,
                 run_id=claim.run_id,
@@ -590,6 +794,29 @@ class Runner:
             except Exception as exc:  # an executor bug must not kill the worker thread
                 log.exception("%s: the %s executor failed", entry.key, self.executor.name)
                 outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        done = _Ran(entry, claim, outcome, started, self.clock.now(), begun != "stopping")
+        if self.inline:
+            return self._close(done)
+        # Artifacts and the row are written by the closer thread: the worker is free for the
+        # next queued run, and the file writes overlap with it (they release the GIL).
+        self._closer_queue.put(done)
+        return None
+
+    def _close_loop(self) -> None:
+        while True:
+            done = self._closer_queue.get()
+            if done is None:
+                return
+            try:
+                self._close(done)
+            except (sqlite3.Error, RunnerError) as exc:
+                log.warning("run %s could not be recorded: %s", done.claim.run_id, exc)
+                self._done(done.claim.run_id)
+
+    def _close(self, done: _Ran) -> RunRecord:
+        """Save the artifacts, then close the row and apply the platform rules."""
+        entry, claim, outcome = done.entry, done.claim, done.outcome
+        if done.executed:
             self._save_artifacts(claim.run_id, outcome)
         status: RunStatus = (
             "interrupted" if outcome.interrupted else "ok" if outcome.ok else "error"
@@ -602,13 +829,11 @@ class Runner:
         )
         record, state = self.store.finish(
             claim, status, output=outcome.output, error=outcome.error,
-            started_at=started, completed_at=self.clock.now(),
+            started_at=done.started, completed_at=done.completed,
             turns=outcome.turns if claim.conversation_id else (),
             update=rules,
         )  # fmt: skip
-        with self._cond:
-            self._active.pop(claim.run_id, None)
-            self._cond.notify_all()
+        self._done(claim.run_id)
         if state is not None and state.disabled:
             self._park(entry.key, state.disabled_reason or "disabled")
         elif state is not None and state.retired:

@@ -12,12 +12,12 @@ import hashlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SandboxError
+from reconciler.transactions import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,17 +100,9 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, params)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """Several statements in one transaction."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        return transaction(self._conn, self._lock, "BEGIN IMMEDIATE")
 
     def mint_id(self, prefix: str) -> str:
         """A fresh id. Under a seed the ids are a function of (seed, n), and n is persisted,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +21,7 @@ import yaml
 
 from reconciler.model import Schedule
 from reconciler.runner.executors import Outcome, RunContext
+from tests.pgserver import PgServer, missing_reason
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)  # a Monday
 
@@ -214,3 +216,39 @@ def db_rows(
 def ts(text: str | None) -> float:
     assert text is not None
     return datetime.fromisoformat(text).timestamp()
+
+
+# -- a throw-away PostgreSQL ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One server for the session (initdb and pg_ctl in a temporary directory, loopback)."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = PgServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_server.database(f"t_{secrets.token_hex(6)}")
+
+
+def pg_rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Read the PostgreSQL runs database as another process would, while runners write."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        try:
+            cur = conn.execute(sql, params)
+        except psycopg.errors.UndefinedTable:  # no runner has created the schema yet
+            return []
+        return list(cur.fetchall()) if cur.description is not None else []

@@ -15,7 +15,7 @@ from reconciler.runner.request import RunRequest
 def build(**changes: Any) -> RunRequest:
     options: dict[str, Any] = {
         "paths": (), "config": None, "targets": (), "watch": False, "once": None,
-        "window": None, "db": None, "executor": "print", "max_concurrent": 3,
+        "window": None, "db": None, "store_url": None, "lease": 30.0, "executor": "print", "max_concurrent": 3,
         "missed": "once", "semantics": None, "timeout": 600.0, "grace": 30.0, "fmt": "text",
     }  # fmt: skip
     return RunRequest(**{**options, **changes})
@@ -40,6 +40,7 @@ def test_mode_follows_the_options(changes: dict[str, Any], mode: str) -> None:
         ({"targets": ("a", "b")}, "run takes one --target"),
         ({"watch": True, "once": "a"}, "do not go together"),
         ({"once": "a", "window": "now..+1d"}, "do not go together"),
+        ({"store_url": "postgresql://db/x", "window": "now..+1d"}, "no shared --store"),
     ],
 )
 def test_refuses_what_does_not_go_together(changes: dict[str, Any], message: str) -> None:

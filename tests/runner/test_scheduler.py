@@ -19,7 +19,7 @@ from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import STOPPED_AT_SHUTDOWN, Outcome, RunContext
 from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import Runnable, Runner
-from reconciler.runner.store import Claim, RunRecord, Store
+from reconciler.runner.store import Claim, RunRecord, SqliteRunStore
 
 from .conftest import T0, FakeExecutor, Item, failing, item
 
@@ -206,11 +206,11 @@ def test_delete_after_run_retires_after_success_only(tmp_path: Path) -> None:
         [item("remind", at, delete_after_run=True)], T0, T0 + 5 * S, options, FakeExecutor(failing)
     )
     assert [r.status for r in failed] == ["error"]
-    with Store(tmp_path / "runs.db") as store:
+    with SqliteRunStore(tmp_path / "runs.db") as store:
         assert not store.states()["remind"].retired
     other = item("remind2", at, delete_after_run=True)
     assert [r.status for r in serve([other], T0, T0 + 5 * S, options)] == ["ok"]
-    with Store(tmp_path / "runs.db") as store:
+    with SqliteRunStore(tmp_path / "runs.db") as store:
         assert store.states()["remind2"].retired
     # Retired: a later start neither fires it nor lets --once forget it happened.
     assert serve([other], T0 + 10 * S, T0 + 20 * S, options) == []
@@ -316,12 +316,14 @@ def test_a_run_interrupted_by_a_crash_is_not_fired_again(tmp_path: Path) -> None
     db = tmp_path / "runs.db"
     schedules = [item("tick", {"every": "10s"})]
     serve(schedules, T0, T0 + 5 * S, RunnerOptions(db_path=db))  # seen at T0, nothing fired yet
-    with Store(db) as store:  # a live runner claimed slot 10 and was killed before finishing it
+    with SqliteRunStore(
+        db
+    ) as store:  # a live runner claimed slot 10 and was killed before finishing it
         claim = store.claim("tick", T0 + 10 * S, "scheduler", "fresh", T0 + 10 * S)
         assert isinstance(claim, Claim)
     after = serve(schedules, T0 + 12 * S, T0 + 20 * S, RunnerOptions(db_path=db))
     assert [r.scheduled_for for r in after] == [T0 + 20 * S]
-    with Store(db) as store:
+    with SqliteRunStore(db) as store:
         assert store.get_run(claim.run_id).status == "interrupted"  # type: ignore[union-attr]
 
 
@@ -442,7 +444,7 @@ def test_simulate_with_a_db_writes_every_run_and_state(
     records = simulate(
         [item("a", {"every": "1s"}, history="keep")], T0, T0 + 20 * S, RunnerOptions(db_path=db)
     )
-    with Store(db) as store:
+    with SqliteRunStore(db) as store:
         stored = store.list_runs("a", 100)
         assert [r.run_id for r in stored] == [r.run_id for r in reversed(records)]
         assert {r.status for r in stored} == {"ok"} and len(

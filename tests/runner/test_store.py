@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -10,26 +12,49 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import RunnerError
+from reconciler.runner.postgres import PostgresRunStore
 from reconciler.runner.semantics import after_run
-from reconciler.runner.store import Claim, RunRecord, Store, list_runs
+from reconciler.runner.store import (
+    GROUP_COMMIT_S,
+    BatchRunStore,
+    Claim,
+    Offer,
+    RunRecord,
+    SqliteRunStore,
+    SqlRunStore,
+    list_runs,
+)
 
 from .conftest import T0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "runs.db")
-    s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
-    return s
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteRunStore]:
+    with SqliteRunStore(tmp_path / "runs.db") as s:
+        s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
+        yield s
 
 
-def test_wal_and_normal_sync(store: Store, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlRunStore]:
+    """The same semantics on both durable stores."""
+    s: SqlRunStore
+    if request.param == "sqlite":
+        s = SqliteRunStore(tmp_path / "runs.db")
+    else:
+        s = PostgresRunStore(request.getfixturevalue("pg_url"))
+    with s:
+        s.sync_states([("a", "spec", "def"), ("b", "spec", "def")], T0)
+        yield s
+
+
+def test_wal_and_normal_sync(sqlite_store: SqliteRunStore, tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "runs.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
 
 
-def test_a_slot_is_claimed_once(store: Store) -> None:
+def test_a_slot_is_claimed_once(store: SqlRunStore) -> None:
     slot = T0 + timedelta(seconds=1)
     first = store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(first, Claim)
@@ -42,7 +67,7 @@ def test_a_slot_is_claimed_once(store: Store) -> None:
     )  # other schedules are free
 
 
-def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: Store) -> None:
+def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: SqlRunStore) -> None:
     first = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(first, Claim)
     second = store.claim("a", T0 + timedelta(seconds=2), "scheduler", "keep", T0)
@@ -54,20 +79,20 @@ def test_a_running_schedule_is_skipped_but_its_slot_is_used(store: Store) -> Non
 
 
 def test_recover_interrupts_running_rows_and_keeps_their_slots(
-    tmp_path: Path, store: Store
+    tmp_path: Path, sqlite_store: SqliteRunStore
 ) -> None:
     slot = T0 + timedelta(seconds=5)
-    claim = store.claim("a", slot, "scheduler", "fresh", slot)
+    claim = sqlite_store.claim("a", slot, "scheduler", "fresh", slot)
     assert isinstance(claim, Claim)
-    store.close()  # as if killed: the row stays 'running'
-    again = Store(tmp_path / "runs.db")
+    sqlite_store.close()  # as if killed: the row stays 'running'
+    again = SqliteRunStore(tmp_path / "runs.db")
     assert again.recover(slot + timedelta(seconds=1)) == [claim.run_id]
     run = again.get_run(claim.run_id)
     assert run is not None and run.status == "interrupted" and "stopped" in (run.error or "")
     assert again.claim("a", slot, "scheduler", "fresh", slot) is None
 
 
-def test_conversations_keep_fresh_none(store: Store) -> None:
+def test_conversations_keep_fresh_none(store: SqlRunStore) -> None:
     ids = []
     for i in range(3):
         c = store.claim("a", T0 + timedelta(seconds=i + 1), "scheduler", "keep", T0)
@@ -86,7 +111,7 @@ def test_conversations_keep_fresh_none(store: Store) -> None:
     assert isinstance(none, Claim) and none.conversation_id is None
 
 
-def test_turns_are_kept_per_conversation(store: Store) -> None:
+def test_turns_are_kept_per_conversation(store: SqlRunStore) -> None:
     c1 = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0, with_turns=True)
     assert isinstance(c1, Claim) and c1.turns == []
     store.finish(
@@ -117,7 +142,7 @@ def test_turns_are_kept_per_conversation(store: Store) -> None:
     ]
 
 
-def test_finish_applies_rules_and_says_so_in_the_error(store: Store) -> None:
+def test_finish_applies_rules_and_says_so_in_the_error(store: SqlRunStore) -> None:
     rules = partial(after_run, max_errors=2, retire_on_success=False)
     records = []
     for i in range(2):
@@ -138,7 +163,7 @@ def test_finish_applies_rules_and_says_so_in_the_error(store: Store) -> None:
     ]
 
 
-def test_definition_changes_reset_state(store: Store) -> None:
+def test_definition_changes_reset_state(store: SqlRunStore) -> None:
     rules = partial(after_run, max_errors=1, retire_on_success=False)
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
     assert isinstance(c, Claim)
@@ -154,7 +179,7 @@ def test_definition_changes_reset_state(store: Store) -> None:
     assert timing_edit.seen_at == later and timing_edit.last_slot == T0 + timedelta(seconds=1)
 
 
-def test_output_column_is_capped(store: Store) -> None:
+def test_output_column_is_capped(store: SqlRunStore) -> None:
     c = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "fresh", T0)
     assert isinstance(c, Claim)
     record, _ = store.finish(
@@ -163,7 +188,8 @@ def test_output_column_is_capped(store: Store) -> None:
     assert len(record.output) == 1_000_000
 
 
-def test_list_runs_reads_only_and_filters(tmp_path: Path, store: Store) -> None:
+def test_list_runs_reads_only_and_filters(tmp_path: Path, sqlite_store: SqliteRunStore) -> None:
+    store = sqlite_store
     for key in ("a", "b", "a"):
         c = store.claim(key, T0, "manual", "fresh", T0)
         assert isinstance(c, Claim)
@@ -187,11 +213,11 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "runs.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RunnerError, match="runs database"):
-        Store(bad)
+        SqliteRunStore(bad)
 
 
 def test_an_in_memory_batch_store_keeps_state_but_no_history() -> None:
-    with Store(None, batch=True) as store:
+    with BatchRunStore(None) as store:
         store.sync_states([("a", "s", "d")], T0)
         claim = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0)
         assert isinstance(claim, Claim)
@@ -199,3 +225,50 @@ def test_an_in_memory_batch_store_keeps_state_but_no_history() -> None:
         assert store.claim("a", T0 + timedelta(seconds=1), "scheduler", "keep", T0) is None
         with pytest.raises(RunnerError, match="keeps no run history"):
             store.list_runs()
+
+
+def test_a_burst_is_claimed_in_one_call_and_a_foreign_row_still_wins(store: SqlRunStore) -> None:
+    slot = T0 + timedelta(seconds=1)
+    foreign = RunRecord("run_foreign", "a", "scheduler", slot, T0, T0, 0, "ok", "", None, None)
+    store.write_batch([foreign], [])  # a row the watermark never saw (as a simulation writes)
+    got = store.claim_many(
+        [Offer("a", slot, "scheduler", "none", T0), Offer("b", slot, "scheduler", "none", T0)]
+    )
+    assert got[0] is None and isinstance(got[1], Claim)
+    assert [r.run_id for r in store.list_runs("a")] == ["run_foreign"]
+
+
+def test_a_claim_given_back_can_be_claimed_again_and_nothing_before_it(store: SqlRunStore) -> None:
+    store.pass_slot("a", T0 + timedelta(seconds=1))
+    claim = store.claim("a", T0 + timedelta(seconds=5), "scheduler", "none", T0)
+    assert isinstance(claim, Claim)
+    store.release(claim)
+    assert store.get_run(claim.run_id) is None
+    # Every slot before it was handled when it was claimed: still handled.
+    assert store.claim("a", T0 + timedelta(seconds=4), "scheduler", "none", T0) is None
+    again = store.claim("a", T0 + timedelta(seconds=5), "scheduler", "none", T0)
+    assert isinstance(again, Claim)
+    assert store.claim("a", T0 + timedelta(seconds=1), "scheduler", "none", T0) is None
+    assert store.try_start(again.run_id, T0, 3) == "started"
+    store.release(again)  # started: not given back
+    kept = store.get_run(again.run_id)
+    assert kept is not None and kept.status == "running"
+
+
+def test_group_commit_commits_claims_at_once_and_runs_within_moments(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with SqliteRunStore(path, group_commit=True) as store:
+        store.sync_states([("a", "s", "d")], T0)
+        claim = store.claim("a", T0 + timedelta(seconds=1), "scheduler", "none", T0)
+        assert isinstance(claim, Claim)
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT status FROM runs").fetchall() == [("running",)]  # durable
+        assert store.try_start(claim.run_id, T0 + timedelta(seconds=1), 3) == "started"
+        store.finish(claim, "ok", output="x", error=None, started_at=T0, completed_at=T0)
+        assert store.get_run(claim.run_id).status == "ok"  # type: ignore[union-attr]
+        deadline = time.monotonic() + 2
+        while other.execute("SELECT status FROM runs").fetchone()[0] != "ok":
+            assert time.monotonic() < deadline, "the group was never committed"
+            time.sleep(0.002)
+        assert time.monotonic() < deadline - 2 + GROUP_COMMIT_S + 0.5
+        other.close()
