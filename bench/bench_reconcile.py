@@ -350,7 +350,7 @@ def bench_per_task(platform: str, count: int = 2_000, repeat: int = 7) -> list[R
     """A live task's share of list_tasks + diff_target over recorded pages (no network)."""
     from reconciler import platforms
     from reconciler.http import ApiClient
-    from reconciler.loader import gc_paused
+    from reconciler.tuning import tuned
     from reconciler.plan import diff_target
 
     with tempfile.TemporaryDirectory(prefix="schedctl-bench-") as tmp:
@@ -378,7 +378,7 @@ def bench_per_task(platform: str, count: int = 2_000, repeat: int = 7) -> list[R
             times = []
             for _ in range(repeat):
                 served[0] = iter(pages)
-                with gc_paused():
+                with tuned():
                     start = time.process_time()
                     listing = provider.list_tasks(known)
                     plan = diff_target("t", platform, desired, listing, owner="bench")
@@ -444,6 +444,13 @@ def bench_fleet_plan(platform: str, templates: int = 100, items: int = 100) -> R
 
 def measure(part: str, quick: bool = False) -> list[Result]:
     """The figures of one part: "per-task", or a server's plans and applies on both platforms."""
+    from reconciler.tuning import tuned
+
+    with tuned():  # in process, as a command runs (see cli.main)
+        return _measure(part, quick)
+
+
+def _measure(part: str, quick: bool) -> list[Result]:
     if part == "per-task":
         return [r for platform in PLATFORMS for r in bench_per_task(platform)]
     if part == "fleet":

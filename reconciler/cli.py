@@ -1272,7 +1272,11 @@ def run_cmd(
         record = runner.run_once(selection.schedules, request.once, options, on_run=line)
         return EXIT_OK if record.status == "ok" else EXIT_ERROR
     watched = list(request.paths) if request.mode == "watch" else None
-    runner.run_schedules(selection, options, on_run=line, watch=watched, config=request.config)
+    from reconciler.tuning import settle
+
+    runner.run_schedules(
+        selection, options, on_run=line, watch=watched, config=request.config, ready=settle
+    )
     return EXIT_OK
 
 
@@ -1362,6 +1366,9 @@ def sandbox(
         )
     except ValueError as exc:
         fail(str(exc))
+    from reconciler.tuning import settle
+
+    settle()  # a server from here on: the collector back on, what is loaded frozen
     serve(opts, host, port)
 
 
@@ -1372,9 +1379,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI: user errors become one clear message and exit 1, never a traceback.
     Commands return their exit code (or raise); only this prints an error and exits."""
     from reconciler.errors import InvalidInput, SchedctlError
+    from reconciler.tuning import tuned
 
     try:
-        code = cli.main(args=argv, prog_name="schedctl", standalone_mode=False)
+        with tuned():
+            code = cli.main(args=argv, prog_name="schedctl", standalone_mode=False)
     except click.exceptions.Abort:
         echo("aborted", err=True)
         code = EXIT_ERROR

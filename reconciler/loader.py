@@ -8,10 +8,8 @@ overrides into one ResolvedSchedule per (target, key).
 from __future__ import annotations
 
 import copy
-import gc
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,25 +348,6 @@ def _shared_collections(config: Config, root: Path, data: PosDict, shown: str) -
     return out
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small objects.
-
-    Loading makes a few objects per YAML node and no cycles; the collector's passes over the
-    growing heap took half of the time of a 10,000-schedule load, and more after it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        # What was built is long-lived and acyclic (refcounting frees it): move it out of the
-        # collector's generations so later passes do not walk it again and again.
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def load_project(
     paths: Sequence[str] = (),
     config_path: str | None = None,
@@ -376,13 +355,6 @@ def load_project(
     only_targets: Sequence[str] = (),
 ) -> Project:
     """Read the config and every schedule file; resolve per target. Never raises for bad input."""
-    with gc_paused():
-        return _load_project(paths, config_path, only_targets)
-
-
-def _load_project(
-    paths: Sequence[str], config_path: str | None, only_targets: Sequence[str]
-) -> Project:
     cfg_file = find_config(paths, config_path)
     if config_path and not Path(config_path).is_file():
         return Project(

@@ -17,10 +17,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import sys
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +32,6 @@ from reconciler.errors import (
     UsageError,
     map_exceptions,
 )
-from reconciler.loader import gc_paused
 from reconciler.plan import NOTE_ACTIONS, Change, Plan, TargetPlan, diff_target, unblock
 from reconciler.targets import failed_targets
 
@@ -100,30 +97,12 @@ class Survey:
     error: str | None = None
 
 
-@contextmanager
-def _quick_handoff(seconds: float = 0.0002) -> Iterator[None]:
-    """A shorter GIL switch interval while CPU work runs beside requests in flight.
-
-    With the default 5 ms, an answer that arrives while a worker builds desired forms or
-    converts a page waits up to 5 ms for the GIL before the next page is requested; 0.2 ms
-    keeps that wait small next to a round trip.
-    """
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
 def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Survey]:
     """Desired forms and one listing per target, the listings side by side.
 
     A target's desired forms are built by its listing's page worker during the first round
-    trip, and serve as hints there (in-sync tasks skip conversion). The cyclic collector is
-    paused meanwhile (a listing makes many small objects and no cycles: a young pass delays
-    the next request, and a full pass over a loaded project costs several round trips), and
-    what was built is frozen, not walked in one pass at the next allocation.
+    trip, and serve as hints there (in-sync tasks skip conversion). The collector and the
+    switch interval are the command's (see tuning).
     """
 
     def forms_of(name: str) -> Callable[[], dict[str, DesiredTask]]:
@@ -141,12 +120,11 @@ def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Surve
 
     if not conns:  # every target failed to connect
         return {}
-    with _quick_handoff(), gc_paused():
-        if len(conns) == 1:  # the common case: no thread to start and hand over to
-            return {name: one(name, forms_of(name)) for name in conns}
-        with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="survey") as pool:
-            futures = {name: pool.submit(one, name, forms_of(name)) for name in conns}
-            return {name: future.result() for name, future in futures.items()}
+    if len(conns) == 1:  # the common case: no thread to start and hand over to
+        return {name: one(name, forms_of(name)) for name in conns}
+    with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="survey") as pool:
+        futures = {name: pool.submit(one, name, forms_of(name)) for name in conns}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def make_plan(
@@ -176,32 +154,31 @@ def make_plan(
     previous = tuple(config.previous_owners)
     planned: dict[str, TargetPlan] = {}
     pruned = False
-    with gc_paused():
-        for name, found in survey(project, conns).items():
-            conn = conns[name]
-            where = conn.provider.describe_target()
-            if found.listing is None:
-                planned[name] = TargetPlan(name, conn.platform, where, error=found.error)
-                continue
-            prunes = config.prune_for(name, prune)
-            planned[name] = diff_target(
-                name,
-                conn.platform,
-                found.desired,
-                found.listing,
-                owner=owner,
-                previous_owners=previous,
-                prune=prunes,
-                allow_empty=allow_empty,
-                where=where,
-                elsewhere=repository.get(name, ()) if repository is not None else (),
-                protect=project.config.protect,
-                allow_delete=allow_delete,
-                select=select,
-                exclude=exclude,
-            )
-            _keep_ignored(planned[name], found, conn)
-            pruned = pruned or prunes
+    for name, found in survey(project, conns).items():
+        conn = conns[name]
+        where = conn.provider.describe_target()
+        if found.listing is None:
+            planned[name] = TargetPlan(name, conn.platform, where, error=found.error)
+            continue
+        prunes = config.prune_for(name, prune)
+        planned[name] = diff_target(
+            name,
+            conn.platform,
+            found.desired,
+            found.listing,
+            owner=owner,
+            previous_owners=previous,
+            prune=prunes,
+            allow_empty=allow_empty,
+            where=where,
+            elsewhere=repository.get(name, ()) if repository is not None else (),
+            protect=project.config.protect,
+            allow_delete=allow_delete,
+            select=select,
+            exclude=exclude,
+        )
+        _keep_ignored(planned[name], found, conn)
+        pruned = pruned or prunes
     for name, problem in failed_targets(conns).items():
         platform = config.targets[name].platform if name in config.targets else ""
         planned[name] = TargetPlan(name, platform, error=problem)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from reconciler import platforms, timing
 from reconciler.errors import ConfigError, Diagnostic
 from reconciler.fleet import collapse
-from reconciler.loader import Project, ResolvedSchedule, gc_paused
+from reconciler.loader import Project, ResolvedSchedule
 from reconciler.yamlpos import position_of
 
 
@@ -71,11 +71,7 @@ def validate_project(project: Project, now: datetime | None = None) -> list[Diag
 
 def check_project(project: Project, now: datetime | None = None) -> Findings:
     """Every diagnostic, kept apart by origin (the local runner treats them differently)."""
-    with gc_paused():
-        return _check_project(project, now or datetime.now(timezone.utc))
-
-
-def _check_project(project: Project, now: datetime) -> Findings:
+    now = now or datetime.now(timezone.utc)
     own = list(project.diagnostics)
     platform: list[Diagnostic] = []
     # A schedule whose own meaning is broken (a cron that does not parse or never fires) is

@@ -102,8 +102,10 @@ def run_schedules(
     watch: Sequence[str] | None = None,
     config: str | None = None,
     handle_signals: bool = True,
+    ready: Callable[[], None] | None = None,
 ) -> Runner:
-    """Serve until stopped. `watch`: the PATHS to reload from when files change."""
+    """Serve until stopped. `watch`: the PATHS to reload from when files change; `ready`:
+    called once, when the schedules are loaded and before the first fire (see tuning)."""
     options = replace(options, withheld_env=options.withheld_env | selection.token_envs)
     runner = Runner(selection.schedules, options, on_run=on_run)
     current = list(selection.schedules)
@@ -115,6 +117,8 @@ def run_schedules(
 
     with _stop_on_signals(runner) if handle_signals else _nothing():
         runner.start()
+        if ready is not None:
+            ready()
         watcher: Watcher | None = None
         try:
             if watch is not None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from reconciler import platforms, timing
 from reconciler.errors import RunnerError, UsageError
-from reconciler.loader import gc_paused
 from reconciler.runner.clock import Clock, RealClock
 from reconciler.runner.executors import (
     NOT_STARTED,
@@ -296,7 +295,7 @@ class Runner:
                     target=self._heartbeat, name="schedctl-lease", daemon=True
                 )
                 self._beat.start()
-        with self._cond, gc_paused():
+        with self._cond:
             self._install(self._items, now, at_start=True, plan=plan)
         for item in self._items:
             for note in self.semantics.notes(item.schedule) if plan else ():

@@ -118,7 +118,11 @@ def test_a_page_is_converted_only_once_the_next_request_is_out() -> None:
             assert events.index(("request out", page + 1)) < events.index((kind, page))
 
 
-def test_a_plan_pauses_the_collector_and_gives_it_back(tmp_path: Any) -> None:
+def test_a_library_plan_leaves_the_collector_as_it_found_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tuning is the command's (reconciler.tuning, once in cli.main), never a library call's:
+    a runner reloading files under --watch must not freeze a new generation each time."""
     from reconciler.sandbox import SandboxOptions, running_sandbox
 
     with running_sandbox(SandboxOptions(platform="engine", page_size=2)) as sandbox:
@@ -127,9 +131,11 @@ def test_a_plan_pauses_the_collector_and_gives_it_back(tmp_path: Any) -> None:
             repo.write(f"s{i}", {"name": f"s{i}", "schedule": {"daily": "09:00"},
                                  "action": {"prompt": "p"}})  # fmt: skip
         assert gc.isenabled()
+        frozen: list[None] = []
+        monkeypatch.setattr(gc, "freeze", lambda: frozen.append(None))
         _, result = repo.apply()
         assert result.ok and len(result.results) == 5
         again = repo.plan()
-    assert gc.isenabled()
+    assert gc.isenabled() and not frozen
     assert not again.pending and again.targets[0].in_sync == 5 and again.targets[0].pages == 3
     json.dumps(again.to_dict())  # plain data
