@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+# A terminal's size in the environment (pytest-xdist's workers set COLUMNS and LINES) would
+# make every command under test fit its tables to it; a test that wants a width says so.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
