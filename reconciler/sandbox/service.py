@@ -28,6 +28,10 @@ from .problems import Problem
 from .store import Store
 
 
+# Validation context of bodies read back from the store (see StoredTask.stored).
+STORED = {"stored": True}
+
+
 class StoredTask(BaseModel, ABC):
     """A task as the platform returns it; kept in the store as exactly this JSON."""
 
@@ -42,6 +46,12 @@ class StoredTask(BaseModel, ABC):
     def rescheduled(self, now: datetime) -> Self:
         """A copy whose next run is recomputed as of `now` (the service calls this after
         every change, so platform hooks never compute it themselves)."""
+
+    @classmethod
+    def stored(cls, body: str) -> Self:
+        """A task as the store holds it: what a direct database edit drifted past the API's
+        rules (an aitroop interval below 5 minutes) still loads, for the scheduler to handle."""
+        return cls.model_validate_json(body, context=STORED)
 
     def to_json(self) -> str:
         return json.dumps(self.wire(), separators=(",", ":"))
@@ -118,7 +128,7 @@ class TaskService(Generic[TaskT]):
         body = self.ctx.store.get_task(scope, task_id)
         if body is None:
             raise Problem(404, "task not found")
-        task = self.model.model_validate_json(body)
+        task = self.model.stored(body)
         if self.ctx.fires:
             return task  # a passed next run is due: the scheduler's next tick takes it
         now = self.ctx.now()
@@ -144,7 +154,7 @@ class TaskService(Generic[TaskT]):
             self.settle(now)
             return
         for body in self.ctx.store.due_tasks(scope, iso(now)):
-            self.save(scope, self.model.model_validate_json(body).rescheduled(now))
+            self.save(scope, self.model.stored(body).rescheduled(now))
 
     def settle(self, now: datetime) -> int:
         """Record the runs still going that have ended by `now`; how many."""
@@ -154,7 +164,7 @@ class TaskService(Generic[TaskT]):
         finishing = store.finishing(iso(now))
         for seq, _scope, run_body, task_body in finishing:
             final = self.run_model.model_validate_json(run_body)
-            task = None if task_body is None else self.model.model_validate_json(task_body)
+            task = None if task_body is None else self.model.stored(task_body)
             after = None if task is None else self.finished(task, final)
             store.finish_run(
                 seq,
