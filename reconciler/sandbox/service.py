@@ -27,7 +27,6 @@ from .paging import json_response, list_response
 from .problems import Problem
 from .store import Store
 
-
 # Validation context of bodies read back from the store (see StoredTask.stored).
 STORED = {"stored": True}
 

@@ -267,7 +267,7 @@ def test_engine_restart_recomputes_intervals_from_the_last_run(
         assert state["nextRunAt"] == "2026-03-02T03:00:30.000Z"  # lastRunAt + everyMs
         assert c.get(f"{ENGINE}/{day['id']}").json()["nextRunAt"] == "2026-03-02T09:00:00.000Z"
         advance(c, advance="1h")
-        assert [r["startedAt"] for r in all_runs(c, f"{ENGINE}/{task['id']}/runs")][0] == (
+        assert next(r["startedAt"] for r in all_runs(c, f"{ENGINE}/{task['id']}/runs")) == (
             "2026-03-02T03:00:30.000Z"
         )
 
@@ -518,9 +518,10 @@ def test_virtual_week_engine_fires_every_slot_across_dst(sandbox_factory: Sandbo
             got = sorted(parse_iso(r["startedAt"]) for r in runs)
             assert len(got) == len(slots), name
             # Each run within one tick of its slot.
-            assert all(timedelta(0) <= g - s < timedelta(seconds=30) for g, s in zip(got, slots)), (
-                name
-            )
+            assert all(
+                timedelta(0) <= g - s < timedelta(seconds=30)
+                for g, s in zip(got, slots, strict=True)
+            ), name
         rome = sorted(r["startedAt"][11:16] for r in all_runs(c, f"{ENGINE}/{ids['rome']}/runs"))
         assert rome.count("08:00") == 6 and rome.count("07:00") == 1  # 09:00 Rome, DST included
 
@@ -552,9 +553,10 @@ def test_virtual_week_aitroop_fires_every_slot(sandbox_factory: SandboxFactory) 
             runs = all_runs(c, f"{AITROOP}/{ids[name]}/runs")
             got = sorted(parse_iso(r["started_at"]) for r in runs)
             assert len(got) == len(slots), name
-            assert all(timedelta(0) <= g - s < timedelta(seconds=60) for g, s in zip(got, slots)), (
-                name
-            )
+            assert all(
+                timedelta(0) <= g - s < timedelta(seconds=60)
+                for g, s in zip(got, slots, strict=True)
+            ), name
 
 
 def test_a_week_of_200_tasks(sandbox_factory: SandboxFactory) -> None:
