@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from typing_extensions import Self
 
 from .clock import iso
 from .options import Faults, RunFaults
-from .outcomes import Draw, draw
+from .outcomes import FAIL_MARKER, Draw, draw, matches
 from .paging import json_response, list_response
 from .problems import Problem
 from .store import Store
@@ -61,6 +61,21 @@ class StoredTask(BaseModel, ABC):
 
 
 TaskT = TypeVar("TaskT", bound=StoredTask)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `Context.execute` produced (the simple form, for platforms without a scheduler)."""
+
+    status: Literal["ok", "error"]
+    output: str | None
+    error: str | None
+    started: datetime
+    completed: datetime
+
+    @property
+    def duration_ms(self) -> int:
+        return int((self.completed - self.started).total_seconds() * 1000)
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,19 @@ class Context:
     def draw(self, task_id: str, names: Iterable[str], n: int) -> Draw:
         return draw(self.runs, self.salt, task_id, names, n)
 
+    def execute(self, payload: str, ok_output: str, failure: str) -> RunOutcome:
+        """Run a task "synchronously": it fails when its payload carries FAIL_MARKER or
+        matches `always_fail` (plugins' platforms; engine and aitroop draw with `draw`)."""
+        started = self.now()
+        failed = FAIL_MARKER in payload or matches(self.runs.always_fail, [payload])
+        return RunOutcome(
+            status="error" if failed else "ok",
+            output=None if failed else ok_output,
+            error=failure if failed else None,
+            started=started,
+            completed=self.now(),
+        )
+
 
 Execute = Callable[[TaskT, datetime, str], Started[TaskT]]  # (task, now, trigger)
 Finished = Callable[[TaskT, BaseModel], TaskT]  # a run still going ended: the task after it
@@ -115,7 +143,7 @@ class TaskService(Generic[TaskT]):
         self,
         ctx: Context,
         model: type[TaskT],
-        run_model: type[BaseModel],
+        run_model: type[BaseModel] | None = None,
         finished: Finished[TaskT] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -157,7 +185,7 @@ class TaskService(Generic[TaskT]):
 
     def settle(self, now: datetime) -> int:
         """Record the runs still going that have ended by `now`; how many."""
-        if self.finished is None:
+        if self.finished is None or self.run_model is None:
             return 0
         store = self.ctx.store
         finishing = store.finishing(iso(now))
@@ -225,7 +253,18 @@ class TaskService(Generic[TaskT]):
                 raise Problem(404, "task not found")
         return Response(status_code=204)
 
-    def run(self, scope: str, task_id: str, execute: Execute[TaskT]) -> Response:
+    def run(
+        self,
+        scope: str,
+        task_id: str,
+        execute: Callable[[TaskT, datetime], tuple[TaskT | None, BaseModel]],
+    ) -> Response:
+        """Run now; `execute` returns the task's new state (None: it retired) and the run."""
+        return self.run_now(
+            scope, task_id, lambda task, now, _trigger: Started(*execute(task, now))
+        )
+
+    def run_now(self, scope: str, task_id: str, execute: Execute[TaskT]) -> Response:
         """Run now, through the same executeTask the scheduler calls (trigger manual)."""
         with self.ctx.lock:
             now = self.ctx.now()

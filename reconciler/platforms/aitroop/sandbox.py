@@ -377,7 +377,7 @@ class AitroopApi:
 
         @router.post(BASE + "/{task_id}/run", response_model=AitroopRun, responses=not_found)
         async def run_task(task_id: str) -> Response:
-            return tasks.run("", task_id, self._execute)
+            return tasks.run_now("", task_id, self._execute)
 
         @router.get(
             BASE + "/{task_id}/runs",

@@ -345,7 +345,7 @@ class EngineApi:
 
         @router.post(BASE + "/{task_id}/run", response_model=EngineRun, responses=not_found)
         async def run_task(slug: str, task_id: str) -> Response:
-            return tasks.run(slug, task_id, self._execute)
+            return tasks.run_now(slug, task_id, self._execute)
 
         @router.get(
             BASE + "/{task_id}/runs",
