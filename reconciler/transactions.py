@@ -3,9 +3,8 @@ PostgreSQL): the connection stays in autocommit, and a block that must be atomic
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar
 
 
@@ -19,10 +18,11 @@ C = TypeVar("C", bound=Executes)
 
 
 @contextmanager
-def transaction(conn: C, lock: threading.Lock, begin: str = "BEGIN") -> Iterator[C]:
+def transaction(conn: C, lock: AbstractContextManager[Any], begin: str = "BEGIN") -> Iterator[C]:
     """`begin` ... COMMIT around the block, ROLLBACK when it raises; one thread at a time.
 
-    The connection is shared by threads, so the lock is held for the whole transaction.
+    The connection is shared by threads, so the lock is held for the whole transaction (a
+    re-entrant one lets a caller that holds it already open the transaction inside).
     SQLite writers pass "BEGIN IMMEDIATE": the write lock is taken up front, so two
     writers queue on busy_timeout instead of one failing on upgrade from a read.
     """
