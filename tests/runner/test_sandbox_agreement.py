@@ -117,7 +117,7 @@ def sandbox_slots(sandbox: RunningSandbox, platform: str, root: Path) -> dict[st
     with httpx.Client(base_url=sandbox.url, timeout=10) as c:
         tasks = c.get(base).json()
         to = (END - timedelta(seconds=1)).isoformat()  # the runner's window ends before END
-        assert c.post("/__sandbox/clock", json={"to": to}).status_code == 200
+        assert c.post("/__sandbox/clock", json={"to": to}, timeout=120).status_code == 200
         still = {t["id"] for t in c.get(base).json()}
         slots: dict[str, list[str]] = {}
         for task in tasks:
