@@ -1396,7 +1396,7 @@ def sandbox(
 
 
 def _sandbox_start(text: str) -> datetime:
-    from reconciler.sandbox.clock import parse_iso
+    from reconciler.sandbox.wire import parse_iso
 
     try:
         return parse_iso(text)

@@ -21,8 +21,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from types import FrameType
 
+from reconciler.clock import VirtualClock
 from reconciler.loader import ResolvedSchedule
-from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
 from reconciler.runner.project import Selection, Watcher, load_selection, reloader, watch_roots
 from reconciler.runner.report import next_run_text

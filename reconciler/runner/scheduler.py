@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from reconciler import platforms, timing
+from reconciler.clock import Clock, RealClock
 from reconciler.errors import RunnerError, UsageError
-from reconciler.runner.clock import Clock, RealClock
 from reconciler.runner.executors import (
     NOT_STARTED,
     Executor,

@@ -13,14 +13,15 @@ from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
 
 from reconciler import platforms
+from reconciler.clock import VirtualClock
 
-from .clock import iso, parse_iso, utc_now
-from .firing import Firing, Scheduler, VirtualClock
+from .firing import Firing, Scheduler
 from .gate import Gate
 from .options import Faults, RunFaults, SandboxOptions
 from .problems import ErrorBody, MessageStyle, Problem, error_body, is_query_error, shown
 from .service import Context
 from .store import Store
+from .wire import iso, parse_iso, utc_now
 
 
 class SandboxApi(Protocol):
@@ -49,7 +50,7 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     virtual = None
     if opts.clock is None and opts.clock_kind == "virtual":
         virtual = VirtualClock(Scheduler.start_time(ctx, opts.start))
-        ctx.clock = virtual
+        ctx.clock = virtual.now
     api = build_api(ctx)
     # A pinned clock (tests of server-computed times) fires nothing: time is the test's.
     scheduler = None

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from .clock import iso, parse_iso, utc_now
+from reconciler.clock import VirtualClock
+
 from .options import ClockKind
 from .outcomes import unit
 from .service import Context
+from .wire import iso, parse_iso, utc_now
 
 log = logging.getLogger("reconciler.sandbox")
 
@@ -44,19 +46,6 @@ class Firing(Protocol):
 
     def settle(self, now: datetime) -> int:
         """Record the runs that ended by `now`; how many."""
-
-
-class VirtualClock:
-    """Stands still until advanced; never goes back."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start.astimezone(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self._now
-
-    def set(self, when: datetime) -> None:
-        self._now = max(self._now, when.astimezone(timezone.utc))
 
 
 @dataclass(frozen=True)
@@ -109,7 +98,7 @@ class Scheduler:
     def reset(self, start: datetime) -> None:
         """Back to a fresh sandbox's clock (RunningSandbox.reset)."""
         if self.virtual is not None:
-            self.virtual._now = start.astimezone(timezone.utc)
+            self.virtual.restart(start)
         self._start = self.ctx.now()
         self._next_tick = self._start + self.firing.tick
 
@@ -143,7 +132,7 @@ class Scheduler:
                 at = self._next_tick
                 self._next_tick += period
                 ticks += 1
-                self.virtual.set(at)
+                self.virtual.advance_to(at)
                 done, fired = self._tick(at)
                 skipped += not done
                 runs += fired
@@ -151,7 +140,7 @@ class Scheduler:
                 behind = (to - self._next_tick) // period + 1
                 ticks += behind
                 self._next_tick += behind * period
-            self.virtual.set(to)
+            self.virtual.advance_to(to)
             self.firing.settle(to)
             self.ctx.store.set_meta(_VIRTUAL_NOW, iso(to))
         return Advanced(to, ticks, skipped, runs)

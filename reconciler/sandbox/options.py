@@ -205,7 +205,7 @@ class RunFaults:
         return replace(start, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        from .clock import iso
+        from .wire import iso
 
         return {
             "failure_rate": self.failure_rate,
@@ -286,7 +286,7 @@ def _count(value: object) -> int:
 
 
 def _windows(value: object) -> tuple[tuple[datetime, datetime], ...]:
-    from .clock import parse_iso
+    from .wire import parse_iso
 
     if not isinstance(value, list):
         raise ValueError(f"expected a list of [from, until] timestamp pairs, got {value!r}")

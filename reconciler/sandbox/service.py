@@ -20,12 +20,12 @@ from fastapi import Response
 from pydantic import BaseModel
 from typing_extensions import Self
 
-from .clock import iso
 from .options import Faults, RunFaults
 from .outcomes import FAIL_MARKER, Draw, draw, matches
 from .paging import json_response, list_response
 from .problems import Problem
 from .store import Store
+from .wire import iso
 
 # Validation context of bodies read back from the store (see StoredTask.stored).
 STORED = {"stored": True}

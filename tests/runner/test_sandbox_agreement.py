@@ -19,9 +19,9 @@ from reconciler.runner import simulate
 from reconciler.runner.executors import Outcome, RunContext
 from reconciler.runner.scheduler import RunnerOptions
 from reconciler.sandbox import SandboxOptions, running_sandbox
-from reconciler.sandbox.clock import parse_iso
 from reconciler.sandbox.options import RunFaults
 from reconciler.sandbox.server import RunningSandbox
+from reconciler.sandbox.wire import parse_iso
 from tests.conftest import run_cli
 from tests.runner.conftest import FakeExecutor, Item
 

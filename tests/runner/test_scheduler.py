@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.clock import VirtualClock
 from reconciler.errors import RunnerError, UsageError
 from reconciler.runner import RunnerOptions, run_once, simulate
-from reconciler.runner.clock import VirtualClock
 from reconciler.runner.executors import STOPPED_AT_SHUTDOWN, Outcome, RunContext
 from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import Runnable, Runner

@@ -17,9 +17,9 @@ import pytest
 
 from reconciler import timing
 from reconciler.platforms.engine.sandbox import EngineApi
-from reconciler.sandbox.clock import iso, parse_iso
 from reconciler.sandbox.options import RunFaults
 from reconciler.sandbox.server import RunningSandbox
+from reconciler.sandbox.wire import iso, parse_iso
 from tests.conftest import run_cli
 from tests.sandbox.fixtures import SandboxFactory
 from tests.sandbox.helpers import AITROOP, ENGINE, aitroop_task, client, engine_task

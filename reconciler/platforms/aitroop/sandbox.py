@@ -34,11 +34,11 @@ from typing_extensions import Self
 
 from reconciler.platforms.aitroop.provider import MARKER
 from reconciler.platforms.aitroop.rules import BATCH, MIN_INTERVAL, RULES, TICK, missing_connections
-from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
 from reconciler.sandbox.outcomes import FAIL_MARKER, missing_connects
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
 from reconciler.sandbox.service import STORED, Context, Started, StoredTask, TaskService
+from reconciler.sandbox.wire import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"

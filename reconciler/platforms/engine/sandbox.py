@@ -22,7 +22,10 @@ from typing_extensions import Self
 from reconciler.platforms import count_error, retires
 from reconciler.platforms.engine.provider import MARKER
 from reconciler.platforms.engine.rules import MAX_CONCURRENT, RULES, TICK, next_after_restart
-from reconciler.sandbox.clock import (
+from reconciler.sandbox.paging import Cursor, Limit, ListPage
+from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
+from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
+from reconciler.sandbox.wire import (
     check_cron,
     is_zone,
     iso,
@@ -32,9 +35,6 @@ from reconciler.sandbox.clock import (
     next_once,
     parse_iso,
 )
-from reconciler.sandbox.paging import Cursor, Limit, ListPage
-from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
 
 STYLE = MessageStyle(
     schedule_fields=frozenset({"schedule"}),

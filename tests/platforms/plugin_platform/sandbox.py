@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictBool, StrictStr, model_validator
 from typing_extensions import Self
 
-from reconciler.sandbox.clock import check_cron, is_zone, iso, iso_or_none, next_cron
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
 from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.wire import check_cron, is_zone, iso, iso_or_none, next_cron
 
 BASE = "/api/jobs"
 

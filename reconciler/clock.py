@@ -1,4 +1,5 @@
-"""Real and virtual time, so that `--simulate`, the tests and the live runner share one loop."""
+"""Real and virtual time: the runner's loop (`--simulate`, the tests, a live run) and the
+sandbox's scheduler (`--clock virtual`) run on these."""
 
 from __future__ import annotations
 
@@ -51,7 +52,12 @@ class VirtualClock:
         return self._now
 
     def advance_to(self, when: datetime) -> None:
+        """Forward to `when`; never back."""
         self._now = max(self._now, when.astimezone(timezone.utc))
+
+    def restart(self, at: datetime) -> None:
+        """Start again at `at`, earlier or not (a sandbox reset to a fresh database)."""
+        self._now = at.astimezone(timezone.utc)
 
     def wait(self, cond: threading.Condition, deadline: datetime | None) -> None:
         if deadline is not None:
