@@ -816,7 +816,11 @@ class Target(StrictModel):
     )
     sandbox: str | None = Field(
         default=None,
+        min_length=1,
+        # A file name: no control characters (a NUL cannot name a file at all).
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Run the embedded sandbox stored in this SQLite file instead of a URL.",
+        examples=[".schedctl/sandbox.db"],
     )
     verify_tls: bool = Field(
         default=True, description="Turning this off prints a warning on every use."
