@@ -1076,6 +1076,9 @@ def _pause_or_resume(
         if dry_run:
             raise SystemExit(EXIT_ERROR if the_plan.failed else EXIT_OK)
         result = apply_plan(the_plan, conns)
+    for done in result.results:
+        if done.change.writes:
+            echo(render.result_line(done))
     echo(render.render_apply(result))
     raise SystemExit(EXIT_OK if result.ok else EXIT_ERROR)
 
