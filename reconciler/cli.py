@@ -1028,6 +1028,91 @@ def _store_url(store: str | None, store_env: str | None, db: str | None) -> str 
     return url
 
 
+# --- pause / resume ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@click.option("--for", "duration", metavar="DURATION", help="How long: 90s, 15m, 4h, 2d, 1h30m.")
+@click.option("--until", "until", metavar="ISO", help="Until when (naive is UTC).")
+@click.option("--note", metavar="TEXT", help="Why (required); kept in the marker.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@common_options
+@pass_ctx
+def pause(
+    ctx: Context,
+    names: tuple[str, ...],
+    duration: str | None,
+    until: str | None,
+    note: str | None,
+    dry_run: bool,
+) -> int:
+    """Disable tasks on their platform in place, keeping until / who / note in the marker.
+
+    NAME is a schedule key or a glob. Plans leave a paused task disabled and say so; once
+    --for / --until has passed, the next apply enables it again. Without either, it stays
+    paused until `schedctl resume`. Who is `git config user.email`, else $USER.
+
+    \b
+    Example:
+      schedctl pause morning-digest --for 4h --note "vendor outage"
+      schedctl pause 'billing-*' --target prod --until 2026-05-01T12:00Z --note "freeze"
+    """
+    from datetime import datetime, timezone
+
+    from reconciler.pause import new_pause, who
+
+    now = datetime.now(timezone.utc)
+    the_pause = new_pause(duration, until, note, who(), now)
+    return _pause_or_resume(ctx, names, the_pause, now, dry_run=dry_run)
+
+
+@cli.command()
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@common_options
+@pass_ctx
+def resume(ctx: Context, names: tuple[str, ...], dry_run: bool) -> int:
+    """End a pause now: enable the tasks as the repository says, the pause cleared.
+
+    \b
+    Example:
+      schedctl resume morning-digest
+    """
+    from datetime import datetime, timezone
+
+    return _pause_or_resume(ctx, names, None, datetime.now(timezone.utc), dry_run=dry_run)
+
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from reconciler.forms import Pause
+
+
+def _pause_or_resume(
+    ctx: Context, names: Sequence[str], the_pause: Pause | None, now: datetime, *, dry_run: bool
+) -> int:
+    from reconciler.pause import make_pause_plan, pause_keys
+    from reconciler.reconcile import apply_plan
+    from reconciler.render import plan as render
+    from reconciler.targets import connect
+
+    project = load(ctx, ())
+    keys = pause_keys(project, names, ctx.targets)
+    with connect(project.config, project.root, list(keys), create=False) as conns:
+        the_plan = make_pause_plan(project, conns, keys, the_pause, now)
+        emit(render.FORMATS, "text", the_plan, ctx)
+        if dry_run:
+            return EXIT_ERROR if the_plan.failed else EXIT_OK
+        result = apply_plan(the_plan, conns)
+    for done in result.results:
+        if done.change.writes:
+            echo(render.result_line(done))
+    echo(render.render_apply(result))
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
 @cli.command()
 @click.argument("name_or_paths", metavar="[NAME] [PATHS]...", nargs=-1)
 @click.option(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,11 +38,72 @@ Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Pause:
+    """A pause `schedctl pause` made, kept in the marker: who, why, and until when.
+
+    Written as `paused until 2026-05-01T12:00:00Z by ana@example.com: vendor outage` (no
+    `until` part when open-ended) in a tag of the marker's style just before the marker, so a
+    schedctl that knows no pauses still reads the marker after it.
+    """
+
+    by: str
+    note: str = ""
+    until: str | None = None  # UTC, `YYYY-MM-DDTHH:MM:SSZ`; None: until `schedctl resume`
+
+    def ended(self, now: datetime) -> bool:
+        return self.until is not None and now >= _instant(self.until)
+
+    def text(self) -> str:
+        until = f" until {self.until}" if self.until else ""
+        return f"paused{until} by {self.by}" + (f": {self.note}" if self.note else "")
+
+    @classmethod
+    def parse(cls, text: str) -> Pause | None:
+        """The pause a tag's text holds, or None when it is not one (see `text`)."""
+        match = _PAUSE.fullmatch(text)
+        if match is None:
+            return None
+        until = match["until"]
+        if until is not None:
+            try:
+                until = utc_iso(until)
+            except (ValueError, OverflowError):
+                return None
+        return cls(match["by"], match["note"] or "", until)
+
+    def describe(self) -> str:
+        """`paused until 2026-05-01T12:00:00Z by ana@example.com (vendor outage)`"""
+        until = f" until {self.until}" if self.until else " (no end)"
+        return f"paused{until} by {self.by}" + (f" ({self.note})" if self.note else "")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"until": self.until, "by": self.by, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Pause | None:
+        if not isinstance(data, Mapping):
+            return None
+        until = data.get("until")
+        return cls(
+            str(data.get("by", "")), str(data.get("note") or ""), str(until) if until else None
+        )
+
+
+# Who is one word (an email or a user name); the note is one line, the rest of the tag.
+_PAUSE = re.compile(r"paused(?: until (?P<until>\S+))? by (?P<by>[^\s:]+)(?:: (?P<note>.+))?")
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
 class Marker:
-    """Who owns a live object: the config's `owner` and the schedule's key."""
+    """Who owns a live object: the config's `owner` and the schedule's key (and its pause)."""
 
     owner: str
     key: str
+    pause: Pause | None = None
 
     def __str__(self) -> str:
         return f"{self.owner}/{self.key}"
@@ -157,6 +219,8 @@ def fingerprint_row(task: LiveTask, normalized_json: str | None = None) -> str:
     matched it); the row is the same text either way.
     """
     marker = str(task.marker) if task.marker else ""
+    if task.marker is not None and task.marker.pause is not None:  # a new pause makes it stale
+        marker += f" {task.marker.pause.text()}"
     if normalized_json is None:
         normalized_json = _ROW_ENCODER.encode(task.normalized)
     return f"[{_quote(task.id)}, {_quote(marker)}, {_quote(task.title)}, {normalized_json}]"

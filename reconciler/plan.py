@@ -14,6 +14,12 @@
                    in place (same id), with any field changes
         blocked-delete   a delete or duplicate of a protected key: shown, not made
         ignored-drift    live differences in `ignore_changes` fields: shown, never reverted
+        paused     an owned object `schedctl pause` disabled, its pause in the marker: a note;
+                   updates and renames keep it disabled and keep the pause
+        resume     a paused object whose pause ended (or that was enabled by hand): enabled as
+                   the repository wants, the pause cleared from the marker
+        pause      made by `schedctl pause` only (see reconciler/pause.py): disable in place
+                   and record the pause in the marker
 
 "Owned" is marked by `owner` or by one of `previous_owners`. Objects marked by other owners,
 and unmarked ones, are never written; nor are unreadable ones (fields of a shape schedctl
@@ -27,27 +33,39 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from reconciler import timing
 from reconciler.errors import UsageError
-from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
+from reconciler.forms import (
+    DesiredTask,
+    Json,
+    Listing,
+    LiveTask,
+    Pause,
+    TemplateRef,
+    cut_copy,
+)
 
 # 2: orphans are their own kind, counted in the summaries; the kinds rename, blocked-delete
 # and ignored-drift; Change.renamed_from and .blocked; TargetPlan.notes; Plan.select, .exclude.
-FORMAT_VERSION = "2"
+# 3: the kinds pause, resume and paused; Change.pause ({until, by, note}).
+FORMAT_VERSION = "3"
 Action = Literal[
     "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
-    "ignored-drift", "orphan",
+    "ignored-drift", "pause", "resume", "paused", "orphan",
 ]  # fmt: skip
 ACTIONS: tuple[Action, ...] = (
     "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
-    "ignored-drift",
+    "ignored-drift", "pause", "resume", "paused",
 )  # fmt: skip
 KINDS: tuple[Action, ...] = (*ACTIONS, "orphan")  # what a summary counts
 # Kinds that are shown but are not pending: nothing is written for them, nor left undone.
-NOTE_ACTIONS: tuple[Action, ...] = ("blocked-delete", "ignored-drift")
+NOTE_ACTIONS: tuple[Action, ...] = ("blocked-delete", "ignored-drift", "paused")
+# Kinds apply writes in place (a create, or an update of the object at remote_id).
+WRITE_ACTIONS: tuple[Action, ...] = ("create", "update", "rename", "pause", "resume")
 # Paths listed first in a field diff, in this order; the rest follow alphabetically.
 _PATH_ORDER = ("title", "description", "enabled", "schedule", "action", "deliver")
 
@@ -75,14 +93,18 @@ class Change:
     template: TemplateRef | None = None  # the template and item of the desired schedule
     renamed_from: str | None = None  # a rename: the key the live object is marked with
     blocked: str = ""  # a blocked-delete: the action it would be (delete or duplicate)
+    # The live object's pause: set by a pause, cleared by a resume, kept by an update or a
+    # rename (which then send it disabled, the pause in the marker), shown by paused.
+    pause: Pause | None = None
 
     @property
     def writes(self) -> bool:
-        return self.action in ("create", "update", "delete", "rename") or self.delete
+        return self.action in (*WRITE_ACTIONS, "delete") or self.delete
 
     def to_dict(self) -> Json:
         data = asdict(self)
         data["fields"] = [asdict(f) for f in self.fields]
+        data["pause"] = self.pause.to_dict() if self.pause else None
         return data
 
     @classmethod
@@ -93,11 +115,16 @@ class Change:
         known = {
             k: data[k]
             for k in cls.__dataclass_fields__
-            if k in data and k not in ("fields", "template")
+            if k in data and k not in ("fields", "template", "pause")
         }
         if known.get("action") not in KINDS:
             raise ValueError(f"unknown action {known.get('action')!r}")
-        return cls(**known, fields=fields, template=TemplateRef.from_dict(data.get("template")))
+        return cls(
+            **known,
+            fields=fields,
+            template=TemplateRef.from_dict(data.get("template")),
+            pause=Pause.from_dict(data.get("pause")),
+        )
 
 
 @dataclass(frozen=True)
@@ -314,6 +341,7 @@ def diff_target(
     allow_delete: Collection[str] = (),
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> TargetPlan:
     """The changes that make `listing` match `desired` on one target.
 
@@ -321,8 +349,10 @@ def diff_target(
     from narrowed PATHS). Their objects are neither orphans nor changed, only de-duplicated.
     `protect`: key globs never deleted (beside schedules with `protect: true`) unless named in
     `allow_delete`. `select` / `exclude`: key globs; keys outside the selection are neither
-    changed nor pruned nor de-duplicated.
+    changed nor pruned nor de-duplicated. `now` (default: the clock) decides whether a pause
+    has ended.
     """
+    now = now or datetime.now(timezone.utc)
     wanted = {d.key: d for d in desired if selected(d.key, select, exclude)}
     olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
     ours = {owner, *previous_owners}
@@ -399,6 +429,10 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
+            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
+            ended = keep.marker.pause if kept is None else None
+            if kept is not None:
+                fields = tuple(f for f in fields if f.path != "enabled")
             ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore))
             if ignored:
                 fields = tuple(f for f in fields if f not in ignored)
@@ -409,10 +443,17 @@ def diff_target(
             elif keep.marker.owner != owner:  # a previous owner's: taken over in place
                 fields = (FieldChange("marker", str(keep.marker), mine), *fields)
                 reason = f"marked by previous owner {keep.marker.owner!r}: re-marked as {mine}"
+            if ended is not None:
+                fields = (FieldChange("pause", ended.text(), None), *fields)
+                enabled = d.normalized.get("enabled") is not False
+                reason = "; ".join(filter(None, (resumed_reason(ended, keep, enabled), reason)))
             if fields:
+                action: Action = (
+                    "rename" if keep.marker.key != key else "resume" if ended else "update"
+                )
                 plan.changes.append(
                     Change(
-                        "rename" if keep.marker.key != key else "update",
+                        action,
                         key,
                         d.title,
                         keep.id,
@@ -424,10 +465,23 @@ def diff_target(
                         reason,
                         template=d.template,
                         renamed_from=keep.marker.key if keep.marker.key != key else None,
+                        pause=kept or (ended if action == "resume" else None),
                     )
                 )
             else:
                 in_sync += 1
+            if kept is not None:
+                plan.changes.append(
+                    Change(
+                        "paused",
+                        key,
+                        d.title,
+                        keep.id,
+                        source=d.source,
+                        reason=f"{kept.describe()}: left disabled; `schedctl resume {key}` ends it",
+                        pause=kept,
+                    )
+                )
             if ignored:
                 names = ", ".join(d.ignore)
                 plan.changes.append(
@@ -497,6 +551,26 @@ def diff_target(
             plan.orphans.append(_gone(key, keep, "orphan"))
     plan.in_sync = in_sync
     return plan
+
+
+def paused(task: LiveTask, now: datetime) -> Pause | None:
+    """The pause `task` is under: its marker's, while it is disabled and the pause lasts."""
+    pause = task.marker.pause if task.marker is not None else None
+    if pause is None or task.normalized.get("enabled") is not False or pause.ended(now):
+        return None
+    return pause
+
+
+def resumed_reason(pause: Pause, task: LiveTask, enabled: bool = True) -> str:
+    """Why a paused object is resumed (its pause ended, or someone enabled it by hand), and
+    what apply does about it (`enabled`: what the repository wants)."""
+    if task.normalized.get("enabled") is not False:
+        why = "enabled on the platform while paused, so the pause is over: apply"
+    elif enabled:
+        why = "the pause ended: apply enables it and"
+    else:
+        why = "the pause ended: apply leaves it disabled, as the repository says, and"
+    return f"{pause.describe()}: {why} clears the pause from the marker"
 
 
 def selected(key: str, select: Sequence[str], exclude: Sequence[str]) -> bool:

@@ -32,7 +32,15 @@ from reconciler.errors import (
     UsageError,
     map_exceptions,
 )
-from reconciler.plan import NOTE_ACTIONS, Change, Plan, TargetPlan, diff_target, unblock
+from reconciler.plan import (
+    NOTE_ACTIONS,
+    WRITE_ACTIONS,
+    Change,
+    Plan,
+    TargetPlan,
+    diff_target,
+    unblock,
+)
 from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
@@ -138,6 +146,7 @@ def make_plan(
     allow_delete: Collection[str] = (),
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> Plan:
     """List every target once and diff it against the project's schedules.
 
@@ -147,8 +156,10 @@ def make_plan(
 
     When `project` was loaded from PATHS narrower than the repository, `repository` holds the
     keys the whole repository has, by target (see repository_keys): orphans and deletes are
-    judged against those, creates and updates come from `project` alone.
+    judged against those, creates and updates come from `project` alone. `now` (default: the
+    clock) decides which pauses have ended.
     """
+    now = now or datetime.now(timezone.utc)
     config = project.config
     owner = config.owner
     previous = tuple(config.previous_owners)
@@ -176,8 +187,10 @@ def make_plan(
             allow_delete=allow_delete,
             select=select,
             exclude=exclude,
+            now=now,
         )
         _keep_ignored(planned[name], found, conn)
+        _keep_paused(planned[name], conn)
         pruned = pruned or prunes
     for name, problem in failed_targets(conns).items():
         platform = config.targets[name].platform if name in config.targets else ""
@@ -189,7 +202,7 @@ def make_plan(
         owner=owner,
         prune=pruned,
         config=str(Path(project.config_file).resolve()) if project.config_file else None,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=now.isoformat(timespec="seconds"),
         previous_owners=previous,
         paths=None if repository is None else tuple(paths or ()),
         select=tuple(select),
@@ -206,7 +219,7 @@ def _keep_ignored(planned: TargetPlan, found: Survey, conn: Connection) -> None:
     desired = {d.key: d for d in found.desired}
     by_id = {t.id: t for t in found.listing.tasks}
     for i, change in enumerate(planned.changes):
-        if change.action in ("update", "rename") and change.key in drifted:
+        if change.action in ("update", "rename", "resume") and change.key in drifted:
             d, live = desired[str(change.key)], by_id[str(change.remote_id)]
             payload = _keeping(conn.provider.to_remote, d, live)
             planned.changes[i] = replace(change, payload=payload)
@@ -225,6 +238,14 @@ def _keeping(to_remote: Callable[[Json, str, str], Json], d: DesiredTask, live: 
         else:
             document.pop(name, None)
     return to_remote(document, "UTC", d.key)
+
+
+def _keep_paused(planned: TargetPlan, conn: Connection) -> None:
+    """Updates and renames of a paused object send it disabled, its pause kept in the marker."""
+    for i, change in enumerate(planned.changes):
+        if change.action in ("update", "rename") and change.pause and change.payload:
+            payload = conn.provider.with_pause(change.payload, change.pause)
+            planned.changes[i] = replace(change, payload=payload)
 
 
 def allow_deletes(plan: Plan, keys: Collection[str]) -> None:
@@ -356,7 +377,7 @@ def _foreign_write(
             if live.id in writes:
                 return f"{name}: the id is written twice (also by {writes[live.id].action})"
             writes[live.id] = change
-        if change.action in ("create", "update", "rename"):
+        if change.action in WRITE_ACTIONS:
             problem = _payload_problem(change, conn)
             if problem is not None:
                 return f"{name}: {problem}"
@@ -553,7 +574,7 @@ def apply_plan(
                 run.result.errors.append(target.error)
                 continue
             for change in target.changes:
-                if change.action in ("create", "update", "rename"):
+                if change.action in WRITE_ACTIONS:
                     writes.append((target.target, change))
                 elif change.action in ("delete", "duplicate"):  # extra copies go without prune
                     deletes.setdefault(target.target, []).append(change)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
 from reconciler.errors import UsageError
-from reconciler.plan import field_diff, ignored_path
+from reconciler.plan import field_diff, ignored_path, paused
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
-    from reconciler.forms import Listing, LiveTask
+    from reconciler.forms import Listing, LiveTask, Pause
     from reconciler.loader import Project
     from reconciler.targets import Connection
 
@@ -34,6 +35,8 @@ class StatusRow:
     remote_id: str | None = None
     reason: str | None = None  # why an unreadable object could not be read
     timezone: str | None = None  # the schedule's zone, to show its times in
+    pause: Pause | None = None  # the pause in its marker (`schedctl pause`)
+    pause_ended: bool = False  # ... which has ended: the next apply resumes it
 
 
 def _zone(document: Mapping[str, object]) -> str | None:
@@ -43,9 +46,13 @@ def _zone(document: Mapping[str, object]) -> str | None:
 
 
 def status_rows(
-    project: Project, conns: Mapping[str, Connection]
+    project: Project, conns: Mapping[str, Connection], now: datetime | None = None
 ) -> tuple[list[StatusRow], list[str]]:
-    """One row per live task (and per desired schedule not on the platform); listing errors."""
+    """One row per live task (and per desired schedule not on the platform); listing errors.
+
+    A paused task's disable is its pause, not drift, until the pause ends (`now`).
+    """
+    now = now or datetime.now(timezone.utc)
     rows: list[StatusRow] = []
     problems: list[str] = []
     owner = project.config.owner
@@ -76,6 +83,8 @@ def status_rows(
                 drift = field_diff(task.normalized, d.normalized)
                 if d.ignore:  # ignore_changes fields never count as drift
                     drift = tuple(f for f in drift if not ignored_path(f.path, d.ignore))
+                if paused(task, now) is not None:
+                    drift = tuple(f for f in drift if f.path != "enabled")
                 state = "drifted" if drift else "in sync"
             s = task.status
             rows.append(
@@ -93,6 +102,8 @@ def status_rows(
                     task.id,
                     task.unreadable,
                     _zone(desired[key].document if key in desired else task.document),
+                    pause=pause if (pause := _pause_of(task, owner)) else None,
+                    pause_ended=pause is not None and paused(task, now) is None,
                 )
             )
         for key in sorted(set(desired) - seen):
@@ -114,6 +125,11 @@ def status_rows(
             )
     problems.extend(failed_targets(conns).values())
     return rows, problems
+
+
+def _pause_of(task: LiveTask, owner: str) -> Pause | None:
+    marker = task.marker
+    return marker.pause if marker is not None and marker.owner == owner else None
 
 
 def find_task(listing: Listing, name: str, owner: str) -> LiveTask:

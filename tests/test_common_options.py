@@ -17,7 +17,7 @@ from tests.conftest import run_cli
 from tests.reconcile.conftest import Repo, prompt_doc
 
 CONFIG_READERS = ("validate", "next", "plan", "apply", "show", "import", "status", "trigger",
-                  "runs", "run")  # fmt: skip
+                  "runs", "run", "pause", "resume")  # fmt: skip
 COMMON = ("--config FILE", "--target NAME", "-v, --verbose", "--no-color")
 
 

@@ -32,6 +32,7 @@ from reconciler.forms import (
     Listing,
     LiveTask,
     Marker,
+    Pause,
     TaskStatus,
     cut_copy,
     fingerprint,
@@ -88,6 +89,8 @@ class Provider(Protocol):
     def update(self, remote_id: str, payload: Json) -> LiveTask: ...
     def delete(self, remote_id: str) -> None: ...
     def adopt(self, task: LiveTask, key: str) -> LiveTask: ...
+    def with_pause(self, payload: Json, pause: Pause | None) -> Json: ...
+    def pause_payload(self, task: LiveTask, pause: Pause | None, *, enabled: bool) -> Json: ...
     def cut_copy(self, tasks: Sequence[LiveTask], payload: Json) -> LiveTask | None: ...
     def marker_lost(self, task: LiveTask, payload: Json, *, created: bool) -> MarkerLost: ...
     def run(self, remote_id: str) -> Any: ...
@@ -119,7 +122,11 @@ class ProviderClass(Protocol):
 
 @dataclass(frozen=True)
 class MarkerStyle:
-    """How a marker is written into a text field: `<text><joiner><open>owner/key<close>`."""
+    """How a marker is written into a text field: `<text><joiner><open>owner/key<close>`.
+
+    A paused object's marker has its pause (forms.Pause) in a tag of the same style just
+    before it: `<text><joiner><open>paused ...<close><joiner><open>owner/key<close>`.
+    """
 
     open: str
     close: str
@@ -134,9 +141,18 @@ class MarkerStyle:
             rf"(?P<key>[a-z0-9][a-z0-9-]{{0,62}}){re.escape(self.close)}\s*\Z"
         )
 
+    @cached_property
+    def paused_pattern(self) -> re.Pattern[str]:
+        """The pause tag and the marker after it; the tag's text is one line."""
+        tag = rf"{re.escape(self.open)}(?P<pause>paused[^\n]*?){re.escape(self.close)}"
+        return re.compile(rf"\s*{tag}\s*{self.pattern.pattern}")
+
     def attach(self, text: str, marker: Marker) -> str:
-        tag = f"{self.open}{marker}{self.close}"
         text = text.rstrip()
+        if marker.pause is not None:
+            pause = f"{self.open}{marker.pause.text()}{self.close}"
+            text = f"{text}{self.joiner}{pause}" if text else pause
+        tag = f"{self.open}{Marker(marker.owner, marker.key)}{self.close}"
         return f"{text}{self.joiner}{tag}" if text else tag
 
     def detach(self, text: str) -> tuple[str, Marker | None]:
@@ -146,6 +162,12 @@ class MarkerStyle:
         match = self.pattern.match(text, start) if start >= 0 else None
         if match is None:
             return text, None
+        if text.find(self.open, 0, start) != -1:  # maybe a pause tag before it
+            paused = self.paused_pattern.search(text)
+            pause = Pause.parse(paused["pause"]) if paused is not None else None
+            if paused is not None and pause is not None:
+                marker = Marker(paused["owner"], paused["key"], pause)
+                return text[: paused.start()].rstrip(), marker
         return text[:start].rstrip(), Marker(match["owner"], match["key"])
 
 
@@ -490,6 +512,7 @@ class RestProvider(ABC):
     marker_field: ClassVar[str]  # the remote field the marker is written into
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
+    enabled_field: ClassVar[str] = "enabled"  # the remote field that switches a task on and off
     # The bounds of one listing (see iter_pages).
     max_pages: int = MAX_PAGES
     max_listing_seconds: float = MAX_LISTING_SECONDS
@@ -749,6 +772,28 @@ class RestProvider(ABC):
             task.document, str(task.document.get("schedule", {}).get("timezone") or "UTC"), key
         )
         return self.update(task.id, self.adoption_payload(task, remote, key))
+
+    def with_pause(self, payload: Json, pause: Pause | None) -> Json:
+        """`payload` with `pause` in its marker (and so disabled), or with None without one."""
+        text, marker = self.marker_style.detach(str(payload.get(self.marker_field) or ""))
+        if marker is None:
+            return payload
+        marked = self.marker_style.attach(text, Marker(marker.owner, marker.key, pause))
+        out = {**payload, self.marker_field: marked}
+        if pause is not None:
+            out[self.enabled_field] = False
+        return out
+
+    def pause_payload(self, task: LiveTask, pause: Pause | None, *, enabled: bool) -> Json:
+        """The update body that pauses `task` in place (disabled, `pause` in its marker), or,
+        with `pause` None, resumes it (`enabled`, no pause): its other fields as they are."""
+        assert task.marker is not None
+        key = task.marker.key
+        zone = str(task.document.get("schedule", {}).get("timezone") or "UTC")
+        remote = self.to_remote({**task.document, "enabled": enabled}, zone, key)
+        remote = self.with_pause(remote, pause)
+        body = self.adoption_payload(task, remote, key)  # what re-marks it in place
+        return {**body, self.enabled_field: remote[self.enabled_field]}
 
     def run(self, remote_id: str) -> Any:
         return self.client.request("POST", f"{self.item_path(remote_id)}/run")

@@ -50,8 +50,8 @@ def _text(value: Any) -> str:
     return escape(printable(str(value)))
 
 
-def attention(row: StatusRow) -> list[str]:
-    """Why a row needs a look, in words: auto-disabled, an error streak, drift."""
+def attention(row: StatusRow, now: datetime | None = None) -> list[str]:
+    """Why a row needs a look, in words: auto-disabled, an error streak, a pause, drift."""
     words = []
     errors = row.errors or 0
     runs = "error" if errors == 1 else "errors"
@@ -59,7 +59,13 @@ def attention(row: StatusRow) -> list[str]:
         words.append(f"auto-disabled after {errors} {runs} in a row")
     elif errors:
         words.append(f"failing: {errors} {runs} in a row")
-    elif row.enabled is False:
+    if row.pause is not None:  # the whole pause, note and all, is a note below the table
+        until = row.pause.until
+        when = when_cell(until, zone_of(row.timezone), now or datetime.now(timezone.utc))
+        words.append(f"paused until {when}" if until else "paused (no end)")
+        if row.pause_ended:
+            words.append("apply resumes it" if row.enabled is False else "enabled by hand")
+    elif row.enabled is False and not errors:
         words.append("disabled")
     if row.state in STATE_WORDS:
         words.append(STATE_WORDS[row.state])
@@ -75,7 +81,7 @@ def render_status(
         return "no tasks on any target"
     now = now or datetime.now(timezone.utc)
     ordered = sorted(rows, key=lambda r: (natural_key(r.target), natural_key(r.key)))
-    why = {id(r): attention(r) for r in ordered}
+    why = {id(r): attention(r, now) for r in ordered}
     cells = []
     for r in ordered:
         zone = zone_of(r.timezone)
@@ -100,6 +106,11 @@ def render_status(
         f"{r.reason}; left alone"
         for r in ordered
         if r.reason
+    ]
+    notes += [
+        f"note: target {r.target}: {printable(r.key)} {printable(r.pause.describe())}"
+        for r in ordered
+        if r.pause is not None
     ]
     table = render_table(
         None,

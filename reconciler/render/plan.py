@@ -30,6 +30,9 @@ SYMBOLS = {
     "rename": "~",
     "blocked-delete": "x",
     "ignored-drift": ".",
+    "pause": "~",
+    "resume": "~",
+    "paused": ".",
 }
 COLORS = {
     "create": "green",
@@ -40,10 +43,15 @@ COLORS = {
     "orphan": "red",
     "rename": "yellow",
     "blocked-delete": "magenta",
+    "pause": "yellow",
+    "resume": "green",
 }
 # Kinds named in a summary line only when there are some.
 _EXTRA_COUNTS = (("rename", "to rename"), ("blocked-delete", "delete(s) blocked"),
-                 ("ignored-drift", "with ignored drift"))  # fmt: skip
+                 ("ignored-drift", "with ignored drift"), ("pause", "to pause"),
+                 ("resume", "to resume"), ("paused", "paused"))  # fmt: skip
+# Kinds whose key is led by their name in the text plan (`~ resume KEY`).
+_NAMED = ("pause", "resume", "paused")
 GITHUB_COMMENT_LIMIT = 65_536
 REASON_LIMIT = 1_000  # a reason is ours, but quotes ids and names a server chose
 DIFF_LINES = 40  # lines of one text diff shown; the JSON plan keeps the whole value
@@ -51,7 +59,7 @@ ORPHAN_NOTE = "orphan (kept: prune is off)"
 # The order a reviewer reads changes in: what destroys or blocks first, creates last.
 REVIEW_ORDER = (
     "delete", "orphan", "blocked-delete", "conflict", "duplicate", "rename", "update",
-    "ignored-drift", "create",
+    "pause", "resume", "ignored-drift", "paused", "create",
 )  # fmt: skip
 
 
@@ -124,7 +132,7 @@ def review_line(counts: Mapping[str, int]) -> str:
 
     `3 to create, 1 to update, **1 to delete**, 1 conflict blocks apply`
     """
-    parts = [f"{counts[a]} to {a}" for a in ("create", "update") if counts.get(a)]
+    parts = [f"{counts[a]} to {a}" for a in ("create", "update", "resume") if counts.get(a)]
     deletes = counts.get("delete", 0) + counts.get("duplicate", 0)
     if deletes:
         parts.append(f"**{deletes} to delete**")
@@ -191,17 +199,19 @@ def change_lines(
         key = f"rename {printable(change.renamed_from or '?')} → {key}"
     elif change.action == "orphan":
         key = f"{ORPHAN_NOTE} {key}"
+    elif change.action in _NAMED:
+        key = f"{change.action} {key}"
     head = f"{indent}{symbol} {key}  {_title_text(change.title)}"
     if change.remote_id:
         head += f"  (id {_id_text(change.remote_id)})"
     if change.source and source:
         head += f"  {printable(change.source)}"
     lines = [_style(head, change.action, color, bold=True)]
-    if change.action in ("conflict", "duplicate", "blocked-delete", "ignored-drift") or (
+    if change.action in ("conflict", "duplicate", "blocked-delete", "ignored-drift", *_NAMED) or (
         change.action == "delete" and change.reason
     ):
         lines.append(f"{indent}    {_reason_text(change.reason)}")
-    if change.action in ("update", "create", "rename", "ignored-drift"):
+    if change.action in ("update", "create", "rename", "ignored-drift", "pause", "resume"):
         lines.extend(
             _style(line, change.action, color)
             for f in change.fields
@@ -354,7 +364,9 @@ def _outcome(change: Change, now: datetime) -> Outcome:
     after = change.after
     if change.action == "delete" or change.delete:
         after = None
-    elif change.action in ("conflict", "duplicate", "orphan", "blocked-delete", "ignored-drift"):
+    elif change.action in (
+        "conflict", "duplicate", "orphan", "blocked-delete", "ignored-drift", "paused",
+    ):  # fmt: skip
         after = change.before
     before_fires, before_rate = _fires(change.before, now)
     after_fires, after_rate = _fires(after, now)
@@ -646,6 +658,8 @@ def result_line(result: ChangeResult, color: bool = False) -> str:
     line = f"{_symbol(change)} {result.target}/{change.key or '?'} {change.action}: {RESULT_WORDS[result.status]}"
     if result.message:
         line += f" - {printable(result.message)}"
+    elif result.ok and change.action in ("pause", "resume"):  # says what it did, and until when
+        line += f" - {_reason_text(change.reason)}"
     if result.status == "failed" and color:
         return click.style(line, fg="red", bold=True)
     return _style(line, change.action, color) if result.ok else line
@@ -661,7 +675,11 @@ def render_apply(result: ApplyResult, *, elapsed: float | None = None) -> str:
         f"{counts.get(a, 0)} {w}"
         for a, w in (("create", "created"), ("update", "updated"), ("delete", "deleted"))
     )
-    done += "".join(f", {counts[a]} {w}" for a, w in (("rename", "renamed"),) if counts.get(a))
+    done += "".join(
+        f", {counts[a]} {w}"
+        for a, w in (("rename", "renamed"), ("pause", "paused"), ("resume", "resumed"))
+        if counts.get(a)
+    )
     dup = sum(1 for r in result.results if r.ok and r.change.action == "duplicate")
     if dup:
         done += f", {dup} duplicate(s) deleted"

@@ -241,7 +241,7 @@ def test_a_plan_round_trips_through_json() -> None:
                        owner="acme", prune=True)  # fmt: skip
     whole = Plan([plan], owner="acme", prune=True, config="/x/schedctl.yaml")
     data = json.loads(json.dumps(whole.to_dict()))
-    assert data["format_version"] == "2"
+    assert data["format_version"] == "3"
     assert data["targets"][0]["summary"] == {
         "create": 1,
         "update": 0,
@@ -251,6 +251,9 @@ def test_a_plan_round_trips_through_json() -> None:
         "rename": 0,
         "blocked-delete": 0,
         "ignored-drift": 0,
+        "pause": 0,
+        "resume": 0,
+        "paused": 0,
         "orphan": 0,
     }
     again = Plan.from_dict(data)
