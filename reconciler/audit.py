@@ -319,7 +319,7 @@ class AuditReport:
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:
     """Findings per kind, every kind present (0 when none): a stable shape."""
-    out = dict.fromkeys(KINDS, 0)
+    out: dict[str, int] = dict.fromkeys(KINDS, 0)
     for f in findings:
         out[f.kind] += 1
     return out
@@ -378,7 +378,7 @@ def slots_of(
 def _copies(tasks: Sequence[LiveTask], owner: str) -> dict[str, list[LiveTask]]:
     """This owner's readable tasks by key, oldest first (the copy apply keeps)."""
     out: dict[str, list[LiveTask]] = {}
-    for index, task in enumerate(tasks):
+    for task in tasks:
         if task.unreadable is None and task.marker is not None and task.marker.owner == owner:
             out.setdefault(task.marker.key, []).append(task)
     for copies in out.values():
@@ -577,14 +577,14 @@ def _audit_one(
     missed: list[float] = []
     for i in range(first_judged, len(windows)):
         slot = windows[i]
-        run = matched.get(i)
-        if run is not None:
+        got = matched.get(i)
+        if got is not None:
             judged += 1
             ran += 1
-            delay = max(run.started - slot, 0.0)
+            delay = max(got.started - slot, 0.0)
             lateness.append(delay)
             if delay >= tick:
-                late.append(_ref(run, slot))
+                late.append(_ref(got, slot))
         elif slot + grace <= until:
             judged += 1
             missed.append(slot)
