@@ -1074,6 +1074,132 @@ def runs(
         click.echo(render_runs(records, color=ctx.color, zone=zone, wide=wide), color=_color(ctx))
 
 
+# --- audit: expected fires against the run logs (reconciler/audit.py, runlog.py) --------------
+
+
+def _fail_on(value: str) -> tuple[str, ...]:
+    """--fail-on KINDS: comma-separated finding kinds, or `none`."""
+    from reconciler.audit import KINDS
+
+    kinds = tuple(dict.fromkeys(k.strip() for k in value.split(",") if k.strip()))
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        from reconciler.explain import hint
+
+        fail(
+            f"--fail-on {value!r}: expected finding kinds separated by commas, from "
+            f"{', '.join(KINDS)} (or none), e.g. --fail-on missed,failing"
+            + (hint(unknown[0], list(KINDS)) if unknown else "")
+        )
+    return kinds
+
+
+def _since(value: str) -> Any:
+    from datetime import timedelta
+
+    from reconciler.timing import parse_duration
+
+    try:
+        window = parse_duration(value)
+    except ValueError:
+        fail(f"--since {value!r}: expected a duration back from now, e.g. 7d, 36h or 90m")
+    if window <= timedelta(0):
+        fail(f"--since {value!r}: expected a duration above zero, e.g. 7d")
+    return window
+
+
+@cli.command()
+@common_paths
+@selection_options
+@click.option(
+    "--since",
+    "since",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="How far back from now: 7d, 36h, 90m.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="missed,failing,auto-disabled",
+    show_default=True,
+    metavar="KINDS",
+    help="Exit 2 when findings of these kinds exist (comma-separated, or none).",
+)
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Run-log requests in flight at once.",
+)
+@common_options
+@pass_ctx
+def audit(
+    ctx: Context,
+    paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
+    since: str,
+    fmt: str,
+    fail_on: str,
+    concurrency: int,
+) -> None:
+    """Compare each schedule's expected fires with the platform's run logs and live state.
+
+    Findings: missed, late, failing, auto-disabled, unexpected, overlapping, anomalous; and runs
+    and tokens per task per day. Exit 0 healthy, 2 when findings of the --fail-on kinds exist,
+    1 on any error (a target that could not be listed or its run log read).
+
+    \b
+    Example:
+      schedctl audit examples/ --since 7d
+      schedctl audit --format markdown --fail-on missed,failing,auto-disabled,late > health.md
+    """
+    from datetime import datetime, timezone
+
+    from reconciler.render.audit import FORMATS
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect, select_targets
+
+    kinds = _fail_on(fail_on)
+    window = _since(since)
+    project = load(ctx, paths)
+    names = select_targets(project, ctx.targets)
+    until = datetime.now(timezone.utc)
+    with connect(
+        project.config, project.root, names, concurrency=concurrency, create=False
+    ) as conns:
+        report = audit_project(
+            project,
+            conns,
+            since=until - window,
+            until=until,
+            concurrency=concurrency,
+            select=select_keys,
+            exclude=exclude,
+        )
+    text = FORMATS[fmt](report, fail_on=kinds, color=_color(ctx))
+    if text:
+        click.echo(text, color=_color(ctx))
+    for target in report.targets:  # on stderr too: a report piped to a file still says why
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    if report.failed:
+        raise SystemExit(EXIT_ERROR)
+    raise SystemExit(EXIT_PENDING if report.failing(kinds) else EXIT_OK)
+
+
 # --- local runner: run (issue 6; reconciler/runner) -------------------------------------------
 
 
