@@ -397,9 +397,9 @@ def _short(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 120:
         return f"{seconds:.0f}s"
-    minutes = int(seconds // 60)
+    minutes, rest = divmod(int(seconds), 60)
     if minutes < 120:
-        return f"{minutes}m"
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
@@ -688,14 +688,15 @@ def _audit_one(
             runs=[_ref(r) for r, _ in unexpected],
             reasons=reasons,
         )
-    anomalies = _anomalies(runs)
+    anomalies = _anomalies(scheduled)  # a manual run is never a finding
     if anomalies:
+        median = _median_ms(scheduled)
         work.finding(
             "anomalous",
             title,
-            f"{_plural(len(anomalies), 'run')} far off the median duration ({_median_ms(runs)} ms)",
+            f"{_plural(len(anomalies), 'run')} far off the median duration ({median} ms)",
             runs=[_ref(r) for r in anomalies],
-            median_ms=_median_ms(runs),
+            median_ms=median,
         )
     kinds = {f.kind for f in work.findings}
     health = next((k for k in KINDS if k in kinds), HEALTHY)

@@ -953,12 +953,14 @@ def status(
     project = load(ctx, paths)
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
-        rows, problems = status_rows(project, conns)
+        rows, problems, warnings = status_rows(project, conns)
     if select_keys or exclude:
         from reconciler.plan import selected
 
         rows = [r for r in rows if selected(r.key, select_keys, exclude)]
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
+    for warning in warnings:
+        echo(f"warning: {_named(warning, project.config_file)}", err=True)
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)
     raise SystemExit(EXIT_ERROR if problems else EXIT_OK)

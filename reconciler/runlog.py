@@ -205,7 +205,7 @@ def expected_of(
     """The desired schedules of one target as the audit takes them, pinned to their lines."""
     out = []
     for s in resolved:
-        line = s.where(("schedule",)).line or s.where(("name",)).line
+        line = s.where(("schedule",), key=True).line or s.where(("name",)).line
         out.append(
             Expected(
                 s.key,

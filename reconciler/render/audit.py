@@ -19,6 +19,7 @@ from rich.markup import escape
 from reconciler import __version__
 from reconciler.audit import KINDS, AuditReport, Finding, TargetAudit, TaskHealth, counts
 from reconciler.render.diagnostics import _escape_github
+from reconciler.render.live import HEALTH_STYLES
 from reconciler.render.plan import GITHUB_COMMENT_LIMIT
 from reconciler.render.tables import natural_key, render_table, zone_of
 from reconciler.render.text import clip, printable
@@ -28,7 +29,6 @@ SLOTS_IN_TEXT = 1  # slots named in a text row; the rest are counted
 SLOTS_IN_MARKDOWN = 10
 TASK_COLUMNS = ("key", "health", "ran", "runs", "manual", "errors", "late p50/p95", "runs/day",
                 "tokens/day", "note")  # fmt: skip
-HEALTH_STYLES = {"ok": "green", "missed": "red", "failing": "red", "auto-disabled": "red"}
 
 
 def slot_text(epoch: float, zone: str) -> str:
@@ -131,7 +131,7 @@ def render_text(report: AuditReport, *, fail_on: Sequence[str] = (), color: bool
         if t.error:
             blocks.append(f"{head}: ERROR: {printable(t.error)}")
             continue
-        blocks.append(f"{head}: {len(t.tasks)} task(s), {_cost_line(t)}")
+        blocks.append(f"{head}: {len(t.tasks)} task(s)\n  cost: {_cost_line(t)}")
         if t.findings:
             rows = [
                 [
