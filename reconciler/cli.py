@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from reconciler.loader import Project
@@ -1416,6 +1417,20 @@ def run_cmd(
     type=float,
     help="Retry-After seconds on refusals.",
 )
+@click.option(
+    "--clock",
+    "clock_kind",
+    type=click.Choice(["real", "virtual"]),
+    default="real",
+    show_default=True,
+    help="virtual: time moves only by POST /__sandbox/clock.",
+)
+@click.option("--start", help="Where a virtual clock starts (ISO timestamp; default now).")
+@click.option(
+    "--run-faults",
+    type=click.Path(dir_okay=False, exists=True),
+    help="JSON or YAML file: what runs produce (failure_rate, always_fail, ...).",
+)
 def sandbox(
     platform: str,
     host: str,
@@ -1428,6 +1443,9 @@ def sandbox(
     ambiguous_rate: float,
     page_size: int | None,
     retry_after: float,
+    clock_kind: str,
+    start: str | None,
+    run_faults: str | None,
 ) -> None:
     """Serve an emulated platform API (engine or aitroop) on loopback, stored in SQLite.
 
@@ -1438,8 +1456,10 @@ def sandbox(
     Example:
       schedctl sandbox --platform aitroop --db sandbox.db --port 8080
       schedctl sandbox --platform engine --fail-rate 0.2 --ambiguous-rate 0.1 --seed 7
+      schedctl sandbox --platform engine --clock virtual --seed 1 --run-faults faults.yaml
     """
     from reconciler.sandbox import SandboxOptions, serve
+    from reconciler.sandbox.options import load_run_faults
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
@@ -1454,10 +1474,24 @@ def sandbox(
             ambiguous_rate=ambiguous_rate,
             page_size=page_size,
             retry_after=retry_after,
+            clock_kind="virtual" if clock_kind == "virtual" else "real",
+            start=None if start is None else _sandbox_start(start),
+            runs=load_run_faults(run_faults),
         )
     except ValueError as exc:
         fail(str(exc))
     serve(opts, host, port)
+
+
+def _sandbox_start(text: str) -> datetime:
+    from reconciler.sandbox.clock import parse_iso
+
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ValueError(
+            f"--start {text!r} is not an ISO 8601 timestamp, e.g. 2026-03-02T00:00:00Z"
+        ) from None
 
 
 # --- entry point ------------------------------------------------------------------------------
