@@ -1125,6 +1125,13 @@ def _since(value: str) -> Any:
     help="How far back from now: 7d, 36h, 90m.",
 )
 @click.option(
+    "--until",
+    "until_text",
+    metavar="ISO",
+    help="Where the window ends (default: now; naive is UTC): a past week, or a sandbox's "
+    "virtual clock.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "github"]),
@@ -1154,6 +1161,7 @@ def audit(
     select_keys: tuple[str, ...],
     exclude: tuple[str, ...],
     since: str,
+    until_text: str | None,
     fmt: str,
     fail_on: str,
     concurrency: int,
@@ -1167,19 +1175,21 @@ def audit(
     \b
     Example:
       schedctl audit examples/ --since 7d
+      schedctl audit --since 7d --until 2026-03-09T00:00:00Z --format json
       schedctl audit --format markdown --fail-on missed,failing,auto-disabled,late > health.md
     """
-    from datetime import datetime, timezone
-
     from reconciler.render.audit import FORMATS
     from reconciler.runlog import audit_project
     from reconciler.targets import connect, select_targets
 
     kinds = _fail_on(fail_on)
     window = _since(since)
+    try:
+        until = parse_instant(None if until_text == "now" else until_text)
+    except click.ClickException:
+        fail(f"--until {until_text!r} is not an ISO 8601 timestamp, e.g. 2026-03-09T00:00:00Z")
     project = load(ctx, paths)
     names = select_targets(project, ctx.targets)
-    until = datetime.now(timezone.utc)
     with connect(
         project.config, project.root, names, concurrency=concurrency, create=False
     ) as conns:
