@@ -366,13 +366,22 @@ def _to_datetime(epoch: float) -> datetime:
 def slots_of(
     spec: ScheduleSpec, zone: str, created: float | None, start: float, until: float
 ) -> tuple[float | None, list[float]]:
-    """(the last fire before `start`, the fires in [start, until]) as epoch seconds."""
+    """(the last fire before `start`, the fires in [start, until]) as epoch seconds, both
+    after `created` (the task's creation) when it is known."""
     created_at = None if created is None else _to_datetime(created)
     trigger = timing.trigger_for(spec, zone, created_at=created_at)
     begin = _to_datetime(start)
     before = trigger.prev_before(begin)
-    fires = trigger.fires_between(begin - timedelta(microseconds=1), _to_datetime(until))
-    return (None if before is None else before.timestamp()), [f.timestamp() for f in fires]
+    fires = [
+        f.timestamp()
+        for f in trigger.fires_between(begin - timedelta(microseconds=1), _to_datetime(until))
+    ]
+    # A platform first fires after the task exists: an interval one period after creation.
+    if created is not None:
+        fires = [f for f in fires if f > created]
+        if before is not None and before.timestamp() <= created:
+            before = None
+    return (None if before is None else before.timestamp()), fires
 
 
 def _copies(tasks: Sequence[LiveTask], owner: str) -> dict[str, list[LiveTask]]:
