@@ -61,9 +61,12 @@ ANOMALY_MIN_MS = 1000
 SHOWN_SLOTS = 50  # slots and runs kept as evidence per finding; the count stays whole
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Run:
-    """One run-log row. Times are epoch seconds; `trigger` is "scheduler" or "manual"."""
+    """One run-log row. Times are epoch seconds; `trigger` is "scheduler" or "manual".
+
+    Not frozen: a frozen dataclass's __init__ costs twice as much, and a week's log is 100,000
+    of these (treat them as read-only all the same)."""
 
     id: str
     task_id: str
