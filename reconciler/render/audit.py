@@ -153,11 +153,13 @@ def render_text(report: AuditReport, *, fail_on: Sequence[str] = (), color: bool
                 )
             )
         if t.tasks:
+            rows = _task_rows(t, color)
+            noted = any(task.note for task in t.tasks)  # the column only when some has one
             blocks.append(
                 render_table(
                     None,
-                    TASK_COLUMNS,
-                    _task_rows(t, color),
+                    TASK_COLUMNS if noted else TASK_COLUMNS[:-1],
+                    rows if noted else [row[:-1] for row in rows],
                     color=color,
                     keep=("key", "health", "ran", "late p50/p95"),
                     squeeze="note",
