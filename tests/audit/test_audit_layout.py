@@ -11,4 +11,4 @@ def test_the_audit_core_imports_no_platform_no_http_and_no_threads() -> None:
     assert ours <= {"reconciler", "reconciler.timing", "reconciler.forms", "reconciler.model"}, ours
     assert not {m for m in modules if m.split(".")[0] in ("threading", "concurrent", "httpx")}
     # Platform knowledge (ticks, retries) comes in as data: the fetching module reads it.
-    assert "reconciler.platforms" in imported_modules(PACKAGE / "runlog.py")
+    assert "reconciler.platforms.rest" in imported_modules(PACKAGE / "runlog.py")
