@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Result, print_results
 
-SUITES = ("validate", "timing", "sandbox", "reconcile", "runner", "audit")
+SUITES = ("validate", "timing", "sandbox", "firing", "reconcile", "runner", "audit")
 # Subsets of the suites above, to run alone: `fleet` is validate's and reconcile's fleet rows.
 EXTRA_SUITES = ("fleet",)
 
