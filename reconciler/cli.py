@@ -938,12 +938,14 @@ def status(
     project = load(ctx, paths)
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
-        rows, problems = status_rows(project, conns)
+        rows, problems, warnings = status_rows(project, conns)
     if select_keys or exclude:
         from reconciler.plan import selected
 
         rows = [r for r in rows if selected(r.key, select_keys, exclude)]
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
+    for warning in warnings:
+        echo(f"warning: {_named(warning, project.config_file)}", err=True)
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)
     return EXIT_ERROR if problems else EXIT_OK
@@ -1188,6 +1190,134 @@ def runs(
     from reconciler.render.live import RUNS_FORMATS, RunLog
 
     emit(RUNS_FORMATS, fmt, RunLog(records, zone), ctx, wide=wide)
+
+
+# --- audit: expected fires against the run logs (reconciler/audit.py, runlog.py) --------------
+
+
+def _fail_on(value: str) -> tuple[str, ...]:
+    """--fail-on KINDS: comma-separated finding kinds, or `none`."""
+    from reconciler.audit import KINDS
+
+    kinds = tuple(dict.fromkeys(k.strip() for k in value.split(",") if k.strip()))
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        from reconciler.explain import hint
+
+        fail(
+            f"--fail-on {value!r}: expected finding kinds separated by commas, from "
+            f"{', '.join(KINDS)} (or none), e.g. --fail-on missed,failing"
+            + (hint(unknown[0], list(KINDS)) if unknown else "")
+        )
+    return kinds
+
+
+def _since(value: str) -> Any:
+    from datetime import timedelta
+
+    from reconciler.timing import parse_duration
+
+    try:
+        window = parse_duration(value)
+    except ValueError:
+        fail(f"--since {value!r}: expected a duration back from now, e.g. 7d, 36h or 90m")
+    if window <= timedelta(0):
+        fail(f"--since {value!r}: expected a duration above zero, e.g. 7d")
+    return window
+
+
+@cli.command()
+@common_paths
+@selection_options
+@click.option(
+    "--since",
+    "since",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="How far back from now: 7d, 36h, 90m.",
+)
+@click.option(
+    "--until",
+    "until_text",
+    metavar="ISO",
+    help="Where the window ends (default: now; naive is UTC): a past week, or a sandbox's "
+    "virtual clock.",
+)
+@format_option("reconciler.render.audit")
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="missed,failing,auto-disabled",
+    show_default=True,
+    metavar="KINDS",
+    help="Exit 2 when findings of these kinds exist (comma-separated, or none).",
+)
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Run-log requests in flight at once.",
+)
+@common_options
+@pass_ctx
+def audit(
+    ctx: Context,
+    paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
+    since: str,
+    until_text: str | None,
+    fmt: str,
+    fail_on: str,
+    concurrency: int,
+) -> int:
+    """Compare each schedule's expected fires with the platform's run logs and live state.
+
+    Findings: missed, late, failing, auto-disabled, unexpected, overlapping, anomalous; and runs
+    and tokens per task per day. Exit 0 healthy, 2 when findings of the --fail-on kinds exist,
+    1 on any error (a target that could not be listed or its run log read).
+
+    \b
+    Example:
+      schedctl audit examples/ --since 7d
+      schedctl audit --since 7d --until 2026-03-09T00:00:00Z --format json
+      schedctl audit --format markdown --fail-on missed,failing,auto-disabled,late > health.md
+    """
+    from reconciler.render.audit import FORMATS, Audited
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect, select_targets
+
+    kinds = _fail_on(fail_on)
+    window = _since(since)
+    try:
+        until = parse_instant(None if until_text == "now" else until_text)
+    except click.ClickException:
+        fail(f"--until {until_text!r} is not an ISO 8601 timestamp, e.g. 2026-03-09T00:00:00Z")
+    project = load(ctx, paths)
+    names = select_targets(project, ctx.targets)
+    with connect(
+        project.config, project.root, names, concurrency=concurrency, create=False
+    ) as conns:
+        report = audit_project(
+            project,
+            conns,
+            since=until - window,
+            until=until,
+            concurrency=concurrency,
+            select=select_keys,
+            exclude=exclude,
+        )
+    emit(FORMATS, fmt, Audited(report, kinds), ctx)
+    for target in report.targets:  # on stderr too: a report piped to a file still says why
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    if report.failed:
+        return EXIT_ERROR
+    return EXIT_PENDING if report.failing(kinds) else EXIT_OK
 
 
 # --- local runner: run (reconciler/runner) ----------------------------------------------------
