@@ -134,8 +134,8 @@ def write_repo(root: Path, url: str, platform: str) -> None:
 def bench_platform(platform: str) -> Result:
     from reconciler.loader import load_project
     from reconciler.runlog import PAGE_LIMIT, audit_project
-    from reconciler.tuning import tuned
     from reconciler.targets import connect
+    from reconciler.tuning import tuned
 
     args = [
         platform,
@@ -158,9 +158,10 @@ def bench_platform(platform: str) -> Result:
             project = load_project([], str(root / "schedctl.yaml"))
             assert not project.errors, project.errors[:3]
             times = []
-            with connect(
-                project.config, project.root, ["t"], concurrency=CONCURRENCY
-            ) as conns, tuned():  # as the command runs (see cli.main)
+            with (
+                connect(project.config, project.root, ["t"], concurrency=CONCURRENCY) as conns,
+                tuned(),
+            ):  # as the command runs (see cli.main)
                 for _ in range(3):
                     start = time.perf_counter()
                     report = audit_project(
