@@ -353,13 +353,14 @@ def wide_option(func: Any) -> Any:
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
+    from reconciler import timing
+
     if value is None:
         return datetime.now(timezone.utc)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return timing.parse_instant(value)
     except ValueError:
         fail(f"--from {value!r} is not an ISO 8601 timestamp")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @cli.command("next")

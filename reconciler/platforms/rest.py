@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from reconciler import timing
 from reconciler.errors import ApiError, ListingError, MarkerLost, map_exceptions
 from reconciler.forms import (
     DesiredTask,
@@ -39,7 +40,7 @@ from reconciler.forms import (
     normalize,
     utc_iso,
 )
-from reconciler.model import WEEKDAY_NAMES
+from reconciler.timing import WEEKDAY_NAMES
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -373,7 +374,7 @@ class Unreadable(ValueError):
 # What converting a malformed object can raise besides Unreadable (the checks below catch the
 # shapes we know; this keeps one we did not foresee from stopping the listing).
 READ_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::00)?")
+_HHMM = re.compile(rf"{timing.CLOCK}(?::00)?")  # a platform may add the seconds
 
 
 def shown(value: Any, limit: int = 60) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus
-from reconciler.model import MAX_INTERVAL, weekday_number
+from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.platforms.rest import (
     MarkerStyle,
@@ -124,7 +124,7 @@ def preset_of(schedule: Mapping[str, Any]) -> tuple[str, Json]:
     if schedule.get("daily") is not None:
         return "daily", {"time": schedule["daily"]}
     if schedule.get("weekly") is not None:
-        days = sorted({weekday_number(d) for d in schedule["weekly"]["days"]})
+        days = timing.weekday_numbers(schedule["weekly"]["days"])
         return "weekly", {"time": schedule["weekly"]["at"], "days": days}
     if schedule.get("monthly") is not None:
         return "monthly", {"time": schedule["monthly"]["at"], "day": schedule["monthly"]["day"]}

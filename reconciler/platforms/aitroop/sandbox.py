@@ -8,7 +8,6 @@ a display label, exactly as the platform's table shows it.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -27,6 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from reconciler import timing
 from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
@@ -36,21 +36,24 @@ from reconciler.sandbox.service import Context, StoredTask, TaskService
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
 _UNIT = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}
-_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 Text = Annotated[StrictStr, Field(min_length=1)]
 
 
 def _hhmm(value: str) -> str:
-    if not _HHMM.fullmatch(value):
-        raise reject(f"{SCHEDULE_PREFIX}time must be HH:MM (00:00 to 23:59), got {value!r}")
+    try:
+        timing.parse_clock(value)
+    except ValueError:
+        raise reject(
+            f"{SCHEDULE_PREFIX}time must be HH:MM (00:00 to 23:59), got {value!r}"
+        ) from None
     return value
 
 
 Clock = Annotated[
     StrictStr,
     AfterValidator(_hhmm),
-    WithJsonSchema({"type": "string", "pattern": f"^{_HHMM.pattern}$", "examples": ["09:00"]}),
+    WithJsonSchema({"type": "string", "pattern": timing.CLOCK_PATTERN, "examples": ["09:00"]}),
 ]
 
 

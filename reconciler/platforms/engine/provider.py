@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from reconciler import timing
 from reconciler.errors import ConfigError
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
-from reconciler.model import MAX_INTERVAL, weekday_number
+from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.rest import (
     MarkerStyle,
     RestProvider,
@@ -44,25 +44,10 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def preset_cron(schedule: Mapping[str, Any]) -> str | None:
-    """The cron of a daily / weekly / monthly document schedule, or None for other forms."""
-    if schedule.get("daily") is not None:
-        return timing.preset_to_cron("daily", schedule["daily"])
-    if schedule.get("weekly") is not None:
-        weekly = schedule["weekly"]
-        days = sorted({weekday_number(d) for d in weekly["days"]})
-        return timing.preset_to_cron("weekly", weekly["at"], days=days)
-    if schedule.get("monthly") is not None:
-        return timing.preset_to_cron(
-            "monthly", schedule["monthly"]["at"], day=schedule["monthly"]["day"]
-        )
-    return None
-
-
 def engine_schedule(schedule: Mapping[str, Any], zone: str) -> Json:
     """A document schedule as the engine's union: cron (presets too), interval or one-shot."""
     cron = schedule.get("cron")
-    if cron is not None or (cron := preset_cron(schedule)) is not None:
+    if cron is not None or (cron := timing.preset_cron(schedule)) is not None:
         return {"type": "cron", "expression": canonical_cron(cron), "timezone": zone}
     if schedule.get("every") is not None:
         every_ms = int(timing.parse_duration(schedule["every"]).total_seconds() * 1000)
