@@ -790,7 +790,7 @@ def apply(
                 select=select_keys,
                 exclude=exclude,
             )
-        click.echo(render.render_text(the_plan, color=color), color=color)
+        click.echo(render.render_plan(the_plan, color=color), color=color)
         if not the_plan.pending:  # nothing to write or ask about; failed targets still count
             result = apply_plan(the_plan, conns, concurrency=concurrency)
         else:

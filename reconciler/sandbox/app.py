@@ -17,12 +17,12 @@ from .clock import utc_now
 from .gate import Gate
 from .options import Faults, SandboxOptions
 from .problems import ErrorBody, MessageStyle, Problem, error_body, is_query_error, shown
-from .service import Context
+from .service import SandboxState
 from .store import Store
 
 
 class SandboxApi(Protocol):
-    """A platform's emulated API, as its folder's sandbox.py builds it over a Context."""
+    """A platform's emulated API, as its folder's sandbox.py builds it over a SandboxState."""
 
     title: str  # of the OpenAPI document
     style: MessageStyle  # how its 422 answers name fields
@@ -35,7 +35,7 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     if build_api is None:  # SandboxOptions checked it: a bug if reached
         raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
-    ctx = Context(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
+    ctx = SandboxState(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
     api = build_api(ctx)
 
     app = FastAPI(title=api.title, version="1", redoc_url=None)

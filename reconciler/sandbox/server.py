@@ -26,7 +26,7 @@ from .app import create_app
 from .gate import silence_dropped_connections
 from .options import KEEP, Faults, SandboxOptions, _Keep
 from .problems import error_body
-from .service import Context
+from .service import SandboxState
 
 _START_TIMEOUT = 10.0
 # One in-process sandbox builds its routes at a time (see _build_routes).
@@ -40,7 +40,7 @@ class RunningSandbox:
     app: FastAPI
 
     @property
-    def ctx(self) -> Context:
+    def ctx(self) -> SandboxState:
         return _context(self.app)
 
     @property
@@ -77,9 +77,9 @@ class RunningSandbox:
         ctx.request_log.clear()
 
 
-def _context(app: FastAPI) -> Context:
+def _context(app: FastAPI) -> SandboxState:
     ctx = app.state.sandbox
-    assert isinstance(ctx, Context)
+    assert isinstance(ctx, SandboxState)
     return ctx
 
 

@@ -72,7 +72,7 @@ class RunOutcome:
 
 
 @dataclass
-class Context:
+class SandboxState:
     """One sandbox's state, shared by its routes and its Gate; on `app.state.sandbox`."""
 
     store: Store
@@ -103,7 +103,7 @@ class Context:
 class TaskService(Generic[TaskT]):
     """Persistence and the platform-neutral halves of each endpoint."""
 
-    def __init__(self, ctx: Context, model: type[TaskT]) -> None:
+    def __init__(self, ctx: SandboxState, model: type[TaskT]) -> None:
         self.ctx = ctx
         self.model = model
 

@@ -31,7 +31,7 @@ from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.service import SandboxState, StoredTask, TaskService
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
@@ -228,7 +228,7 @@ class AitroopApi:
     title = "aitroop schedules (schedctl sandbox)"
     style = STYLE
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: SandboxState) -> None:
         self.ctx = ctx
         self.tasks = TaskService(ctx, AitroopTask)
 

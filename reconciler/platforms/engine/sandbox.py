@@ -26,7 +26,7 @@ from reconciler.sandbox.clock import (
 )
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.service import SandboxState, StoredTask, TaskService
 
 STYLE = MessageStyle(
     schedule_fields=frozenset({"schedule"}),
@@ -91,7 +91,9 @@ class OneShotSchedule(BaseModel):
         return self
 
 
-Schedule = Annotated[CronSchedule | IntervalSchedule | OneShotSchedule, Field(discriminator="type")]
+EngineSchedule = Annotated[
+    CronSchedule | IntervalSchedule | OneShotSchedule, Field(discriminator="type")
+]
 
 
 class _Settings(BaseModel):
@@ -109,7 +111,7 @@ class _Settings(BaseModel):
 class TaskCreate(_Settings):
     name: Text
     prompt: Text
-    schedule: Schedule
+    schedule: EngineSchedule
 
 
 _REQUIRED = ("name", "prompt", "schedule")
@@ -120,7 +122,7 @@ class TaskPatch(_Settings):
 
     name: Text | None = None
     prompt: Text | None = None
-    schedule: Schedule | None = None
+    schedule: EngineSchedule | None = None
 
     @model_validator(mode="after")
     def _no_null_required(self) -> Self:
@@ -191,7 +193,7 @@ class EngineApi:
     title = "engine scheduled tasks (schedctl sandbox)"
     style = STYLE
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: SandboxState) -> None:
         self.ctx = ctx
         self.tasks = TaskService(ctx, EngineTask)
 
