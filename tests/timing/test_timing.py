@@ -1,6 +1,6 @@
 """reconciler.timing: parsing, Vixie-cron DST semantics, intervals, one-shots, descriptions.
 
-The property tests compare timing.py with tests/timing_reference.py, a brute-force walk over
+The property tests compare timing.py with tests/timing/timing_reference.py, a brute-force walk over
 UTC minutes that shares no code with it.
 """
 
@@ -32,7 +32,7 @@ from reconciler.timing import (
     parse_duration,
     preset_to_cron,
 )
-from tests.timing_reference import RefCron, ref_fires, transitions
+from tests.timing.timing_reference import RefCron, ref_fires, transitions
 
 UTC = timezone.utc
 ZONES = (
