@@ -503,6 +503,26 @@ class RestProvider(ABC):
 
     # -- platform parts -------------------------------------------------------------------
 
+    @classmethod
+    def check(
+        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
+    ) -> list[Diagnostic]:
+        """Offline: each schedule's `problems`, then the minutes more tasks are due in than
+        the platform starts per tick."""
+        from reconciler.spread import crowd_warnings
+
+        out = [
+            d for s in schedules for d in cls.problems(s, f"{cls.name} target {s.target!r}", now)
+        ]
+        out.extend(crowd_warnings(cls, schedules, now))
+        return out
+
+    @classmethod
+    def problems(cls, s: ResolvedSchedule, where: str, now: datetime) -> Iterator[Diagnostic]:
+        """What this platform cannot express of one schedule or treats differently; `where`
+        ("engine target 'prod'") begins each message."""
+        return iter(())
+
     @abstractmethod
     def collection_path(self) -> str: ...
 

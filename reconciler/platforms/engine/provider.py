@@ -5,7 +5,7 @@ See ../shared/platforms/engine-scheduled-tasks.txt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,6 @@ from reconciler.platforms.rest import (
     text_at,
     whole_at,
 )
-from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -176,30 +175,18 @@ class EngineProvider(RestProvider):
         return payload
 
     @classmethod
-    def check(
-        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
-    ) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
-        for s in schedules:
-            where = f"engine target {s.target!r}"
-            sched = s.schedule
-            if sched.action.app is not None:
-                out.append(
-                    s.diagnostic(
-                        ("action", "app"), f"{where}: engine runs prompts only; it has no app runs"
-                    )
+    def problems(cls, s: ResolvedSchedule, where: str, now: datetime) -> Iterator[Diagnostic]:
+        sched = s.schedule
+        if sched.action.app is not None:
+            yield s.diagnostic(
+                ("action", "app"), f"{where}: engine runs prompts only; it has no app runs"
+            )
+        at = sched.schedule.at
+        if at is not None:
+            fire = timing.trigger_for(sched.schedule, s.timezone).next_after(
+                now - timedelta(microseconds=1)
+            )
+            if fire is None:
+                yield s.diagnostic(
+                    ("schedule", "at"), f"{where}: one-shot time {at.isoformat()} is in the past"
                 )
-            at = sched.schedule.at
-            if at is not None:
-                fire = timing.trigger_for(sched.schedule, s.timezone).next_after(
-                    now - timedelta(microseconds=1)
-                )
-                if fire is None:
-                    out.append(
-                        s.diagnostic(
-                            ("schedule", "at"),
-                            f"{where}: one-shot time {at.isoformat()} is in the past",
-                        )
-                    )
-        out.extend(crowd_warnings(cls, schedules, now))
-        return out
