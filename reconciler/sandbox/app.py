@@ -35,7 +35,9 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     if build_api is None:  # SandboxOptions checked it: a bug if reached
         raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
-    ctx = SandboxState(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
+    ctx = SandboxState(
+        store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed)
+    )
     api = build_api(ctx)
 
     app = FastAPI(title=api.title, version="1", redoc_url=None)
