@@ -103,10 +103,15 @@ class FormatChoice(LazyChoice):
         return list(getattr(importlib.import_module(self.module), self.mapping))
 
 
+def defaulted(*decls: str, **attrs: Any) -> Callable[[Any], Any]:
+    """An option whose default `--help` shows."""
+    return click.option(*decls, show_default=True, **attrs)
+
+
 def format_option(module: str, mapping: str = "FORMATS") -> Callable[[Any], Any]:
     """`--format NAME`, its choices the renderer's formats, text by default."""
     choice = FormatChoice(module, mapping)
-    return click.option("--format", "fmt", type=choice, default="text", show_default=True)
+    return defaulted("--format", "fmt", type=choice, default="text")
 
 
 def emit(formats: Formats[R], fmt: str, result: R, ctx: Context, *, wide: bool = False) -> None:
@@ -317,9 +322,7 @@ def validate(ctx: Context, paths: tuple[str, ...], fmt: str, strict: bool) -> in
 
 
 @cli.command()
-@click.option(
-    "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False)
-)
+@defaulted("--out", "out_dir", default="schemas", type=click.Path(file_okay=False))
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ; write nothing.")
 def schema(out_dir: str, check: bool) -> int:
     """Write the JSON schemas of schedule files and the config.
@@ -354,18 +357,19 @@ def wide_option(func: Any) -> Any:
 def parse_instant(value: str | None) -> Any:
     from datetime import datetime, timezone
 
+    from reconciler import timing
+
     if value is None:
         return datetime.now(timezone.utc)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return timing.parse_instant(value)
     except ValueError:
         fail(f"--from {value!r} is not an ISO 8601 timestamp")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @cli.command("next")
 @click.argument("names_or_paths", nargs=-1)
-@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000))
+@defaulted("-n", "count", default=5, type=click.IntRange(1, 1000))
 @click.option("--from", "start", metavar="ISO", help="Start instant (default: now); naive is UTC.")
 @format_option("reconciler.render.upcoming")
 @click.option(
@@ -430,11 +434,10 @@ def next_cmd(
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite files that exist with other content.")
 @click.option("--owner", metavar="NAME", help="Ownership scope (default: the directory's name).")
-@click.option(
+@defaulted(
     "--platform",
     type=PlatformChoice("init"),
     default=DefaultPlatform(),
-    show_default=True,
     help="Platform of the sandbox target and of the commented real one.",
 )
 @click.option(
@@ -592,6 +595,20 @@ def _color(ctx: Context) -> bool:
 PRUNE_HELP = "override the config's `prune` (default: off) for this run"
 
 
+def prune_options(prune_help: str) -> Callable[[Any], Any]:
+    """--prune/--no-prune (what it does: `prune_help`) and --allow-empty, for plan and apply."""
+
+    def add(func: Any) -> Any:
+        func = click.option(
+            "--allow-empty", is_flag=True, help="Let prune empty a target with no schedules."
+        )(func)
+        return click.option(
+            "--prune/--no-prune", default=None, help=f"{prune_help}: {PRUNE_HELP}."
+        )(func)
+
+    return add
+
+
 def selection_options(func: Any) -> Any:
     """--select / --exclude: act on the keys a glob matches (repeatable; fnmatch)."""
     func = click.option(
@@ -618,12 +635,7 @@ def selection_options(func: Any) -> Any:
     is_flag=True,
     help="Exit 2 when changes are pending or orphans exist, 0 when none.",
 )
-@click.option(
-    "--prune/--no-prune",
-    default=None,
-    help=f"Plan deletes of this owner's objects the repository lacks, or not: {PRUNE_HELP}.",
-)
-@click.option("--allow-empty", is_flag=True, help="Let prune empty a target with no schedules.")
+@prune_options("Plan deletes of this owner's objects the repository lacks, or not")
 @common_options
 @pass_ctx
 def plan(
@@ -689,22 +701,16 @@ def plan(
     help="Apply without asking (needed without a terminal). A saved plan.json is applied "
     "without asking: it is the approval.",
 )
-@click.option(
-    "--prune/--no-prune",
-    default=None,
-    help=f"Delete this owner's objects the repository no longer has, or not: {PRUNE_HELP}.",
-)
-@click.option("--allow-empty", is_flag=True, help="Let prune empty a target with no schedules.")
+@prune_options("Delete this owner's objects the repository no longer has, or not")
 @click.option(
     "--allow-delete",
     multiple=True,
     metavar="KEY",
     help="Let the delete of this protected key through (repeatable).",
 )
-@click.option(
+@defaulted(
     "--concurrency",
     default=8,
-    show_default=True,
     type=click.IntRange(1, 64),
     help="Writes in flight at once.",
 )
@@ -790,7 +796,7 @@ def apply(
                 select=select_keys,
                 exclude=exclude,
             )
-        click.echo(render.render_text(the_plan, color=color), color=color)
+        click.echo(render.render_plan(the_plan, color=color), color=color)
         if not the_plan.pending:  # nothing to write or ask about; failed targets still count
             result = apply_plan(the_plan, conns, concurrency=concurrency)
         else:
@@ -1117,11 +1123,10 @@ def _pause_or_resume(
 
 @cli.command()
 @click.argument("name_or_paths", metavar="[NAME] [PATHS]...", nargs=-1)
-@click.option(
+@defaulted(
     "-n",
     "count",
     default=20,
-    show_default=True,
     type=click.IntRange(1, 1000),
     help="How many runs.",
 )
@@ -1345,33 +1350,29 @@ def _runner_logging(verbose: int) -> None:
     help="Runs database (default: .schedctl/runs.db next to the config, else in the current directory).",
 )
 @store_options
-@click.option(
+@defaulted(
     "--lease",
     default=30.0,
-    show_default=True,
     type=click.FloatRange(min=1),
     help="Seconds a replica may fall silent before the others interrupt its runs "
     "(renewed every third of it).",
 )
-@click.option(
+@defaulted(
     "--executor",
     default="print",
-    show_default=True,
     metavar="SPEC",
     help='What a run does: print | command:"CMD" | http:URL | openai:URL.',
 )
-@click.option(
+@defaulted(
     "--max-concurrent",
     default=3,
-    show_default=True,
     type=click.IntRange(min=1),
     help="Runs at once; more due runs queue.",
 )
-@click.option(
+@defaulted(
     "--missed",
     type=click.Choice(["once", "skip"]),
     default="once",
-    show_default=True,
     help="A slot missed while the runner was down: fire it once at start, or skip it.",
 )
 @click.option(
@@ -1379,17 +1380,15 @@ def _runner_logging(verbose: int) -> None:
     type=PlatformChoice(),
     help="Whose run rules apply (default: the chosen target's platform).",
 )
-@click.option(
+@defaulted(
     "--timeout",
     default=600.0,
-    show_default=True,
     type=click.FloatRange(min=0.1),
     help="Seconds one run may take (command, http, openai).",
 )
-@click.option(
+@defaulted(
     "--grace",
     default=30.0,
-    show_default=True,
     type=click.FloatRange(min=0),
     help="Seconds running runs get to finish after Ctrl-C / SIGTERM.",
 )
@@ -1407,12 +1406,11 @@ def _runner_logging(verbose: int) -> None:
     help="Virtual clock over the window, no waiting; prints the timeline. "
     "Writes nothing to runs.db unless --db is given.",
 )
-@click.option(
+@defaulted(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
     default="text",
-    show_default=True,
     help="json: one object per run; with --simulate a list of {name, scheduled_for}.",
 )
 @common_options
@@ -1501,43 +1499,33 @@ def run_cmd(
 
 @cli.command()
 @click.option("--platform", type=PlatformChoice("sandbox"), required=True)
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default)."
-)
-@click.option(
-    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
-)
-@click.option(
-    "--db", default=":memory:", show_default=True, help="SQLite file; state survives restarts."
-)
+@defaulted("--host", default="127.0.0.1", help="Bind address (loopback by default).")
+@defaulted("--port", default=0, type=click.IntRange(0, 65535), help="0: any free port.")
+@defaulted("--db", default=":memory:", help="SQLite file; state survives restarts.")
 @click.option("--token", help="Require `Authorization: Bearer TOKEN` (401 otherwise).")
 @click.option("--seed", type=int, help="Make ids and injected faults reproducible.")
-@click.option(
+@defaulted(
     "--latency-ms",
     default=0,
-    show_default=True,
     type=click.IntRange(0),
     help="Added to every request.",
 )
-@click.option(
+@defaulted(
     "--fail-rate",
     default=0.0,
-    show_default=True,
     type=float,
     help="Share answered 429/503 or dropped.",
 )
-@click.option(
+@defaulted(
     "--ambiguous-rate",
     default=0.0,
-    show_default=True,
     type=float,
     help="Share of creates committed, then dropped.",
 )
 @click.option("--page-size", type=click.IntRange(1), help="Page lists: {items, next_cursor}.")
-@click.option(
+@defaulted(
     "--retry-after",
     default=1.0,
-    show_default=True,
     type=float,
     help="Retry-After seconds on refusals.",
 )

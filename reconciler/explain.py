@@ -260,7 +260,7 @@ _ZONE = Want("an IANA time zone name, e.g. timezone: Europe/Rome")
 _INSTANT = "an ISO 8601 date and time"
 
 # Keyed by the document's model, then by the field's path; `*` stands for a list index or a
-# mapping key. tests/test_explain.py checks that every field of the models has an entry.
+# mapping key. tests/loader/test_explain.py checks that every field of the models has an entry.
 # What ignore_changes may name, as the model lists them.
 _IGNORABLE = "one of " + ", ".join(get_args(IgnorableField))
 

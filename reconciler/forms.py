@@ -28,7 +28,6 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from reconciler import timing
-from reconciler.model import weekday_number
 
 Json = dict[str, Any]
 
@@ -288,7 +287,7 @@ def normalize(document: Mapping[str, Any], defaults: Mapping[str, Any]) -> Json:
             schedule[key] = utc_iso(schedule[key], zone)
     if isinstance(schedule.get("weekly"), Mapping):
         weekly = dict(schedule["weekly"])
-        weekly["days"] = sorted({weekday_number(d) for d in weekly.get("days", ())})
+        weekly["days"] = timing.weekday_numbers(weekly.get("days", ()))
         schedule["weekly"] = weekly
     doc["schedule"] = schedule
     out: Json = {}

@@ -32,24 +32,25 @@ from pydantic import (
 )
 
 from reconciler import timing
+from reconciler.timing import weekday_number
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 TARGET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
-TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+TIME_PATTERN = timing.CLOCK_PATTERN
 # A preset's time may leave its hour or minute to a hash of the schedule's key: `09:H`,
 # `H:30`, `09:H(0-29)`, `H` alone (= `H:H`, any minute of the day). See reconciler/spread.py.
 _H_PART = r"H(\([0-9]{1,2}-[0-9]{1,2}\))?"
-HASHED_TIME_PATTERN = rf"^(H|([01][0-9]|2[0-3]|{_H_PART}):([0-5][0-9]|{_H_PART}))$"
+HASHED_TIME_PATTERN = rf"^(H|({timing.HOUR}|{_H_PART}):({timing.MINUTE}|{_H_PART}))$"
 _TIME_HELP = "Wall-clock time HH:MM; H for the hour or minute picks one from the key (09:H, H)."
 # `{{ item }}`, `{{ item.field }}`, `{{ vars.name }}` (checked by reconciler/fleet.py).
 PLACEHOLDER_PATTERN = r"\{\{[^{}]*\}\}"
 KEY_TEMPLATE_PATTERN = rf"^([a-z0-9-]|{PLACEHOLDER_PATTERN})+$"
 VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Compound durations ("1h30m"); the validator rejects the empty and all-zero ones.
-DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+DURATION_PATTERN = timing.DURATION_PATTERN
 ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
-_DURATION_PARTS = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+_LONG_COUNT = re.compile(r"[0-9]{16}")
 # What datetime arithmetic can hold: longer intervals, and instants within a day of datetime's
 # own limits (which may not convert to UTC or to another zone), are refused.
 MAX_INTERVAL = timedelta.max
@@ -57,8 +58,8 @@ EARLIEST = date(1, 1, 2)
 LATEST = date(9999, 12, 30)
 
 SCHEDULE_FORMS = ("cron", "every", "at", "daily", "weekly", "monthly")
-WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-WEEKDAY_FULL = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+WEEKDAY_NAMES = timing.WEEKDAY_NAMES
+WEEKDAY_FULL = timing.WEEKDAY_FULL
 DEFAULT_OWNER = "schedctl"
 DEFAULT_GLOBS = ("schedules/**/*.y*ml",)  # .yaml and .yml
 # An instance is one path segment of the engine API: a slug, never `..`, `?`, `#` or `/`.
@@ -112,14 +113,10 @@ def _zone_names() -> frozenset[str]:
 
 def _too_long(duration: str) -> bool:
     """Whether a DURATION_PATTERN text is longer than a timedelta can hold."""
-    match = _DURATION_PARTS.match(duration)
-    if match is None:
-        return False
-    if any(len(n) > 15 for n in match.groups() if n):  # also keeps int() off huge digit runs
-        return True
-    days, hours, minutes, seconds = (int(n) if n else 0 for n in match.groups())
-    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    return total > MAX_INTERVAL // timedelta(seconds=1)  # whole seconds: a float rounds up
+    if _LONG_COUNT.search(duration):  # also keeps int() off huge digit runs
+        return re.fullmatch(DURATION_PATTERN, duration) is not None
+    total = timing.duration_seconds(duration)
+    return total is not None and total > MAX_INTERVAL // timedelta(seconds=1)  # a float rounds up
 
 
 def check_instant(value: datetime) -> datetime:
@@ -127,32 +124,6 @@ def check_instant(value: datetime) -> datetime:
     if not EARLIEST <= value.date() <= LATEST:
         raise ValueError(f"must lie between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
     return value
-
-
-def weekday_number(value: int | str) -> int:
-    """0=Sunday .. 6=Saturday; 7 is Sunday too, names are lowercase `mon` or `monday`."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        from reconciler.explain import shown  # only on the error path
-
-        raise ValueError(
-            f"expected a weekday, a name (mon..sun) or a number 0-7, not {shown(value)}"
-        )
-    if isinstance(value, int):
-        if 0 <= value <= 7:
-            return value % 7
-        raise ValueError(f"weekday {value} is out of range 0-7 (0 and 7 are Sunday)")
-    text = str(value)
-    if text in WEEKDAY_NAMES:
-        return WEEKDAY_NAMES.index(text)
-    if text in WEEKDAY_FULL:
-        return WEEKDAY_FULL.index(text)
-    from reconciler.explain import hint
-
-    names = WEEKDAY_NAMES + WEEKDAY_FULL
-    raise ValueError(
-        f"unknown weekday {text!r}"
-        + hint(text, names, "expected one of mon, tue, wed, thu, fri, sat, sun")
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,8 +403,8 @@ class Monthly(StrictModel):
 
 # A date and time, with or without a UTC offset (without: wall time in the schedule's zone).
 ISO_DATETIME_PATTERN = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r"(:[0-5][0-9]([.,][0-9]{1,6})?)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$"
+    rf"^[0-9]{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]({timing.HOUR}):{timing.MINUTE}"
+    rf"(:{timing.MINUTE}([.,][0-9]{{1,6}})?)?([Zz]|[+-]({timing.HOUR})(:?{timing.MINUTE})?)?$"
 )
 
 

@@ -227,14 +227,13 @@ def _as_cron(form: str, text: str, spec: ScheduleSpec) -> str:
     """The cron of a plain cron or preset time (presets as the engine receives them)."""
     if form == "cron":
         return text
-    hour, minute = (int(p) for p in text.split(":"))
     if form == "daily":
-        return f"{minute} {hour} * * *"
+        return timing.preset_to_cron("daily", text)
     if form == "weekly":
         assert spec.weekly is not None
-        return f"{minute} {hour} * * {','.join(map(str, spec.weekly.day_numbers()))}"
+        return timing.preset_to_cron("weekly", text, days=spec.weekly.day_numbers())
     assert spec.monthly is not None
-    return f"{minute} {hour} {spec.monthly.day} * *"
+    return timing.preset_to_cron("monthly", text, day=spec.monthly.day)
 
 
 def _cron_text(pattern: HashedPattern, index: int, spec: ScheduleSpec) -> str:

@@ -58,12 +58,12 @@ import math
 import re
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
@@ -81,10 +81,14 @@ __all__ = [
     "describe_interval",
     "format_duration",
     "get_zone",
+    "parse_clock",
     "parse_cron",
     "parse_duration",
+    "preset_cron",
     "preset_to_cron",
     "trigger_for",
+    "weekday_number",
+    "weekday_numbers",
 ]
 
 
@@ -101,13 +105,14 @@ _FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _OPEN_HIGH = (59, 23, 31, 12, 6)
 _MONTH_ABBR = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DOW_ABBR = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+WEEKDAY_FULL = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _NAMES: tuple[dict[str, int] | None, ...] = (
     None,
     None,
     None,
     {name: i + 1 for i, name in enumerate(_MONTH_ABBR)},
-    {name: i for i, name in enumerate(_DOW_ABBR)},
+    {name: i for i, name in enumerate(WEEKDAY_NAMES)},
 )
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -899,14 +904,52 @@ class OnceTrigger(Trigger):
 # Presets and durations
 # --------------------------------------------------------------------------------------------
 
-_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+# A wall-clock time HH:MM, two digits each (the schema's rule, and what the platforms say):
+# HOUR and MINUTE build the other patterns that hold a time (model.py's H times and instants).
+HOUR = "[01][0-9]|2[0-3]"
+MINUTE = "[0-5][0-9]"
+CLOCK = f"({HOUR}):({MINUTE})"
+CLOCK_PATTERN = f"^{CLOCK}$"
+_CLOCK = re.compile(CLOCK)
 
 
-def _parse_hhmm(at: str) -> tuple[int, int]:
-    match = _HHMM.match(at) if isinstance(at, str) else None
+def parse_clock(text: str) -> tuple[int, int]:
+    """(hour, minute) of a wall-clock time "HH:MM" (00:00 to 23:59); ValueError otherwise."""
+    match = _CLOCK.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"invalid time {at!r}: expected HH:MM between 00:00 and 23:59")
-    return int(match.group(1)), int(match.group(2))
+        raise ValueError(f"invalid time {text!r}: expected HH:MM between 00:00 and 23:59")
+    return int(match[1]), int(match[2])
+
+
+def weekday_number(value: int | str) -> int:
+    """0=Sunday .. 6=Saturday; 7 is Sunday too, names are lowercase `mon` or `monday`."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        from reconciler.explain import shown  # only on the error path
+
+        raise ValueError(
+            f"expected a weekday, a name (mon..sun) or a number 0-7, not {shown(value)}"
+        )
+    if isinstance(value, int):
+        if 0 <= value <= 7:
+            return value % 7
+        raise ValueError(f"weekday {value} is out of range 0-7 (0 and 7 are Sunday)")
+    text = str(value)
+    if text in WEEKDAY_NAMES:
+        return WEEKDAY_NAMES.index(text)
+    if text in WEEKDAY_FULL:
+        return WEEKDAY_FULL.index(text)
+    from reconciler.explain import hint
+
+    names = WEEKDAY_NAMES + WEEKDAY_FULL
+    raise ValueError(
+        f"unknown weekday {text!r}"
+        + hint(text, names, "expected one of mon, tue, wed, thu, fri, sat, sun")
+    )
+
+
+def weekday_numbers(days: Iterable[int | str]) -> list[int]:
+    """Weekdays (names or 0-7) as sorted distinct numbers 0=Sunday .. 6=Saturday."""
+    return sorted({weekday_number(d) for d in days})
 
 
 def preset_to_cron(
@@ -920,7 +963,7 @@ def preset_to_cron(
     daily "09:00" -> "0 9 * * *"; weekly "08:30" [1, 3, 5] -> "30 8 * * 1,3,5" (0 and 7 =
     Sunday); monthly "09:00" day 1 -> "0 9 1 * *".
     """
-    hour, minute = _parse_hhmm(at)
+    hour, minute = parse_clock(at)
     if kind == "daily":
         text = f"{minute} {hour} * * *"
     elif kind == "weekly":
@@ -939,8 +982,36 @@ def preset_to_cron(
     return parse_cron(text).canonical()
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+def preset_cron(schedule: Mapping[str, Any]) -> str | None:
+    """The fixed-time cron of a daily / weekly / monthly schedule; None for the other forms.
+
+    `schedule` is a document's schedule mapping or a ScheduleSpec's fields (`vars(spec)`): its
+    weekly and monthly are mappings or models of `at` and `days` / `day`, weekdays as names or
+    numbers.
+    """
+    if (daily := schedule.get("daily")) is not None:
+        return preset_to_cron("daily", daily)
+    if (weekly := schedule.get("weekly")) is not None:
+        weekly = dict(weekly)  # a model iterates as its (field, value) pairs
+        return preset_to_cron("weekly", weekly["at"], days=weekday_numbers(weekly["days"]))
+    if (monthly := schedule.get("monthly")) is not None:
+        monthly = dict(monthly)
+        return preset_to_cron("monthly", monthly["at"], day=monthly["day"])
+    return None
+
+
+# A duration, largest unit first ("90s", "1h30m"); also the schema's pattern for `every`.
+DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+_DURATION = re.compile(DURATION_PATTERN)
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration_seconds(text: str) -> int | None:
+    """The seconds of a DURATION_PATTERN text ("1h30m" -> 5400, "" -> 0); None for others."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        return None
+    return sum(int(v[:-1]) * size for v, (_, size) in zip(match.groups(), _UNITS, strict=True) if v)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -948,15 +1019,12 @@ def parse_duration(text: str) -> timedelta:
     if not isinstance(text, str):
         raise ValueError(f"a duration is text like 15m, not {type(text).__name__}")
     compact = "".join(text.split())  # "1h 30m" is fine too
-    match = _DURATION.match(compact) if compact else None
-    if match is None:
+    seconds = duration_seconds(compact) if compact else None
+    if seconds is None:
         raise ValueError(
             f"invalid duration {text!r}: expected a whole number with a unit d, h, m or s, "
             "largest first, e.g. 90s, 15m, 2h, 1d or 1h30m"
         )
-    seconds = sum(
-        int(v) * size for v, (_, size) in zip(match.groups(), _UNITS, strict=True) if v is not None
-    )
     if seconds == 0:
         raise ValueError(f"invalid duration {text!r}: it must be longer than zero")
     return timedelta(seconds=seconds)
@@ -981,7 +1049,7 @@ def format_duration(td: timedelta) -> str:
 # Descriptions
 # --------------------------------------------------------------------------------------------
 
-_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_DAY_NAMES = tuple(name.capitalize() for name in WEEKDAY_FULL)
 _MONTH_NAMES = (
     "January",
     "February",
@@ -1172,13 +1240,10 @@ def trigger_for(
 
 
 def _preset_cron(spec: ScheduleSpec) -> str:
-    if spec.daily is not None:
-        return preset_to_cron("daily", spec.daily)
-    if spec.weekly is not None:
-        return preset_to_cron("weekly", spec.weekly.at, days=spec.weekly.day_numbers())
-    if spec.monthly is not None:
-        return preset_to_cron("monthly", spec.monthly.at, day=spec.monthly.day)
-    raise ValueError("the schedule has no form (cron, every, at, daily, weekly or monthly)")
+    cron = preset_cron(vars(spec))  # a model's fields, as they are: no copy made
+    if cron is None:
+        raise ValueError("the schedule has no form (cron, every, at, daily, weekly or monthly)")
+    return cron
 
 
 def describe(spec: ScheduleSpec) -> str:

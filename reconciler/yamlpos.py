@@ -186,9 +186,12 @@ class _Builder:
                     "marks: that value would contain itself for ever; remove the alias",
                     _mark(node),
                 )
+            is_sequence = isinstance(node, yaml.SequenceNode)
+            if node.tag != _TAG + ("seq" if is_sequence else "map"):
+                raise _unsupported(node)
             self.building.add(id(node))
-            if isinstance(node, yaml.SequenceNode):
-                result = self.sequence(node, depth)
+            if is_sequence:
+                result = self.sequence(cast(yaml.SequenceNode, node), depth)
             else:
                 result = self.mapping(cast(yaml.MappingNode, node), depth)
             self.building.discard(id(node))
@@ -223,8 +226,6 @@ class _Builder:
             raise YamlProblem(f"not a valid {kind[0]}: {shown!r}", _mark(node)) from None
 
     def sequence(self, node: yaml.SequenceNode, depth: int) -> tuple[PosList, int, int, int]:
-        if node.tag != _TAG + "seq":
-            raise _unsupported(node)
         result = PosList()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0
@@ -237,8 +238,6 @@ class _Builder:
         return result, size, height, chars
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> tuple[PosDict, int, int, int]:
-        if node.tag != _TAG + "map":
-            raise _unsupported(node)
         result = PosDict()
         result.pos = _mark(node)
         size, height, chars = 1, 0, 0

@@ -36,13 +36,13 @@ if TYPE_CHECKING:
     from reconciler.model import Target
     from reconciler.platforms.rest import ProviderClass
     from reconciler.sandbox.app import SandboxApi
-    from reconciler.sandbox.service import Context
+    from reconciler.sandbox.service import SandboxState
 
 GROUP = "schedctl.providers"
 log = logging.getLogger("reconciler.platforms")
 
 Checks = Callable[["Sequence[ResolvedSchedule]", "Target", "datetime"], "list[Diagnostic]"]
-SandboxFactory = Callable[["Context"], "SandboxApi"]
+SandboxFactory = Callable[["SandboxState"], "SandboxApi"]
 Kind = Literal["all", "sandbox", "init"]
 
 

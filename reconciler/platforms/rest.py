@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from reconciler import timing
 from reconciler.errors import ApiError, ListingError, MarkerLost, map_exceptions
 from reconciler.forms import (
     DesiredTask,
@@ -40,7 +41,7 @@ from reconciler.forms import (
     normalize,
     utc_iso,
 )
-from reconciler.model import WEEKDAY_NAMES
+from reconciler.timing import WEEKDAY_NAMES
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -407,7 +408,7 @@ class Unreadable(ValueError):
 # What converting a malformed object can raise besides Unreadable (the checks below catch the
 # shapes we know; this keeps one we did not foresee from stopping the listing).
 READ_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::00)?")
+_HHMM = re.compile(rf"{timing.CLOCK}(?::00)?")  # a platform may add the seconds
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -536,6 +537,26 @@ class RestProvider(ABC):
         self.owner = owner
 
     # -- platform parts -------------------------------------------------------------------
+
+    @classmethod
+    def check(
+        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
+    ) -> list[Diagnostic]:
+        """Offline: each schedule's `problems`, then the minutes more tasks are due in than
+        the platform starts per tick."""
+        from reconciler.spread import crowd_warnings
+
+        out = [
+            d for s in schedules for d in cls.problems(s, f"{cls.name} target {s.target!r}", now)
+        ]
+        out.extend(crowd_warnings(cls, schedules, now))
+        return out
+
+    @classmethod
+    def problems(cls, s: ResolvedSchedule, where: str, now: datetime) -> Iterator[Diagnostic]:
+        """What this platform cannot express of one schedule or treats differently; `where`
+        ("engine target 'prod'") begins each message."""
+        return iter(())
 
     @abstractmethod
     def collection_path(self) -> str: ...

@@ -124,7 +124,7 @@ def _task_rows(t: TargetAudit, color: bool) -> list[list[str]]:
     return rows
 
 
-def render_text(report: AuditReport, *, fail_on: Sequence[str] = (), color: bool = False) -> str:
+def render_audit(report: AuditReport, *, fail_on: Sequence[str] = (), color: bool = False) -> str:
     """Per target: a line, the findings table, each task's health and cost; a summary last."""
     blocks = [f"schedctl audit: {_window(report)}"]
     for t in report.targets:
@@ -310,7 +310,7 @@ class Audited:
 
 
 FORMATS: Formats[Audited] = {
-    "text": lambda a, style: render_text(a.report, fail_on=a.fail_on, color=style.color),
+    "text": lambda a, style: render_audit(a.report, fail_on=a.fail_on, color=style.color),
     "json": lambda a, _: render_json(a.report, fail_on=a.fail_on),
     "markdown": lambda a, _: render_markdown(a.report, fail_on=a.fail_on),
     # No findings, no workflow commands: not even an empty line in the log.

@@ -22,7 +22,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def render_text(
+def render_findings(
     diagnostics: Sequence[Diagnostic], files: int, schedules: int, *, config: bool = False
 ) -> str:
     """Each finding, then one summary line. `files`: schedule files read or tried; `config`:
@@ -81,7 +81,7 @@ class Findings:
 
 
 FORMATS: Formats[Findings] = {
-    "text": lambda f, _: render_text(f.diagnostics, f.files, f.schedules, config=f.config),
+    "text": lambda f, _: render_findings(f.diagnostics, f.files, f.schedules, config=f.config),
     "json": lambda f, _: render_json(f.diagnostics, f.valid),
     # No findings, no workflow commands: not even an empty line in the log.
     "github": lambda f, _: render_github(f.diagnostics) if f.diagnostics else None,

@@ -279,7 +279,7 @@ def group_lines(group: Sequence[Change], color: bool) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
+def render_plan(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = [partial_line(plan)] if plan.partial else []
     for target in plan.targets:
         head = f"target {target.target} ({printable(target.where or target.platform)})"
@@ -711,7 +711,7 @@ def _made(plan: Plan) -> datetime:
 
 
 FORMATS: Formats[Plan] = {
-    "text": lambda plan, style: render_text(plan, color=style.color),
+    "text": lambda plan, style: render_plan(plan, color=style.color),
     "json": lambda plan, _: render_json(plan),
     # A comment says when it was made: the fire times it shows are counted from then.
     "markdown": lambda plan, _: render_markdown(plan, _made(plan)),

@@ -42,11 +42,11 @@ def instant(value: Any) -> datetime | None:
         if isinstance(value, (int, float)):
             seconds = value / 1000 if value > 10**11 else value
             return datetime.fromtimestamp(seconds, timezone.utc)
-        text = str(value).strip()
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        from reconciler.timing import parse_instant
+
+        return parse_instant(str(value).strip())
     except (ValueError, OverflowError, OSError):
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def relative(when: datetime, now: datetime) -> str:

@@ -13,69 +13,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from reconciler.errors import RunnerError, UsageError
-from reconciler.runner.store import SCHEMA_VERSION, SqlRunStore
+from reconciler.runner.store import SCHEMA_VERSION, SqlRunStore, schema_steps
 
 # pg_advisory_xact_lock keys: arbitrary constants, "schedctl" in ASCII, then the purpose.
 _MIGRATE_LOCK = 0x7363686564637401
 _START_LOCK = 0x7363686564637402
 
-_PG_STEPS = {
-    1: """
-CREATE TABLE IF NOT EXISTS runs (
-    seq             BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
-    run_id          TEXT PRIMARY KEY,
-    schedule        TEXT NOT NULL,
-    trigger         TEXT NOT NULL CHECK (trigger IN ('scheduler', 'manual')),
-    scheduled_for   TEXT,
-    started_at      TEXT,
-    completed_at    TEXT,
-    duration_ms     BIGINT,
-    status          TEXT NOT NULL
-                    CHECK (status IN ('running', 'ok', 'error', 'skipped', 'interrupted')),
-    output          TEXT NOT NULL DEFAULT '',
-    error           TEXT,
-    conversation_id TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_schedule ON runs (schedule);
-CREATE INDEX IF NOT EXISTS runs_running ON runs (schedule) WHERE status = 'running';
-CREATE TABLE IF NOT EXISTS schedule_state (
-    schedule           TEXT PRIMARY KEY,
-    spec_fp            TEXT NOT NULL,
-    def_fp             TEXT NOT NULL,
-    seen_at            TEXT NOT NULL,
-    last_slot          TEXT,
-    consecutive_errors INTEGER NOT NULL DEFAULT 0,
-    disabled           INTEGER NOT NULL DEFAULT 0,
-    disabled_reason    TEXT,
-    retired            INTEGER NOT NULL DEFAULT 0,
-    conversation_id    TEXT
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL,
-    seq             INTEGER NOT NULL,
-    role            TEXT NOT NULL,
-    content         TEXT NOT NULL,
-    run_id          TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, seq)
+_PG_STEPS = schema_steps(
+    identity="    seq             BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,\n",
+    bigint="BIGINT",
+    double="DOUBLE PRECISION",
 )
-""",
-    2: """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-ALTER TABLE runs ADD COLUMN replica TEXT;
-ALTER TABLE runs ADD COLUMN def_hash TEXT;
-CREATE UNIQUE INDEX runs_claims ON runs (schedule, scheduled_for) WHERE trigger = 'scheduler';
-CREATE TABLE replicas (
-    replica    TEXT PRIMARY KEY,
-    kind       TEXT NOT NULL,
-    host       TEXT NOT NULL,
-    pid        INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL,
-    state      TEXT NOT NULL
-);
-CREATE INDEX replicas_alive ON replicas (expires_at) WHERE state = 'alive'
-""",
-}
 
 
 def has_password(url: str) -> bool:

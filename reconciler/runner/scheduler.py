@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from reconciler import platforms, timing
 from reconciler.clock import Clock, RealClock
@@ -51,6 +51,7 @@ log = logging.getLogger("reconciler.runner")
 
 MissedPolicy = Literal["once", "skip"]
 _TICK = timedelta(microseconds=1)
+_Job = TypeVar("_Job")  # what a worker loop takes off its queue
 # After the grace period and cancel_all(), how long workers get to record how their runs ended.
 _CANCEL_WAIT_SECONDS = 5.0
 # A worker whose run waits for a free place under --max-concurrent (held by other replicas)
@@ -726,17 +727,23 @@ class Runner:
             self._queue.put((entry, claim))
 
     def _work(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
+        self._serve(self._queue, lambda job: self._execute(*job), lambda job: job[1].run_id)
+
+    def _serve(
+        self,
+        jobs: queue.SimpleQueue[_Job | None],
+        handle: Callable[[_Job], object],
+        run_id: Callable[[_Job], str],
+    ) -> None:
+        """Handle each job off `jobs` until None (a worker's and the closer's loop)."""
+        while (job := jobs.get()) is not None:
             try:
-                self._execute(*job)
+                handle(job)
             except (sqlite3.Error, RunnerError) as exc:
                 # The database went away (or closed under a stuck run): the row stays open
                 # and is interrupted by the next start or by another replica's takeover.
-                log.warning("run %s could not be recorded: %s", job[1].run_id, exc)
-                self._done(job[1].run_id)
+                log.warning("run %s could not be recorded: %s", run_id(job), exc)
+                self._done(run_id(job))
 
     def _begin(self, claim: Claim) -> datetime | Literal["stopping", "gone"]:
         """Wait for a place under --max-concurrent (across replicas) and mark the run started.
@@ -802,15 +809,7 @@ class Runner:
         return None
 
     def _close_loop(self) -> None:
-        while True:
-            done = self._closer_queue.get()
-            if done is None:
-                return
-            try:
-                self._close(done)
-            except (sqlite3.Error, RunnerError) as exc:
-                log.warning("run %s could not be recorded: %s", done.claim.run_id, exc)
-                self._done(done.claim.run_id)
+        self._serve(self._closer_queue, self._close, lambda done: done.claim.run_id)
 
     def _close(self, done: _Ran) -> RunRecord:
         """Save the artifacts, then close the row and apply the platform rules."""

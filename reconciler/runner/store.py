@@ -879,16 +879,20 @@ class SqlRunStore(RunStore):
 
 
 # One step per schema version; a new version appends a step and never edits an old one.
-_SQLITE_STEPS = {
-    1: """
+def schema_steps(*, identity: str, bigint: str, double: str) -> dict[int, str]:
+    """The schema's steps in one SQL dialect: `identity` is the column that orders rows where
+    the table keeps no order of its own ("" in SQLite: its rowid does), `bigint` and `double`
+    the names of those types. SQLite and PostgreSQL hold one schema through it."""
+    return {
+        1: f"""
 CREATE TABLE IF NOT EXISTS runs (
-    run_id          TEXT PRIMARY KEY,
+{identity}    run_id          TEXT PRIMARY KEY,
     schedule        TEXT NOT NULL,
     trigger         TEXT NOT NULL CHECK (trigger IN ('scheduler', 'manual')),
     scheduled_for   TEXT,
     started_at      TEXT,
     completed_at    TEXT,
-    duration_ms     INTEGER,
+    duration_ms     {bigint},
     status          TEXT NOT NULL
                     CHECK (status IN ('running', 'ok', 'error', 'skipped', 'interrupted')),
     output          TEXT NOT NULL DEFAULT '',
@@ -918,7 +922,7 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (conversation_id, seq)
 )
 """,
-    2: """
+        2: f"""
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 ALTER TABLE runs ADD COLUMN replica TEXT;
 ALTER TABLE runs ADD COLUMN def_hash TEXT;
@@ -929,12 +933,15 @@ CREATE TABLE replicas (
     host       TEXT NOT NULL,
     pid        INTEGER NOT NULL,
     started_at TEXT NOT NULL,
-    expires_at REAL NOT NULL,
+    expires_at {double} NOT NULL,
     state      TEXT NOT NULL
 );
 CREATE INDEX replicas_alive ON replicas (expires_at) WHERE state = 'alive'
 """,
-}
+    }
+
+
+_SQLITE_STEPS = schema_steps(identity="", bigint="INTEGER", double="REAL")
 
 
 class SqliteRunStore(SqlRunStore):

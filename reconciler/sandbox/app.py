@@ -19,13 +19,13 @@ from .firing import Firing, Scheduler
 from .gate import Gate
 from .options import Faults, RunFaults, SandboxOptions
 from .problems import ErrorBody, MessageStyle, Problem, error_body, is_query_error, shown
-from .service import Context
+from .service import SandboxState
 from .store import Store
 from .wire import iso, parse_iso, utc_now
 
 
 class SandboxApi(Protocol):
-    """A platform's emulated API, as its folder's sandbox.py builds it over a Context."""
+    """A platform's emulated API, as its folder's sandbox.py builds it over a SandboxState."""
 
     title: str  # of the OpenAPI document
     style: MessageStyle  # how its 422 answers name fields
@@ -39,7 +39,7 @@ def create_app(opts: SandboxOptions) -> FastAPI:
         raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
     salt = secrets.token_hex(8) if opts.seed is None else str(opts.seed)
-    ctx = Context(
+    ctx = SandboxState(
         store,
         Faults.from_options(opts),
         opts.clock or utc_now,
@@ -109,7 +109,7 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     return app
 
 
-def _side_routes(ctx: Context, scheduler: Scheduler | None, token: str | None) -> APIRouter:
+def _side_routes(ctx: SandboxState, scheduler: Scheduler | None, token: str | None) -> APIRouter:
     """`/__sandbox/...`: the sandbox's own controls, outside the emulated API (not in its
     OpenAPI document, past the Gate's faults). They take the token too, when one is set."""
     router = APIRouter(prefix="/__sandbox", include_in_schema=False)

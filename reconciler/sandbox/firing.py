@@ -21,7 +21,7 @@ from reconciler.clock import VirtualClock
 
 from .options import ClockKind
 from .outcomes import unit
-from .service import Context
+from .service import SandboxState
 from .wire import iso, parse_iso, utc_now
 
 log = logging.getLogger("reconciler.sandbox")
@@ -70,7 +70,7 @@ class Scheduler:
     """One sandbox's scheduler: `advance()` on a virtual clock, a thread on the real one."""
 
     def __init__(
-        self, ctx: Context, firing: Firing, kind: ClockKind, virtual: VirtualClock | None
+        self, ctx: SandboxState, firing: Firing, kind: ClockKind, virtual: VirtualClock | None
     ) -> None:
         self.ctx = ctx
         self.firing = firing
@@ -85,7 +85,7 @@ class Scheduler:
             firing.restart(now)
 
     @staticmethod
-    def start_time(ctx: Context, start: datetime | None) -> datetime:
+    def start_time(ctx: SandboxState, start: datetime | None) -> datetime:
         """Where a virtual clock starts: where this database's stopped, else `start`, else now."""
         stored = ctx.store.get_meta(_VIRTUAL_NOW)
         if stored is not None:

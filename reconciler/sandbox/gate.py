@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import error_body
-from .service import Context
+from .service import SandboxState
 
 API_PREFIX = "/api/"
 DROP_SHARE = 0.2  # of refused requests, the part answered by a dropped connection
@@ -59,7 +59,7 @@ class Gate:
         self,
         app: ASGIApp,
         *,
-        ctx: Context,
+        ctx: SandboxState,
         token: str | None,
         max_body: int,
     ) -> None:

@@ -28,7 +28,7 @@ from .firing import Advanced, Scheduler
 from .gate import silence_dropped_connections
 from .options import KEEP, Faults, RunFaults, SandboxOptions, _Keep
 from .problems import error_body
-from .service import Context
+from .service import SandboxState
 
 _START_TIMEOUT = 10.0
 # One in-process sandbox builds its routes at a time (see _build_routes).
@@ -42,7 +42,7 @@ class RunningSandbox:
     app: FastAPI
 
     @property
-    def ctx(self) -> Context:
+    def ctx(self) -> SandboxState:
         return _context(self.app)
 
     @property
@@ -103,9 +103,9 @@ class RunningSandbox:
                 scheduler.reset(Scheduler.start_time(ctx, self.opts.start))
 
 
-def _context(app: FastAPI) -> Context:
+def _context(app: FastAPI) -> SandboxState:
     ctx = app.state.sandbox
-    assert isinstance(ctx, Context)
+    assert isinstance(ctx, SandboxState)
     return ctx
 
 

@@ -65,7 +65,7 @@ TaskT = TypeVar("TaskT", bound=StoredTask)
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What `Context.execute` produced (the simple form, for platforms without a scheduler)."""
+    """What `SandboxState.execute` produced (the simple form, for platforms without a scheduler)."""
 
     status: Literal["ok", "error"]
     output: str | None
@@ -92,7 +92,7 @@ class Started(Generic[TaskT]):
 
 
 @dataclass
-class Context:
+class SandboxState:
     """One sandbox's state, shared by its routes, its Gate and its scheduler; on
     `app.state.sandbox`."""
 
@@ -141,7 +141,7 @@ class TaskService(Generic[TaskT]):
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: SandboxState,
         model: type[TaskT],
         run_model: type[BaseModel] | None = None,
         finished: Finished[TaskT] | None = None,

@@ -1,6 +1,6 @@
 """The audit's pure core from tables: desired schedules, live tasks and run rows in, findings out.
 
-The platform runs of the DST weeks are made by tests/timing_reference.py (a brute-force walk
+The platform runs of the DST weeks are made by tests/timing/timing_reference.py (a brute-force walk
 of UTC minutes through zoneinfo, independent of reconciler.timing), so a "no false missed"
 is not timing agreeing with itself.
 """
@@ -28,7 +28,7 @@ from reconciler.audit import (
 )
 from reconciler.forms import LiveTask, Marker, TaskStatus
 from reconciler.model import ScheduleSpec
-from tests.timing_reference import RefCron, ref_fires
+from tests.timing.timing_reference import RefCron, ref_fires
 
 UTC = timezone.utc
 OWNER = "team"

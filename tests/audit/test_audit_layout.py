@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_layout import PACKAGE, imported_modules
+from tests.platforms.test_layout import PACKAGE, imported_modules
 
 
 def test_the_audit_core_imports_no_platform_no_http_and_no_threads() -> None:

@@ -1,7 +1,7 @@
 """The nightly workflow `schedctl init` writes: audit after drift, one schedule-health issue.
 
 (Schema validity, zizmor, pins and permissions of every scaffolded workflow are checked in
-tests/test_workflows.py.)
+tests/cli/test_workflows.py.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.scaffold import REPORTS, init_repository
-from tests.test_workflows import load_workflow
+from tests.cli.test_workflows import load_workflow
 
 DRIFT = ".github/workflows/schedctl-drift.yml"
 

@@ -17,7 +17,7 @@ from reconciler.plan import Plan, TargetPlan, diff_target
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
 from reconciler.platforms.rest import RestProvider, read_all_pages, read_page
-from reconciler.render.plan import render_markdown, render_text
+from reconciler.render.plan import render_markdown, render_plan
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -184,7 +184,7 @@ def test_an_unreadable_object_of_ours_blocks_its_key_and_is_never_pruned() -> No
     again = Plan.from_dict(whole.to_dict()).targets[0]
     assert again.unreadable == plan.unreadable
     note = "unreadable live object id b2 'N' (marker acme/gone): `enabled` is \"no\""
-    assert f"  note: {note}, not true or false; left alone" in render_text(whole).splitlines()
+    assert f"  note: {note}, not true or false; left alone" in render_plan(whole).splitlines()
     assert note.replace('"', "&quot;").replace("'", "&#x27;") in render_markdown(whole, NOW)
     assert TargetPlan.from_dict({"target": "t"}).unreadable == []  # older saved plans
 

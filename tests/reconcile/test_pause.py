@@ -18,7 +18,7 @@ from reconciler.pause import NOTE_MAX, new_pause, pause_target
 from reconciler.plan import Plan, diff_target
 from reconciler.platforms.rest import MarkerStyle
 from reconciler.reconcile import apply_plan, make_plan
-from reconciler.render.plan import render_markdown, render_text
+from reconciler.render.plan import render_markdown, render_plan
 from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect
 from tests.conftest import run_cli
@@ -449,12 +449,12 @@ def test_text_and_markdown_render_the_three_kinds() -> None:
     plan = Plan([diff_target("t", "p", [_desired("a")], listing, owner="acme", now=end)], "acme")
     early = diff_target("t", "p", [_desired("b")], listing, owner="acme", now=NOW)
     paused_plan = Plan([early], "acme")
-    text = render_text(plan)
+    text = render_plan(plan)
     assert "~ resume a  'a'  (id id-a)" in text and "1 to resume" in text
-    assert ". paused b  'b'  (id id-b)" in render_text(paused_plan)
+    assert ". paused b  'b'  (id id-b)" in render_plan(paused_plan)
     markdown = render_markdown(plan, end, find_commit=False)
     assert "resume <b>a</b>" in markdown and "1 to resume" in markdown
     assert "paused <b>b</b>" in render_markdown(paused_plan, NOW, find_commit=False)
     fresh = Listing([_live("c", True, None)], 1, "f")
     pausing, _ = pause_target("t", "p", fresh, ["c"], owner="acme", pause=pause, wanted_enabled={})
-    assert "~ pause c  'c'  (id id-c)" in render_text(Plan([pausing], "acme"))
+    assert "~ pause c  'c'  (id id-c)" in render_plan(Plan([pausing], "acme"))

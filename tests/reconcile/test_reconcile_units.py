@@ -18,7 +18,7 @@ from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
 from reconciler.platforms.rest import MarkerStyle, read_all_pages, split_page
-from reconciler.render.plan import render_markdown, render_text
+from reconciler.render.plan import render_markdown, render_plan
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -284,7 +284,7 @@ def test_markdown_stays_under_the_comment_limit_and_says_what_it_left_out() -> N
 def test_text_plan_uses_terraform_symbols() -> None:
     changes = [Change("create", "a", "A"), Change("update", "b", "B", "2", (FieldChange("enabled", True, False),)),
                Change("delete", "c", "C", "3", reason="no longer in the repository")]  # fmt: skip
-    text = render_text(Plan([TargetPlan("t", "engine", changes=changes)], owner="acme"))
+    text = render_plan(Plan([TargetPlan("t", "engine", changes=changes)], owner="acme"))
     assert "  + a  'A'" in text and "  ~ b  'B'  (id 2)" in text and "  - c  'C'  (id 3)" in text
     assert "enabled: true -> false" in text
     assert text.endswith(

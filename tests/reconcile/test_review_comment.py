@@ -13,7 +13,7 @@ from markdown_it.token import Token
 from reconciler import __version__
 from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
 from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
-from reconciler.render.plan import DIFF_LINES, render_markdown, render_text, text_diff
+from reconciler.render.plan import DIFF_LINES, render_markdown, render_plan, text_diff
 from reconciler.sandbox import RunningSandbox
 from tests.conftest import run_cli
 from tests.reconcile.conftest import Repo, prompt_doc
@@ -72,12 +72,12 @@ def test_text_diff_is_bounded_and_only_for_multi_line_text() -> None:
 
 
 def test_text_plan_shows_orphans_kept_or_deleted_and_prompt_diffs() -> None:
-    kept = render_text(review_plan(prune=False))
+    kept = render_plan(review_plan(prune=False))
     assert "  ! orphan (kept: prune is off) gone  'Gone'  (id 2)" in kept
     assert "    action.prompt: (text changed)" in kept
     assert "      -List the urgent mails." in kept and "      +List the urgent mails first." in kept
     assert kept.endswith("1 orphan(s) kept (prune is off).")
-    pruned = render_text(review_plan(prune=True))
+    pruned = render_plan(review_plan(prune=True))
     assert "  - gone  'Gone'  (id 2)" in pruned and "orphan" not in pruned
 
 
@@ -86,7 +86,7 @@ def test_a_plan_with_only_orphans_is_not_no_changes() -> None:
                          owner="acme")  # fmt: skip
     plan = Plan([target], owner="acme")
     assert not plan.pending and plan.differs  # apply has nothing to do, yet they differ
-    assert "No changes" not in render_text(plan)
+    assert "No changes" not in render_plan(plan)
     data = plan.to_dict()
     assert data["summary"]["orphan"] == 1 and data["targets"][0]["orphans"][0]["action"] == "orphan"
     assert Plan.from_dict(json.loads(json.dumps(data))).targets[0].orphans[0].action == "orphan"

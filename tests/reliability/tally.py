@@ -38,6 +38,7 @@ import yaml
 from reconciler.http import Redactor
 from reconciler.sandbox import RunningSandbox, SandboxOptions, running_sandbox
 from tests.conftest import run_cli
+from tests.loader.test_invalid_cases import CASES, Case, check_text
 from tests.reconcile.conftest import OWNER, Repo, prompt_doc, tasks_path
 from tests.reliability.conftest import live, owned_keys
 from tests.reliability.servers import DROP, Answer, Seen, Server, serving
@@ -51,7 +52,6 @@ from tests.reliability.test_security import (
     token_forms,
 )
 from tests.reliability.test_unreadable_objects import bad_objects, shown_id
-from tests.test_invalid_cases import CASES, Case, check_text
 
 PLATFORMS = ("engine", "aitroop")
 Proc = subprocess.CompletedProcess[str]

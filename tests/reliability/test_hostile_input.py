@@ -4,7 +4,7 @@ two targets on one collection, a password in a URL, a token in `token_env`, an a
 Each case runs `python -m reconciler` against a server that records every request: a sandbox
 behind a recording proxy (so its state is checked raw too) or a stub that answers nothing.
 The exact messages are the corpus's (tests/cases/invalid/config-*); the rules are unit-tested
-in tests/test_hostile_config.py.
+in tests/loader/test_hostile_config.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ the repository, and the sandbox listens on loopback (DESIGN §1, §2, §4, §6).
 Already covered elsewhere, and not repeated: a wrong token's 401 is a clear error without the
 token (tests/reconcile/test_reconcile_cli.py), redirects and redaction against a mock transport
 (tests/reconcile/test_reconcile_http.py), globs with `..`, absolute paths and a symlinked
-directory matched by `*` (tests/test_foundation.py). Here the same promises are checked end to
+directory matched by `*` (tests/loader/test_foundation.py). Here the same promises are checked end to
 end: real processes at every verbosity, real servers that echo or redirect, real TLS.
 """
 

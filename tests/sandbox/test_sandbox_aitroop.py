@@ -255,6 +255,10 @@ REQUIRED = ("name", "schedule_type", "schedule_config", "action_type", "action_c
             _schedule("daily", time="9:00"),
             "invalid schedule: time must be HH:MM (00:00 to 23:59), got '9:00'",
         ),
+        (  # ASCII digits only, as in the schedule files (the digit here is Arabic-Indic nine)
+            _schedule("daily", time="0\u0669:00"),
+            "invalid schedule: time must be HH:MM (00:00 to 23:59), got '0\u0669:00'",
+        ),
         (
             _schedule("daily", time="24:00"),
             "invalid schedule: time must be HH:MM (00:00 to 23:59), got '24:00'",

@@ -7,13 +7,13 @@ preset maps to it, any other is refused with the platform's own advice.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus
-from reconciler.model import MAX_INTERVAL, weekday_number
+from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.platforms.rest import (
     MarkerStyle,
@@ -27,12 +27,11 @@ from reconciler.platforms.rest import (
     weekday_names,
     whole_at,
 )
-from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
     from reconciler.loader import ResolvedSchedule
-    from reconciler.model import ScheduleSpec, Target
+    from reconciler.model import ScheduleSpec
 
 MIN_INTERVAL_SECONDS = MIN_INTERVAL.total_seconds()
 PLACEHOLDER = re.compile(r"\{\{\s*[^}]+\}\}")
@@ -124,7 +123,7 @@ def preset_of(schedule: Mapping[str, Any]) -> tuple[str, Json]:
     if schedule.get("daily") is not None:
         return "daily", {"time": schedule["daily"]}
     if schedule.get("weekly") is not None:
-        days = sorted({weekday_number(d) for d in schedule["weekly"]["days"]})
+        days = timing.weekday_numbers(schedule["weekly"]["days"])
         return "weekly", {"time": schedule["weekly"]["at"], "days": days}
     if schedule.get("monthly") is not None:
         return "monthly", {"time": schedule["monthly"]["at"], "day": schedule["monthly"]["day"]}
@@ -242,65 +241,46 @@ class AitroopProvider(RestProvider):
         return dict(remote)  # PUT: the same task, renamed with the marker
 
     @classmethod
-    def check(
-        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
-    ) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
-        for s in schedules:
-            where = f"aitroop target {s.target!r}"
-            sched = s.schedule
-            problem = _schedule_problem(sched.schedule)
-            if problem:
-                out.append(s.diagnostic(("schedule", *problem[0]), f"{where}: {problem[1]}"))
-            if sched.deliver is not None:
-                out.append(
-                    s.diagnostic(
-                        ("deliver",),
-                        f"{where}: aitroop has no delivery setting; build delivery into the app (a Slack or email stage)",
-                    )
-                )
-            if sched.history == "fresh":
-                out.append(
-                    s.diagnostic(
-                        ("history",),
-                        f"{where}: aitroop keeps one session per schedule; `history: fresh` cannot be expressed",
-                    )
-                )
-            if sched.max_retries is not None:
-                out.append(
-                    s.diagnostic(
-                        ("max_retries",),
-                        f"{where}: aitroop neither retries nor auto-disables; max_retries is ignored",
+    def problems(cls, s: ResolvedSchedule, where: str, now: datetime) -> Iterator[Diagnostic]:
+        sched = s.schedule
+        problem = _schedule_problem(sched.schedule)
+        if problem:
+            yield s.diagnostic(("schedule", *problem[0]), f"{where}: {problem[1]}")
+        if sched.deliver is not None:
+            yield s.diagnostic(
+                ("deliver",),
+                f"{where}: aitroop has no delivery setting; build delivery into the app (a Slack or email stage)",
+            )
+        if sched.history == "fresh":
+            yield s.diagnostic(
+                ("history",),
+                f"{where}: aitroop keeps one session per schedule; `history: fresh` cannot be expressed",
+            )
+        if sched.max_retries is not None:
+            yield s.diagnostic(
+                ("max_retries",),
+                f"{where}: aitroop neither retries nor auto-disables; max_retries is ignored",
+                "warning",
+            )
+        if sched.description:
+            yield s.diagnostic(
+                ("description",),
+                f"{where}: aitroop stores no description; it is not sent",
+                "warning",
+            )
+        if sched.action.app is not None:
+            for key, value in sched.action.app.input.items():
+                if isinstance(value, str) and PLACEHOLDER.search(value):
+                    yield s.diagnostic(
+                        ("action", "app", "input", key),
+                        f"{where}: aitroop passes inputs verbatim and does not expand "
+                        f"{PLACEHOLDER.search(value).group(0)!r}; use dynamic_default on the app's input schema",  # type: ignore[union-attr]
                         "warning",
                     )
-                )
-            if sched.description:
-                out.append(
-                    s.diagnostic(
-                        ("description",),
-                        f"{where}: aitroop stores no description; it is not sent",
-                        "warning",
-                    )
-                )
-            if sched.action.app is not None:
-                for key, value in sched.action.app.input.items():
-                    if isinstance(value, str) and PLACEHOLDER.search(value):
-                        out.append(
-                            s.diagnostic(
-                                ("action", "app", "input", key),
-                                f"{where}: aitroop passes inputs verbatim and does not expand "
-                                f"{PLACEHOLDER.search(value).group(0)!r}; use dynamic_default on the app's input schema",  # type: ignore[union-attr]
-                                "warning",
-                            )
-                        )
-            if not s.timezone_explicit and sched.schedule.form != "every":
-                out.append(
-                    s.diagnostic(
-                        ("schedule",),
-                        f"{where}: no timezone given: aitroop runs it in UTC (its most common surprise); "
-                        "set schedule.timezone or defaults.timezone",
-                        "warning",
-                    )
-                )
-        out.extend(crowd_warnings(cls, schedules, now))
-        return out
+        if not s.timezone_explicit and sched.schedule.form != "every":
+            yield s.diagnostic(
+                ("schedule",),
+                f"{where}: no timezone given: aitroop runs it in UTC (its most common surprise); "
+                "set schedule.timezone or defaults.timezone",
+                "warning",
+            )

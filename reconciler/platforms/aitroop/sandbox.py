@@ -12,7 +12,6 @@ run-now; an interval that drifted below 5 minutes is pushed forward and skipped.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -32,32 +31,36 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from reconciler import timing
 from reconciler.platforms.aitroop.provider import MARKER
 from reconciler.platforms.aitroop.rules import BATCH, MIN_INTERVAL, RULES, TICK, missing_connections
 from reconciler.sandbox.outcomes import FAIL_MARKER, missing_connects
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import STORED, Context, Started, StoredTask, TaskService
+from reconciler.sandbox.service import STORED, SandboxState, Started, StoredTask, TaskService
 from reconciler.sandbox.wire import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
 _UNIT = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}
-_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 Text = Annotated[StrictStr, Field(min_length=1)]
 
 
 def _hhmm(value: str) -> str:
-    if not _HHMM.fullmatch(value):
-        raise reject(f"{SCHEDULE_PREFIX}time must be HH:MM (00:00 to 23:59), got {value!r}")
+    try:
+        timing.parse_clock(value)
+    except ValueError:
+        raise reject(
+            f"{SCHEDULE_PREFIX}time must be HH:MM (00:00 to 23:59), got {value!r}"
+        ) from None
     return value
 
 
 Clock = Annotated[
     StrictStr,
     AfterValidator(_hhmm),
-    WithJsonSchema({"type": "string", "pattern": f"^{_HHMM.pattern}$", "examples": ["09:00"]}),
+    WithJsonSchema({"type": "string", "pattern": timing.CLOCK_PATTERN, "examples": ["09:00"]}),
 ]
 
 
@@ -253,7 +256,7 @@ class AitroopApi:
 
     tick = TICK
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: SandboxState) -> None:
         self.ctx = ctx
         self.tasks = TaskService(ctx, AitroopTask, AitroopRun, self._finished)
 

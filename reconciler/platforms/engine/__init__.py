@@ -14,10 +14,10 @@ from reconciler.platforms.engine.rules import FACTS, NOTES, RULES
 
 if TYPE_CHECKING:
     from reconciler.sandbox.app import SandboxApi
-    from reconciler.sandbox.service import Context
+    from reconciler.sandbox.service import SandboxState
 
 
-def _sandbox(ctx: Context) -> SandboxApi:
+def _sandbox(ctx: SandboxState) -> SandboxApi:
     from reconciler.platforms.engine.sandbox import EngineApi  # FastAPI: only when serving
 
     return EngineApi(ctx)

@@ -5,14 +5,14 @@ See ../shared/platforms/engine-scheduled-tasks.txt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.errors import ConfigError
 from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
-from reconciler.model import MAX_INTERVAL, weekday_number
+from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.rest import (
     MarkerStyle,
     RestProvider,
@@ -23,7 +23,6 @@ from reconciler.platforms.rest import (
     text_at,
     whole_at,
 )
-from reconciler.spread import crowd_warnings
 
 if TYPE_CHECKING:
     from reconciler.errors import Diagnostic
@@ -44,25 +43,10 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def preset_cron(schedule: Mapping[str, Any]) -> str | None:
-    """The cron of a daily / weekly / monthly document schedule, or None for other forms."""
-    if schedule.get("daily") is not None:
-        return timing.preset_to_cron("daily", schedule["daily"])
-    if schedule.get("weekly") is not None:
-        weekly = schedule["weekly"]
-        days = sorted({weekday_number(d) for d in weekly["days"]})
-        return timing.preset_to_cron("weekly", weekly["at"], days=days)
-    if schedule.get("monthly") is not None:
-        return timing.preset_to_cron(
-            "monthly", schedule["monthly"]["at"], day=schedule["monthly"]["day"]
-        )
-    return None
-
-
 def engine_schedule(schedule: Mapping[str, Any], zone: str) -> Json:
     """A document schedule as the engine's union: cron (presets too), interval or one-shot."""
     cron = schedule.get("cron")
-    if cron is not None or (cron := preset_cron(schedule)) is not None:
+    if cron is not None or (cron := timing.preset_cron(schedule)) is not None:
         return {"type": "cron", "expression": canonical_cron(cron), "timezone": zone}
     if schedule.get("every") is not None:
         every_ms = int(timing.parse_duration(schedule["every"]).total_seconds() * 1000)
@@ -194,30 +178,18 @@ class EngineProvider(RestProvider):
         return payload
 
     @classmethod
-    def check(
-        cls, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
-    ) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
-        for s in schedules:
-            where = f"engine target {s.target!r}"
-            sched = s.schedule
-            if sched.action.app is not None:
-                out.append(
-                    s.diagnostic(
-                        ("action", "app"), f"{where}: engine runs prompts only; it has no app runs"
-                    )
+    def problems(cls, s: ResolvedSchedule, where: str, now: datetime) -> Iterator[Diagnostic]:
+        sched = s.schedule
+        if sched.action.app is not None:
+            yield s.diagnostic(
+                ("action", "app"), f"{where}: engine runs prompts only; it has no app runs"
+            )
+        at = sched.schedule.at
+        if at is not None:
+            fire = timing.trigger_for(sched.schedule, s.timezone).next_after(
+                now - timedelta(microseconds=1)
+            )
+            if fire is None:
+                yield s.diagnostic(
+                    ("schedule", "at"), f"{where}: one-shot time {at.isoformat()} is in the past"
                 )
-            at = sched.schedule.at
-            if at is not None:
-                fire = timing.trigger_for(sched.schedule, s.timezone).next_after(
-                    now - timedelta(microseconds=1)
-                )
-                if fire is None:
-                    out.append(
-                        s.diagnostic(
-                            ("schedule", "at"),
-                            f"{where}: one-shot time {at.isoformat()} is in the past",
-                        )
-                    )
-        out.extend(crowd_warnings(cls, schedules, now))
-        return out

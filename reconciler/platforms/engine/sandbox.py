@@ -24,7 +24,7 @@ from reconciler.platforms.engine.provider import MARKER
 from reconciler.platforms.engine.rules import MAX_CONCURRENT, RULES, TICK, next_after_restart
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
+from reconciler.sandbox.service import SandboxState, Started, StoredTask, TaskService
 from reconciler.sandbox.wire import (
     check_cron,
     is_zone,
@@ -99,7 +99,9 @@ class OneShotSchedule(BaseModel):
         return self
 
 
-Schedule = Annotated[CronSchedule | IntervalSchedule | OneShotSchedule, Field(discriminator="type")]
+EngineSchedule = Annotated[
+    CronSchedule | IntervalSchedule | OneShotSchedule, Field(discriminator="type")
+]
 
 
 class _Settings(BaseModel):
@@ -117,7 +119,7 @@ class _Settings(BaseModel):
 class TaskCreate(_Settings):
     name: Text
     prompt: Text
-    schedule: Schedule
+    schedule: EngineSchedule
 
 
 _REQUIRED = ("name", "prompt", "schedule")
@@ -128,7 +130,7 @@ class TaskPatch(_Settings):
 
     name: Text | None = None
     prompt: Text | None = None
-    schedule: Schedule | None = None
+    schedule: EngineSchedule | None = None
 
     @model_validator(mode="after")
     def _no_null_required(self) -> Self:
@@ -220,7 +222,7 @@ class EngineApi:
 
     tick = TICK
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: SandboxState) -> None:
         self.ctx = ctx
         self.tasks = TaskService(ctx, EngineTask, EngineRun)
 

@@ -19,10 +19,10 @@ from .rules import FACTS, NOTES, RULES
 
 if TYPE_CHECKING:
     from reconciler.sandbox.app import SandboxApi
-    from reconciler.sandbox.service import Context
+    from reconciler.sandbox.service import SandboxState
 
 
-def _sandbox(ctx: Context) -> SandboxApi:
+def _sandbox(ctx: SandboxState) -> SandboxApi:
     from .sandbox import TinycronApi
 
     return TinycronApi(ctx)

@@ -11,7 +11,7 @@ from typing_extensions import Self
 
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.service import SandboxState, StoredTask, TaskService
 from reconciler.sandbox.wire import check_cron, is_zone, iso, iso_or_none, next_cron
 
 BASE = "/api/jobs"
@@ -83,7 +83,7 @@ class TinycronApi:
     title = "tinycron jobs (schedctl sandbox)"
     style = MessageStyle(schedule_fields=frozenset({"cron", "tz"}))
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: SandboxState) -> None:
         self.ctx = ctx
         self.tasks = TaskService(ctx, Job)
 

@@ -10,7 +10,7 @@ import pytest
 from reconciler.errors import Diagnostic
 from reconciler.render.diagnostics import FORMATS, Findings
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 
 @pytest.mark.parametrize(

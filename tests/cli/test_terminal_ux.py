@@ -232,7 +232,7 @@ def test_verbose_logs_each_request_and_never_the_token(tmp_path: Path) -> None:
 
 
 def test_shell_completion_is_documented_and_works(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "_SCHEDCTL_COMPLETE=bash_source schedctl" in readme
     done = piped([], tmp_path, _SCHEDCTL_COMPLETE="bash_source")
     assert done.returncode == 0 and "_schedctl_completion()" in done.stdout

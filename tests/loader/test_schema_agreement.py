@@ -4,7 +4,7 @@ run) accepts every example and every "semantic" invalid case, and rejects every 
 check-jsonschema reads one YAML document per file, so multi-document files are split into one
 temporary file per document first. All schedule files go through one check-jsonschema process,
 all configs through another. That the committed schemas equal the models' output is
-tests/test_foundation.py's drift test.
+tests/loader/test_foundation.py's drift test.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_invalid_cases import CASES, Case
+from tests.loader.test_invalid_cases import CASES, Case
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
 EXAMPLES = ROOT / "examples"
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")

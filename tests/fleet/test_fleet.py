@@ -409,16 +409,16 @@ def test_plan_json_keeps_the_template_of_each_change() -> None:
 
 def test_text_plan_groups_a_template_and_says_shared_changes_once() -> None:
     from reconciler.plan import Plan, TargetPlan
-    from reconciler.render.plan import render_text
+    from reconciler.render.plan import render_plan
 
-    text = render_text(Plan([TargetPlan("t", "engine", changes=_fleet_changes(3))], owner="acme"))
+    text = render_plan(Plan([TargetPlan("t", "engine", changes=_fleet_changes(3))], owner="acme"))
     lines = text.splitlines()
     assert lines[1] == "  + 3 × digest[*] (customer digests)  schedules/d.yaml:4"
     assert lines[2] == "      enabled: true"  # every one of them: once
     assert lines[3] == "      + digest-c0  'C0 digest'"
     assert lines[4] == '          action.prompt: "0xxxxxxxxxx"'
     assert text.count("enabled: true") == 1
-    one = render_text(Plan([TargetPlan("t", "engine", changes=_fleet_changes(1))], owner="acme"))
+    one = render_plan(Plan([TargetPlan("t", "engine", changes=_fleet_changes(1))], owner="acme"))
     assert "  + digest-c0  'C0 digest'  schedules/d.yaml:4" in one and "×" not in one
 
 

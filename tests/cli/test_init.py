@@ -168,7 +168,7 @@ def test_scaffold_plans_applies_and_passes_the_workflow_checks(
     tmp_path: Path, platform: str
 ) -> None:
     """The issue's walk-through: init, validate, render the PR comment, apply, drift check."""
-    from tests.test_workflows import SCAFFOLDED, at_least, check_jsonschema, zizmor
+    from tests.cli.test_workflows import SCAFFOLDED, at_least, check_jsonschema, zizmor
 
     repo = git_repo(tmp_path / "schedules")
     assert run_cli(["init", "--platform", platform], cwd=repo).returncode == 0
@@ -204,7 +204,7 @@ def test_scaffold_plans_applies_and_passes_the_workflow_checks(
 def test_init_writes_the_prune_setting_and_the_apply_workflow_leaves_it_to_the_config(
     tmp_path: Path,
 ) -> None:
-    from tests.test_workflows import load_workflow
+    from tests.cli.test_workflows import load_workflow
 
     repo = git_repo(tmp_path / "r")
     assert run_cli(["init", "--owner", "acme"], cwd=repo).returncode == 0

@@ -24,7 +24,7 @@ from reconciler.errors import Diagnostic
 from reconciler.loader import load_project
 from reconciler.validate import validate_project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 # How editors and GitHub count lines (NEL, U+2028 and U+2029 are no line breaks there).

@@ -1,12 +1,13 @@
 """reconciler.timing: parsing, Vixie-cron DST semantics, intervals, one-shots, descriptions.
 
-The property tests compare timing.py with tests/timing_reference.py, a brute-force walk over
+The property tests compare timing.py with tests/timing/timing_reference.py, a brute-force walk over
 UTC minutes that shares no code with it.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -31,7 +32,7 @@ from reconciler.timing import (
     parse_duration,
     preset_to_cron,
 )
-from tests.timing_reference import RefCron, ref_fires, transitions
+from tests.timing.timing_reference import RefCron, ref_fires, transitions
 
 UTC = timezone.utc
 ZONES = (
@@ -584,6 +585,47 @@ def test_preset_to_cron() -> None:
     for kind, at, days, day in bad:
         with pytest.raises(ValueError):
             preset_to_cron(kind, at, days, day)
+
+
+@pytest.mark.parametrize(
+    "text", ["9:00", "09:00\n", " 09:00", "0\u0669:00", "24:00", "09:60", "0900"]
+)
+def test_one_clock_rule(text: str) -> None:
+    # The presets, the schedule model and the aitroop sandbox read HH:MM by one rule: two
+    # ASCII digits each, the whole text (before, preset_to_cron also took 9:00 and 09:00\n).
+    with pytest.raises(ValueError, match="expected HH:MM"):
+        timing.parse_clock(text)
+    with pytest.raises(ValueError):
+        preset_to_cron("daily", text)
+    assert not re.fullmatch(timing.CLOCK_PATTERN, text)
+
+
+def test_preset_cron_reads_documents_and_specs_alike() -> None:
+    from reconciler.model import ScheduleSpec
+
+    assert timing.parse_clock("23:59") == (23, 59)
+    document = {"weekly": {"at": "08:30", "days": ["fri", "monday", 3, 7]}}
+    spec = ScheduleSpec.model_validate(document)
+    assert timing.preset_cron({"weekly": {"at": "08:30", "days": [5, "mon", 1, 3, 0]}}) == (
+        "30 8 * * 0,1,3,5"
+    )
+    assert timing.preset_cron(document) == "30 8 * * 0,1,3,5"
+    assert timing.preset_cron(vars(spec)) == "30 8 * * 0,1,3,5"
+    assert timing.preset_cron({"daily": "09:05"}) == "5 9 * * *"
+    assert timing.preset_cron({"monthly": {"at": "23:59", "day": 31}}) == "59 23 31 * *"
+    assert timing.preset_cron({"cron": "0 9 * * *"}) is None
+    assert timing.preset_cron({"every": "15m"}) is None
+    assert timing.weekday_numbers(["sat", "sunday", 0, 7, "sun"]) == [0, 6]
+
+
+def test_duration_seconds_is_the_schema_pattern() -> None:
+    assert timing.duration_seconds("1d2h3m4s") == 93784
+    assert timing.duration_seconds("") == 0
+    for bad in ("1x", "1m1h", "15m\n", "\u0665m", "m"):
+        assert timing.duration_seconds(bad) is None
+        assert not re.fullmatch(timing.DURATION_PATTERN, bad)
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration("\u0665m")  # an Arabic-Indic five: the schema refuses it, so does this
 
 
 @pytest.mark.parametrize(

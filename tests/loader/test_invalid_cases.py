@@ -19,7 +19,7 @@ from reconciler.cli import main as cli_main
 from reconciler.yamlpos import MAX_DEPTH, MAX_FILE_BYTES
 from tests.conftest import run_cli
 
-CASES_DIR = Path(__file__).parent / "cases" / "invalid"
+CASES_DIR = Path(__file__).resolve().parents[1] / "cases" / "invalid"
 SHARED_CONFIG = CASES_DIR / "schedctl.yaml"
 LEVELS = ("syntax", "schema", "semantic")
 LINE = re.compile(

@@ -19,7 +19,7 @@ import pytest
 
 from reconciler.sandbox import SandboxOptions, running_sandbox
 from tests.conftest import run_cli
-from tests.test_invalid_cases import BY_STEM, CASES_DIR
+from tests.loader.test_invalid_cases import BY_STEM, CASES_DIR
 
 GOOD = """\
 name: good-digest
