@@ -75,7 +75,8 @@ def test_a_pause_for_ends_on_the_first_apply_after_it_and_not_before(
     repo: Repo, sandbox: RunningSandbox, git_home: dict[str, str]
 ) -> None:
     ids = applied(repo, sandbox, "alpha", "beta")
-    paused = cli(repo, "pause", "alpha", "--for", "3s", "--note", "vendor outage", env=git_home)
+    # Long enough for the apply within it to finish first on a loaded machine.
+    paused = cli(repo, "pause", "alpha", "--for", "10s", "--note", "vendor outage", env=git_home)
     assert paused.returncode == 0, paused.stdout + paused.stderr
     assert "~ t/alpha pause: ok - paused until" in paused.stdout
     live = task_of(sandbox, repo.platform, ids["alpha"])
