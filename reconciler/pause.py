@@ -17,7 +17,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import subprocess
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
@@ -32,6 +31,7 @@ from reconciler.forms import Listing, LiveTask, Pause, utc_iso
 from reconciler.plan import Change, FieldChange, Plan, TargetPlan
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
+from reconciler.vcs import git_output
 
 if TYPE_CHECKING:
     from reconciler.loader import Project
@@ -112,19 +112,7 @@ def _note(note: str | None) -> str:
 
 def who(root: Path | None = None) -> str:
     """Who pauses: `git config user.email` (in `root`), else the login name; one word."""
-    found = ""
-    try:
-        done = subprocess.run(
-            ["git", "config", "user.email"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        found = done.stdout.strip() if done.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        pass
+    found = git_output(["config", "user.email"], root) or ""
     if not found:
         try:
             found = os.environ.get("USER") or getpass.getuser()

@@ -24,7 +24,7 @@ from reconciler.render.diagnostics import _escape_github
 from reconciler.render.live import HEALTH_STYLES
 from reconciler.render.plan import GITHUB_COMMENT_LIMIT
 from reconciler.render.tables import natural_key, render_table, zone_of
-from reconciler.render.text import clip, printable
+from reconciler.render.text import clip, headed, printable
 
 SLOTS_IN_TEXT = 1  # slots named in a text row; the rest are counted
 SLOTS_IN_MARKDOWN = 10
@@ -127,11 +127,7 @@ def _task_rows(t: TargetAudit, color: bool) -> list[list[str]]:
 def render_audit(report: AuditReport, *, fail_on: Sequence[str] = (), color: bool = False) -> str:
     """Per target: a line, the findings table, each task's health and cost; a summary last."""
     blocks = [f"schedctl audit: {_window(report)}"]
-    for t in report.targets:
-        head = f"target {t.target} ({printable(t.where or t.platform)})"
-        if t.error:
-            blocks.append(f"{head}: ERROR: {printable(t.error)}")
-            continue
+    for t, head in headed(report.targets, blocks):
         blocks.append(f"{head}: {len(t.tasks)} task(s)\n  cost: {_cost_line(t)}")
         if t.findings:
             rows = [

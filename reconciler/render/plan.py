@@ -6,7 +6,6 @@ import difflib
 import html
 import json
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -17,8 +16,9 @@ from reconciler import __version__
 from reconciler.plan import KINDS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render import Formats
-from reconciler.render.text import clip, printable
+from reconciler.render.text import clip, headed, printable
 from reconciler.timing import parse_instant
+from reconciler.vcs import git_output
 
 SYMBOLS = {
     "create": "+",
@@ -281,11 +281,7 @@ def group_lines(group: Sequence[Change], color: bool) -> list[str]:
 
 def render_plan(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = [partial_line(plan)] if plan.partial else []
-    for target in plan.targets:
-        head = f"target {target.target} ({printable(target.where or target.platform)})"
-        if target.error:
-            lines.append(f"{head}: ERROR: {printable(target.error)}")
-            continue
+    for target, head in headed(plan.targets, lines):
         lines.append(f"{head}: {summary_line(target.summary)}; {target.in_sync} in sync")
         for group in group_changes(target.changes):
             lines.extend(group_lines(group, color))
@@ -501,19 +497,7 @@ def planned_commit(config: str | None) -> str | None:
     if sha:
         return sha
     where = os.path.dirname(os.path.abspath(config)) if config else os.getcwd()
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    head = done.stdout.strip()
-    return head if done.returncode == 0 and head else None
+    return git_output(["rev-parse", "HEAD"], where)
 
 
 def _review_rank(group: Sequence[Change]) -> int:

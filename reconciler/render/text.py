@@ -10,6 +10,9 @@ through `printable`; the JSON outputs keep the values exactly as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
+
 VALUE_LIMIT = 200
 CLIP_NOTE = "… ({} more characters; the full value is in the JSON plan)"
 
@@ -38,3 +41,28 @@ def clip(text: str, limit: int = VALUE_LIMIT, note: str = CLIP_NOTE) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + note.format(f"{len(text) - limit:,}")
+
+
+class _Target(Protocol):
+    @property
+    def target(self) -> str: ...
+    @property
+    def where(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=_Target)
+
+
+def headed(targets: Iterable[T], out: list[str]) -> Iterator[tuple[T, str]]:
+    """Each target that worked, with its heading (`target prod (https://…)`); one that failed
+    gets its ERROR line in `out` instead (a plan's, an audit's: they read alike)."""
+    for t in targets:
+        head = f"target {t.target} ({printable(t.where or t.platform)})"
+        if t.error:
+            out.append(f"{head}: ERROR: {printable(t.error)}")
+            continue
+        yield t, head
