@@ -350,8 +350,8 @@ def bench_per_task(platform: str, count: int = 2_000, repeat: int = 7) -> list[R
     """A live task's share of list_tasks + diff_target over recorded pages (no network)."""
     from reconciler import platforms
     from reconciler.http import ApiClient
-    from reconciler.tuning import tuned
     from reconciler.plan import diff_target
+    from reconciler.tuning import tuned
 
     with tempfile.TemporaryDirectory(prefix="schedctl-bench-") as tmp:
         root = write_repo(Path(tmp), platform, count)

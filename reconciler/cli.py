@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from reconciler.loader import Project
@@ -937,12 +938,14 @@ def status(
     project = load(ctx, paths)
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
-        rows, problems = status_rows(project, conns)
+        rows, problems, warnings = status_rows(project, conns)
     if select_keys or exclude:
         from reconciler.plan import selected
 
         rows = [r for r in rows if selected(r.key, select_keys, exclude)]
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
+    for warning in warnings:
+        echo(f"warning: {_named(warning, project.config_file)}", err=True)
     for problem in problems:
         echo(f"error: {_named(problem, project.config_file)}", err=True)
     return EXIT_ERROR if problems else EXIT_OK
@@ -1102,6 +1105,142 @@ def runs(
     from reconciler.render.live import RUNS_FORMATS, RunLog
 
     emit(RUNS_FORMATS, fmt, RunLog(records, zone), ctx, wide=wide)
+
+
+# --- audit: expected fires against the run logs (reconciler/audit.py, runlog.py) --------------
+
+
+def _fail_on(value: str) -> tuple[str, ...]:
+    """--fail-on KINDS: comma-separated finding kinds, or `none`."""
+    from reconciler.audit import KINDS
+
+    kinds = tuple(dict.fromkeys(k.strip() for k in value.split(",") if k.strip()))
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        from reconciler.explain import hint
+
+        fail(
+            f"--fail-on {value!r}: expected finding kinds separated by commas, from "
+            f"{', '.join(KINDS)} (or none), e.g. --fail-on missed,failing"
+            + (hint(unknown[0], list(KINDS)) if unknown else "")
+        )
+    return kinds
+
+
+def _since(value: str) -> Any:
+    from datetime import timedelta
+
+    from reconciler.timing import parse_duration
+
+    try:
+        window = parse_duration(value)
+    except ValueError:
+        fail(f"--since {value!r}: expected a duration back from now, e.g. 7d, 36h or 90m")
+    if window <= timedelta(0):
+        fail(f"--since {value!r}: expected a duration above zero, e.g. 7d")
+    return window
+
+
+@cli.command()
+@common_paths
+@selection_options
+@click.option(
+    "--since",
+    "since",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="How far back from now: 7d, 36h, 90m.",
+)
+@click.option(
+    "--until",
+    "until_text",
+    metavar="ISO",
+    help="Where the window ends (default: now; naive is UTC): a past week, or a sandbox's "
+    "virtual clock.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="missed,failing,auto-disabled",
+    show_default=True,
+    metavar="KINDS",
+    help="Exit 2 when findings of these kinds exist (comma-separated, or none).",
+)
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Run-log requests in flight at once.",
+)
+@common_options
+@pass_ctx
+def audit(
+    ctx: Context,
+    paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
+    since: str,
+    until_text: str | None,
+    fmt: str,
+    fail_on: str,
+    concurrency: int,
+) -> int:
+    """Compare each schedule's expected fires with the platform's run logs and live state.
+
+    Findings: missed, late, failing, auto-disabled, unexpected, overlapping, anomalous; and runs
+    and tokens per task per day. Exit 0 healthy, 2 when findings of the --fail-on kinds exist,
+    1 on any error (a target that could not be listed or its run log read).
+
+    \b
+    Example:
+      schedctl audit examples/ --since 7d
+      schedctl audit --since 7d --until 2026-03-09T00:00:00Z --format json
+      schedctl audit --format markdown --fail-on missed,failing,auto-disabled,late > health.md
+    """
+    from reconciler.render.audit import FORMATS
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect, select_targets
+
+    kinds = _fail_on(fail_on)
+    window = _since(since)
+    try:
+        until = parse_instant(None if until_text == "now" else until_text)
+    except click.ClickException:
+        fail(f"--until {until_text!r} is not an ISO 8601 timestamp, e.g. 2026-03-09T00:00:00Z")
+    project = load(ctx, paths)
+    names = select_targets(project, ctx.targets)
+    with connect(
+        project.config, project.root, names, concurrency=concurrency, create=False
+    ) as conns:
+        report = audit_project(
+            project,
+            conns,
+            since=until - window,
+            until=until,
+            concurrency=concurrency,
+            select=select_keys,
+            exclude=exclude,
+        )
+    text = FORMATS[fmt](report, fail_on=kinds, color=_color(ctx))
+    if text:
+        click.echo(text, color=_color(ctx))
+    for target in report.targets:  # on stderr too: a report piped to a file still says why
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    if report.failed:
+        return EXIT_ERROR
+    return EXIT_PENDING if report.failing(kinds) else EXIT_OK
 
 
 # --- local runner: run (reconciler/runner) ----------------------------------------------------
@@ -1325,6 +1464,20 @@ def run_cmd(
     type=float,
     help="Retry-After seconds on refusals.",
 )
+@click.option(
+    "--clock",
+    "clock_kind",
+    type=click.Choice(["real", "virtual"]),
+    default="real",
+    show_default=True,
+    help="virtual: time moves only by POST /__sandbox/clock.",
+)
+@click.option("--start", help="Where a virtual clock starts (ISO timestamp; default now).")
+@click.option(
+    "--run-faults",
+    type=click.Path(dir_okay=False, exists=True),
+    help="JSON or YAML file: what runs produce (failure_rate, always_fail, ...).",
+)
 def sandbox(
     platform: str,
     host: str,
@@ -1337,6 +1490,9 @@ def sandbox(
     ambiguous_rate: float,
     page_size: int | None,
     retry_after: float,
+    clock_kind: str,
+    start: str | None,
+    run_faults: str | None,
 ) -> None:
     """Serve an emulated platform API (engine or aitroop) on loopback, stored in SQLite.
 
@@ -1347,8 +1503,10 @@ def sandbox(
     Example:
       schedctl sandbox --platform aitroop --db sandbox.db --port 8080
       schedctl sandbox --platform engine --fail-rate 0.2 --ambiguous-rate 0.1 --seed 7
+      schedctl sandbox --platform engine --clock virtual --seed 1 --run-faults faults.yaml
     """
     from reconciler.sandbox import SandboxOptions, serve
+    from reconciler.sandbox.options import load_run_faults
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
@@ -1363,6 +1521,9 @@ def sandbox(
             ambiguous_rate=ambiguous_rate,
             page_size=page_size,
             retry_after=retry_after,
+            clock_kind="virtual" if clock_kind == "virtual" else "real",
+            start=None if start is None else _sandbox_start(start),
+            runs=load_run_faults(run_faults),
         )
     except ValueError as exc:
         fail(str(exc))
@@ -1370,6 +1531,17 @@ def sandbox(
 
     settle()  # a server from here on: the collector back on, what is loaded frozen
     serve(opts, host, port)
+
+
+def _sandbox_start(text: str) -> datetime:
+    from reconciler.sandbox.clock import parse_iso
+
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ValueError(
+            f"--start {text!r} is not an ISO 8601 timestamp, e.g. 2026-03-02T00:00:00Z"
+        ) from None
 
 
 # --- entry point ------------------------------------------------------------------------------

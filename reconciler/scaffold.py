@@ -2,7 +2,8 @@
 
 Writes a config with a sandbox target, one example schedule, the JSON schemas the files point
 their editors at, GitHub workflows (plan comment on pull requests, apply on main, nightly drift
-issue), a pre-commit config and a Dependabot config that keeps the pinned actions current.
+and schedule-health issues), a pre-commit config and a Dependabot config that keeps the pinned
+actions current.
 
 The files are package data in `reconciler/templates/init/` with `__NAME__` placeholders (not
 `$name` or `{name}`: workflows are full of `${{ }}` and JavaScript template strings). Nothing is
@@ -41,6 +42,28 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("workflows/schedctl-apply.yml", ".github/workflows/schedctl-apply.yml"),
     ("workflows/schedctl-drift.yml", ".github/workflows/schedctl-drift.yml"),
 )
+# The nightly workflow's reports: each runs a command that exits 2 when it found something and
+# keeps one issue open while it does. One template of steps (`report-issue-steps.yml`) is
+# filled in once per report, so drift and schedule health share every line of it.
+REPORT_STEPS = "workflows/report-issue-steps.yml"
+REPORTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("DRIFT_STEPS", {
+        "STEP_NAME": "Plan", "STEP_ID": "plan", "COMMAND": "plan --detailed-exitcode",
+        "REPORT": "schedctl-drift.md", "EXIT_ZERO": "in sync", "EXIT_TWO": "drift",
+        "ISSUE": "drift", "EXIT_ENV": "PLAN_EXITCODE", "MARKER": "schedctl-drift",
+        "TITLE": "schedctl: drift detected", "RESOLVED": "In sync again",
+        "INTRO": "The live platform no longer matches this repository",
+        "ADVICE": "Apply the repository, or change the files to match what is live.",
+    }),
+    ("HEALTH_STEPS", {
+        "STEP_NAME": "Audit", "STEP_ID": "audit", "COMMAND": "audit --since 7d",
+        "REPORT": "schedctl-health.md", "EXIT_ZERO": "healthy", "EXIT_TWO": "findings",
+        "ISSUE": "schedule health", "EXIT_ENV": "AUDIT_EXITCODE", "MARKER": "schedctl-health",
+        "TITLE": "schedctl: schedule health", "RESOLVED": "Healthy again",
+        "INTRO": "Over the last 7 days, schedules did not run as this repository says",
+        "ADVICE": "Each finding names the schedule, its slots and the evidence.",
+    }),
+)  # fmt: skip
 SCHEMA_DIR = "schemas"
 GITIGNORE = ".gitignore"
 IGNORED = ".schedctl/"  # the sandbox databases and the local runner's history
@@ -177,6 +200,11 @@ def render_files(owner: str, platform: str, install: InstallSpec | None = None) 
         "HOOK_REPO": json.dumps(install.hook_repo or ""),
         "HOOK_REV": json.dumps(install.hook_rev or ""),
     }
+    steps = "\n".join(
+        line for line in _template(REPORT_STEPS).splitlines() if not line.startswith("#")
+    )
+    for name, report in REPORTS:
+        values[name] = _fill(steps, {**values, **report}, REPORT_STEPS)
     # A git spec can use the hook this repository publishes; any other gets a local hook.
     hook = "pre-commit-config-git.yaml" if install.hook_repo else "pre-commit-config.yaml"
     sources = [(hook if dest == PRE_COMMIT else src, dest) for src, dest in TEMPLATES]

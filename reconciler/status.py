@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
 from reconciler.errors import UsageError
@@ -14,8 +15,11 @@ from reconciler.targets import failed_targets
 if TYPE_CHECKING:
     from reconciler.forms import Listing, LiveTask
     from reconciler.loader import Project
+    from reconciler.reconcile import Survey
     from reconciler.targets import Connection
 
+# How far back `status` judges each task's health (as `schedctl audit` does by default).
+HEALTH_WINDOW = timedelta(days=7)
 State = Literal["in sync", "drifted", "unmanaged", "not in repo", "missing", "unreadable"]
 
 
@@ -34,6 +38,7 @@ class StatusRow:
     remote_id: str | None = None
     reason: str | None = None  # why an unreadable object could not be read
     timezone: str | None = None  # the schedule's zone, to show its times in
+    health: str | None = None  # one word from the audit (reconciler.audit); None: not judged
 
 
 def _zone(document: Mapping[str, object]) -> str | None:
@@ -43,13 +48,42 @@ def _zone(document: Mapping[str, object]) -> str | None:
 
 
 def status_rows(
-    project: Project, conns: Mapping[str, Connection]
+    project: Project, conns: Mapping[str, Connection], *, health: timedelta | None = HEALTH_WINDOW
+) -> tuple[list[StatusRow], list[str], list[str]]:
+    """One row per live task (and per desired schedule not on the platform); listing errors;
+    warnings. With `health`, each of this owner's desired tasks gets its health word from
+    the audit of that window (a run log that cannot be read is a warning, never an error)."""
+    surveys = survey(project, conns)
+    rows, problems = _rows(project, conns, surveys)
+    warnings: list[str] = []
+    if health is None:
+        return rows, problems, warnings
+    from reconciler.runlog import audit_project
+
+    now = datetime.now(timezone.utc)
+    listed = {name: conn for name, conn in conns.items() if surveys[name].listing is not None}
+    report = audit_project(project, listed, since=now - health, until=now, surveys=surveys)
+    judged = {t.target: t for t in report.targets}
+    out = []
+    for row in rows:
+        target = judged.get(row.target)
+        if target is None or target.error or row.state in ("unmanaged", "unreadable"):
+            out.append(row)
+        else:
+            out.append(replace(row, health=target.health(row.key)))
+    warnings.extend(
+        f"{t.error} (health not shown)" for t in report.targets if t.error and t.target in listed
+    )
+    return out, problems, warnings
+
+
+def _rows(
+    project: Project, conns: Mapping[str, Connection], surveys: Mapping[str, Survey]
 ) -> tuple[list[StatusRow], list[str]]:
-    """One row per live task (and per desired schedule not on the platform); listing errors."""
     rows: list[StatusRow] = []
     problems: list[str] = []
     owner = project.config.owner
-    for name, found in survey(project, conns).items():
+    for name, found in surveys.items():
         where = conns[name].provider.describe_target()
         if found.listing is None:
             problems.append(str(found.error))

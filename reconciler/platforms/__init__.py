@@ -71,6 +71,49 @@ class RunRules:
     min_interval: timedelta | None = None  # shorter intervals are skipped, not run
     push_forward: timedelta = timedelta(0)  # how far a skipped below-minimum tick moves
 
+    # The rules themselves, applied by both the local runner (`--semantics`) and the sandbox's
+    # scheduler, so the two cannot disagree. Pure: plain values in, plain values out.
+
+    def max_errors(self, declared: int | None) -> int | None:
+        """Consecutive errors that disable a task whose file (or body) says `declared`, or
+        None for never."""
+        retries = self.default_max_retries
+        if self.honours_max_retries and declared is not None:
+            retries = declared
+        if retries is None:
+            return None
+        return max(1, retries)  # max_retries: 0 means no second chance, not "disabled from birth"
+
+    def below_minimum(self, every: timedelta | None) -> bool:
+        """An interval the platform will not run: each of its ticks is skipped and pushed."""
+        return self.min_interval is not None and every is not None and every < self.min_interval
+
+    def conversation(
+        self, history: Literal["keep", "fresh"], *, app: bool
+    ) -> Literal["keep", "fresh", "none"]:
+        """Which conversation a run continues: the task's one, a fresh one, or none (app runs)."""
+        if self.sessions == "per-schedule":
+            return "none" if app else "keep"
+        return history
+
+
+def count_error(errors: int, status: str, max_errors: int | None) -> tuple[int, bool]:
+    """(consecutive errors after a run that ended `status`, whether that disables the task).
+
+    Only "ok" resets the count and only "error" adds to it: a skipped or interrupted run says
+    nothing about the task's health."""
+    if status == "ok":
+        return 0, False
+    if status != "error":
+        return errors, False
+    errors += 1
+    return errors, max_errors is not None and errors >= max_errors
+
+
+def retires(status: str, *, one_shot: bool, delete_after_run: bool) -> bool:
+    """A one-shot told to delete itself does so after a success (never after a failure)."""
+    return status == "ok" and one_shot and delete_after_run
+
 
 @dataclass(frozen=True)
 class InitTarget:

@@ -256,17 +256,23 @@ def iter_pages(
     waiting: Callable[[], None] | None = None,
     max_pages: int = MAX_PAGES,
     max_seconds: float = MAX_LISTING_SECONDS,
+    query: Mapping[str, str] | None = None,
+    id_keys: Sequence[str] = ("id",),
 ) -> Iterator[list[Json]]:
     """Each page's items, following cursors and links. ListingError when it cannot finish, or
     when it says it is incomplete: a "more" flag with no next page, a declared total above what
     the pages held, a next page already read, an id listed twice, or no end in sight.
 
-    `waiting` is called as each request goes out (see ApiClient.send).
+    `waiting` is called as each request goes out (see ApiClient.send). `query` goes with the
+    first request and every cursor (a link carries its own); an item's id is the first of
+    `id_keys` it has (run logs name theirs `runId`).
     """
+    base = dict(query or {})
+    only = id_keys[0] if len(id_keys) == 1 else None
     where = client.redact(str(client.url(path)))
-    seen = {_page_key(client.url(path))}
+    seen = {_page_key(client.url(path).copy_merge_params(base))}
     ids: set[str] = set()
-    url, params = path, None
+    url, params = path, (base or None)
     pages = held = 0
     declared: tuple[int, str, int] | None = None  # (total, key, page)
     started = time.monotonic()
@@ -284,11 +290,17 @@ def iter_pages(
         pages += 1
         repeated: str | None = None
         for item in page.items:
-            if not isinstance(item, Mapping) or "id" not in item:
+            if not isinstance(item, Mapping):
+                id_key = None
+            elif only is not None:  # the common case, kept cheap: a listing's every item
+                id_key = only if only in item else None
+            else:
+                id_key = next((k for k in id_keys if k in item), None)
+            if id_key is None:
                 shown = client.redact(repr(item))[:100]  # redacted before the cut
                 here = client.redact(str(client.url(url)))
                 raise ListingError(f"GET {here}: a listed item has no id: {shown}")
-            rid = item["id"]
+            rid = item[id_key]
             key = rid if type(rid) is str else str(rid) if type(rid) is int else None
             if key is not None:
                 if key in ids and repeated is None:
@@ -307,7 +319,7 @@ def iter_pages(
             url, params = str(response.request.url.join(nxt)), None
             address = client.url(url)
         else:
-            url, params = path, {"cursor": nxt}
+            url, params = path, {**base, "cursor": nxt}
             address = client.url(path).copy_merge_params(params)
         # What the page says about the rest comes first: a loop explains a repeated id.
         if address is not None:
@@ -753,10 +765,16 @@ class RestProvider(ABC):
     def run(self, remote_id: str) -> Any:
         return self.client.request("POST", f"{self.item_path(remote_id)}/run")
 
+    def runs_path(self, remote_id: str) -> str:
+        """One task's run log."""
+        return f"{self.item_path(remote_id)}/runs"
+
+    def run_log_path(self) -> str | None:
+        """The log of every task's runs, when the platform keeps one (else None: per task)."""
+        return None
+
     def runs(self, remote_id: str, limit: int) -> list[Json]:
-        body = self.client.request(
-            "GET", f"{self.item_path(remote_id)}/runs", params={"limit": str(limit)}
-        )
+        body = self.client.request("GET", self.runs_path(remote_id), params={"limit": str(limit)})
         with map_exceptions({ValueError: lambda exc: ListingError(f"unreadable run log: {exc}")}):
             items, _ = split_page(body if body is not None else [])
         return [dict(i) for i in items if isinstance(i, Mapping)][:limit]

@@ -66,6 +66,15 @@ def attention(row: StatusRow) -> list[str]:
     return words
 
 
+HEALTH_STYLES = {"ok": "green", "missed": "red", "failing": "red", "auto-disabled": "red"}
+
+
+def _health(word: str | None) -> str:
+    if word is None:
+        return "-"
+    return f"[{HEALTH_STYLES.get(word, 'yellow')}]{escape(word)}[/]" if word != "-" else "-"
+
+
 def render_status(
     rows: Sequence[StatusRow], *, color: bool, wide: bool = False, now: datetime | None = None
 ) -> str:
@@ -76,6 +85,9 @@ def render_status(
     now = now or datetime.now(timezone.utc)
     ordered = sorted(rows, key=lambda r: (natural_key(r.target), natural_key(r.key)))
     why = {id(r): attention(r) for r in ordered}
+    # The audit's words, when some task has one other than ok: a column of "ok" would only
+    # take the room the attention words need (every task healthy is what no column says).
+    judged = any(r.health not in (None, "ok", "-") for r in ordered)
     cells = []
     for r in ordered:
         zone = zone_of(r.timezone)
@@ -89,12 +101,15 @@ def render_status(
                 _text(last),
                 _text(when_cell(r.next_run, zone, now, wide=wide)),
                 *([_text("; ".join(why[id(r)]))] if any(why.values()) else []),
+                *([_health(r.health)] if judged else []),
                 state,
             ]
         )
     columns = list(STATUS_COLUMNS)
     if any(why.values()):  # a column of reasons only when some row has one
         columns.insert(-1, "attention")
+    if judged:  # the audit's word for each task (`schedctl audit` says why)
+        columns.insert(-1, "health")
     notes = [
         f"note: target {r.target}: unreadable live object id {printable(str(r.remote_id))}: "
         f"{r.reason}; left alone"
@@ -106,7 +121,7 @@ def render_status(
         columns,
         cells,
         color=color,
-        keep=("target", "key", "last run", "next run", "state"),
+        keep=("target", "key", "last run", "next run", "health", "state"),
         squeeze="title",
     )
     return "\n".join([table, *notes])

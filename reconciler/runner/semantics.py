@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from reconciler import platforms, timing
 from reconciler.errors import ConfigError, UsageError
-from reconciler.platforms import RunRules
+from reconciler.platforms import RunRules, count_error
 
 if TYPE_CHECKING:
     from reconciler.model import Schedule
@@ -38,23 +38,14 @@ class Semantics:
 
     def max_errors(self, schedule: Schedule) -> int | None:
         """Consecutive errors that disable the schedule, or None for never."""
-        rules = self.rules
-        retries = rules.default_max_retries
-        if rules.honours_max_retries and schedule.max_retries is not None:
-            retries = schedule.max_retries
-        if retries is None:
-            return None
-        return max(1, retries)  # max_retries: 0 means no second chance, not "disabled from birth"
+        return self.rules.max_errors(schedule.max_retries)
 
     def below_minimum(self, schedule: Schedule) -> bool:
         every = schedule.schedule.every
-        minimum = self.rules.min_interval
-        return minimum is not None and every is not None and timing.parse_duration(every) < minimum
+        return self.rules.below_minimum(None if every is None else timing.parse_duration(every))
 
     def conversation(self, schedule: Schedule) -> Conversation:
-        if self.rules.sessions == "per-schedule":
-            return "none" if schedule.action.app is not None else "keep"
-        return schedule.history
+        return self.rules.conversation(schedule.history, app=schedule.action.app is not None)
 
     def notes(self, schedule: Schedule) -> list[str]:
         """Where this platform treats the schedule differently from what the file says."""
@@ -117,14 +108,15 @@ def after_run(
     state: ScheduleState, status: str, *, max_errors: int | None, retire_on_success: bool
 ) -> ScheduleState:
     """The schedule's state once a run ended with `status` (pure; the same object if unchanged)."""
+    errors, disables = count_error(state.consecutive_errors, status, max_errors)
     if status == "ok":
-        if state.consecutive_errors == 0 and (state.retired or not retire_on_success):
+        retired = state.retired or retire_on_success
+        if errors == state.consecutive_errors and retired == state.retired:
             return state  # the common case, unchanged: the store then writes nothing
-        return replace(state, consecutive_errors=0, retired=state.retired or retire_on_success)
-    if status != "error":  # skipped and interrupted runs say nothing about the task's health
-        return state
-    errors = state.consecutive_errors + 1
-    if max_errors is not None and errors >= max_errors and not state.disabled:
+        return replace(state, consecutive_errors=0, retired=retired)
+    if disables and not state.disabled:
         reason = f"auto-disabled after {errors} consecutive error{'s' if errors != 1 else ''}"
         return replace(state, consecutive_errors=errors, disabled=True, disabled_reason=reason)
+    if errors == state.consecutive_errors:  # skipped and interrupted runs change nothing
+        return state
     return replace(state, consecutive_errors=errors)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-from typing import Protocol
+import secrets
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
@@ -13,9 +14,10 @@ from starlette.exceptions import HTTPException
 
 from reconciler import platforms
 
-from .clock import utc_now
+from .clock import iso, parse_iso, utc_now
+from .firing import Firing, Scheduler, VirtualClock
 from .gate import Gate
-from .options import Faults, SandboxOptions
+from .options import Faults, RunFaults, SandboxOptions
 from .problems import ErrorBody, MessageStyle, Problem, error_body, is_query_error, shown
 from .service import Context
 from .store import Store
@@ -35,11 +37,30 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     if build_api is None:  # SandboxOptions checked it: a bug if reached
         raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
-    ctx = Context(store, Faults.from_options(opts), opts.clock or utc_now, random.Random(opts.seed))
+    salt = secrets.token_hex(8) if opts.seed is None else str(opts.seed)
+    ctx = Context(
+        store,
+        Faults.from_options(opts),
+        opts.clock or utc_now,
+        random.Random(opts.seed),
+        runs=opts.runs,
+        salt=salt,
+    )
+    virtual = None
+    if opts.clock is None and opts.clock_kind == "virtual":
+        virtual = VirtualClock(Scheduler.start_time(ctx, opts.start))
+        ctx.clock = virtual
     api = build_api(ctx)
+    # A pinned clock (tests of server-computed times) fires nothing: time is the test's.
+    scheduler = None
+    if opts.clock is None and isinstance(api, Firing):
+        ctx.fires = True
+        scheduler = Scheduler(ctx, api, opts.clock_kind, virtual)
 
     app = FastAPI(title=api.title, version="1", redoc_url=None)
     app.state.sandbox = ctx
+    app.state.scheduler = scheduler
+    app.include_router(_side_routes(ctx, scheduler, opts.token))
     # The Gate middleware enforces the token; this dependency only documents the scheme.
     documented_auth = [Depends(HTTPBearer(auto_error=False))] if opts.token else []
     # 400: a bad query parameter, or a body that is not even JSON; 408: a request not sent
@@ -85,3 +106,68 @@ def create_app(opts: SandboxOptions) -> FastAPI:
     app.add_exception_handler(HTTPException, on_http)
     app.add_middleware(Gate, ctx=ctx, token=opts.token, max_body=opts.max_body)
     return app
+
+
+def _side_routes(ctx: Context, scheduler: Scheduler | None, token: str | None) -> APIRouter:
+    """`/__sandbox/...`: the sandbox's own controls, outside the emulated API (not in its
+    OpenAPI document, past the Gate's faults). They take the token too, when one is set."""
+    router = APIRouter(prefix="/__sandbox", include_in_schema=False)
+
+    def allowed(authorization: str | None) -> None:
+        if token is not None and authorization != f"Bearer {token}":
+            raise Problem(401, "missing or wrong bearer token")
+
+    def running() -> Scheduler:
+        if scheduler is None:
+            raise Problem(409, "this sandbox has no scheduler (its clock is pinned by the caller)")
+        return scheduler
+
+    @router.get("/clock")
+    async def get_clock(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        allowed(authorization)
+        kind = "pinned" if scheduler is None else scheduler.kind
+        return {"now": iso(ctx.now()), "clock": kind}
+
+    @router.post("/clock")
+    async def move_clock(
+        body: Annotated[dict[str, Any], Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, object]:
+        allowed(authorization)
+        sched = running()
+        example = 'e.g. {"advance": "7d"} or {"to": "2026-03-09T00:00:00Z"}'
+        if set(body) not in ({"advance"}, {"to"}):
+            raise Problem(422, f"send exactly one of advance or to, {example}")
+        try:
+            if "advance" in body:
+                from reconciler.timing import parse_duration
+
+                to = ctx.now() + parse_duration(body["advance"])
+            else:
+                if not isinstance(body["to"], str):
+                    raise ValueError(f"to must be an ISO 8601 timestamp, not {body['to']!r}")
+                to = parse_iso(body["to"])
+            return sched.advance(to).to_json()
+        except (ValueError, OverflowError) as exc:
+            raise Problem(422, f"{exc}; {example}") from None
+
+    @router.get("/faults")
+    async def get_faults(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        allowed(authorization)
+        return ctx.runs.to_json()
+
+    @router.post("/faults")
+    async def set_faults(
+        body: Annotated[dict[str, Any], Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        allowed(authorization)
+        try:
+            runs = RunFaults.parse(body, "POST /__sandbox/faults", base=ctx.runs)
+        except ValueError as exc:
+            raise Problem(422, str(exc)) from None
+        with ctx.lock:
+            ctx.runs = runs
+        return runs.to_json()
+
+    return router

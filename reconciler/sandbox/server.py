@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import h11
 import uvicorn
@@ -23,8 +24,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from reconciler.errors import SandboxError
 
 from .app import create_app
+from .firing import Advanced, Scheduler
 from .gate import silence_dropped_connections
-from .options import KEEP, Faults, SandboxOptions, _Keep
+from .options import KEEP, Faults, RunFaults, SandboxOptions, _Keep
 from .problems import error_body
 from .service import Context
 
@@ -42,6 +44,25 @@ class RunningSandbox:
     @property
     def ctx(self) -> Context:
         return _context(self.app)
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return _scheduler(self.app)
+
+    def advance(self, to: datetime | timedelta) -> Advanced:
+        """Move the virtual clock (by a span, or to an instant), firing every tick between:
+        `POST /__sandbox/clock` without the HTTP."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            raise SandboxError("this sandbox has no scheduler (its clock is pinned)")
+        return scheduler.advance(scheduler.now() + to if isinstance(to, timedelta) else to)
+
+    def set_run_faults(self, **changes: object) -> RunFaults:
+        """Change what runs produce (RunFaults keys, as `POST /__sandbox/faults` takes them)."""
+        ctx = self.ctx
+        with ctx.lock:
+            ctx.runs = RunFaults.parse(changes, "set_run_faults", base=ctx.runs)
+        return ctx.runs
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
@@ -71,16 +92,27 @@ class RunningSandbox:
         """Back to a fresh sandbox while it keeps serving: no tasks or runs, the id sequence,
         the fault stream and the fault settings as at start, an empty request log."""
         ctx = self.ctx
-        ctx.store.wipe()
-        ctx.faults.assign(Faults.from_options(self.opts))
-        ctx.rng.seed(self.opts.seed)
-        ctx.request_log.clear()
+        with ctx.lock:
+            ctx.store.wipe()
+            ctx.faults.assign(Faults.from_options(self.opts))
+            ctx.rng.seed(self.opts.seed)
+            ctx.request_log.clear()
+            ctx.runs = self.opts.runs
+            scheduler = self.scheduler
+            if scheduler is not None:
+                scheduler.reset(Scheduler.start_time(ctx, self.opts.start))
 
 
 def _context(app: FastAPI) -> Context:
     ctx = app.state.sandbox
     assert isinstance(ctx, Context)
     return ctx
+
+
+def _scheduler(app: FastAPI) -> Scheduler | None:
+    scheduler = app.state.scheduler
+    assert scheduler is None or isinstance(scheduler, Scheduler)
+    return scheduler
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -232,6 +264,9 @@ def _server(app: FastAPI, opts: SandboxOptions) -> uvicorn.Server:
 
 
 def _close(app: FastAPI) -> None:
+    scheduler = _scheduler(app)
+    if scheduler is not None:
+        scheduler.stop()  # before the store closes under a tick
     _context(app).store.close()
 
 
@@ -258,12 +293,21 @@ def running_sandbox(
                 raise SandboxError("the sandbox server did not start")
             thread.join(0.005)
         _build_routes(sock)
+        _start_ticking(app)
         yield RunningSandbox(url=_url(sock), opts=opts, app=app)
     finally:
         server.should_exit = True
         thread.join()
         sock.close()
         _close(app)
+
+
+def _start_ticking(app: FastAPI) -> None:
+    """The real clock's scheduler ticks in the background from now on (a virtual one waits
+    to be advanced)."""
+    scheduler = _scheduler(app)
+    if scheduler is not None:
+        scheduler.start()
 
 
 def _build_routes(sock: socket.socket) -> None:
@@ -303,6 +347,7 @@ def serve(
         sock = _bind(host, port)
         try:
             announce(_url(sock))
+            _start_ticking(app)
             _server(app, opts).run(sockets=[sock])
         finally:
             sock.close()

@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
 from typing_extensions import Self
 
 from .clock import iso
-from .options import Faults
+from .options import Faults, RunFaults
+from .outcomes import Draw, draw
 from .paging import json_response, list_response
 from .problems import Problem
 from .store import Store
-
-# A prompt or app id containing this makes every run of the task fail, so a test can drive
-# the error paths (lastError, consecutive errors, auto-disable) without a real agent.
-FAIL_MARKER = "sandbox:error"
 
 
 class StoredTask(BaseModel, ABC):
@@ -57,23 +55,22 @@ TaskT = TypeVar("TaskT", bound=StoredTask)
 
 
 @dataclass(frozen=True)
-class RunOutcome:
-    """What executing a task produced; the sandbox runs nothing, so this is canned."""
+class Started(Generic[TaskT]):
+    """A run just started by the platform's executeTask (run-now and the scheduler alike).
 
-    status: Literal["ok", "error"]
-    output: str | None
-    error: str | None
-    started: datetime
-    completed: datetime
+    `task`: the task's new state (None: it retired). `run`: the run as recorded now. `final`
+    and `done_at`: a run still going (aitroop's "queued") becomes `final` at `done_at`."""
 
-    @property
-    def duration_ms(self) -> int:
-        return int((self.completed - self.started).total_seconds() * 1000)
+    task: TaskT | None
+    run: BaseModel
+    final: BaseModel | None = None
+    done_at: datetime | None = None
 
 
 @dataclass
 class Context:
-    """One sandbox's state, shared by its routes and its Gate; on `app.state.sandbox`."""
+    """One sandbox's state, shared by its routes, its Gate and its scheduler; on
+    `app.state.sandbox`."""
 
     store: Store
     faults: Faults
@@ -83,35 +80,47 @@ class Context:
     # (method, path) of the /api requests received, faulted ones included; bounded, since
     # `schedctl sandbox` may serve for days.
     request_log: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=100_000))
+    runs: RunFaults = field(default_factory=RunFaults)
+    salt: str = ""  # of the outcome draws: the seed, or a random one per process
+    # A scheduler fires due tasks: they stay due until its tick (reads do not move them on).
+    fires: bool = False
+    # Held by every read-modify-write of a task and by a whole tick: the real clock's ticks
+    # run in a thread of their own, beside the request handlers.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> datetime:
         return self.clock()
 
-    def execute(self, payload: str, ok_output: str, failure: str) -> RunOutcome:
-        """Run a task "synchronously": it fails when its payload carries FAIL_MARKER."""
-        started = self.now()
-        failed = FAIL_MARKER in payload
-        return RunOutcome(
-            status="error" if failed else "ok",
-            output=None if failed else ok_output,
-            error=failure if failed else None,
-            started=started,
-            completed=self.now(),
-        )
+    def draw(self, task_id: str, names: Iterable[str], n: int) -> Draw:
+        return draw(self.runs, self.salt, task_id, names, n)
+
+
+Execute = Callable[[TaskT, datetime, str], Started[TaskT]]  # (task, now, trigger)
+Finished = Callable[[TaskT, BaseModel], TaskT]  # a run still going ended: the task after it
 
 
 class TaskService(Generic[TaskT]):
     """Persistence and the platform-neutral halves of each endpoint."""
 
-    def __init__(self, ctx: Context, model: type[TaskT]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        model: type[TaskT],
+        run_model: type[BaseModel],
+        finished: Finished[TaskT] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.model = model
+        self.run_model = run_model
+        self.finished = finished
 
     def load(self, scope: str, task_id: str) -> TaskT:
         body = self.ctx.store.get_task(scope, task_id)
         if body is None:
             raise Problem(404, "task not found")
         task = self.model.model_validate_json(body)
+        if self.ctx.fires:
+            return task  # a passed next run is due: the scheduler's next tick takes it
         now = self.ctx.now()
         if task.next_run is not None and task.next_run <= iso(now):
             task = task.rescheduled(now)
@@ -125,20 +134,61 @@ class TaskService(Generic[TaskT]):
         return body
 
     def refresh_due(self, scope: str) -> None:
-        """Move next-run times that have passed forward, as the platform's scheduler would.
+        """Bring a read up to date: runs that ended by now are recorded as ended; without a
+        scheduler, next-run times that have passed move on (no run is recorded for them).
 
-        No run is recorded for the missed slot: the sandbox does not fire tasks on its own.
         Handlers are async and do not await between read and write, so no request interleaves.
         """
         now = self.ctx.now()
+        if self.ctx.fires:
+            self.settle(now)
+            return
         for body in self.ctx.store.due_tasks(scope, iso(now)):
             self.save(scope, self.model.model_validate_json(body).rescheduled(now))
 
+    def settle(self, now: datetime) -> int:
+        """Record the runs still going that have ended by `now`; how many."""
+        if self.finished is None:
+            return 0
+        store = self.ctx.store
+        finishing = store.finishing(iso(now))
+        for seq, _scope, run_body, task_body in finishing:
+            final = self.run_model.model_validate_json(run_body)
+            task = None if task_body is None else self.model.model_validate_json(task_body)
+            after = None if task is None else self.finished(task, final)
+            store.finish_run(
+                seq,
+                run_body,
+                "" if task is None else task.id,
+                None if after is None else after.to_json(),
+                None if after is None else after.next_run,
+            )
+        return len(finishing)
+
+    def record(self, scope: str, task_id: str, started: Started[TaskT]) -> str:
+        """Store a started run and its task's new state; the run's JSON."""
+        run_json = started.run.model_dump_json()
+        task = started.task
+        done = None
+        if started.final is not None and started.done_at is not None:
+            done = (iso(started.done_at), started.final.model_dump_json())
+        self.ctx.store.record_run(
+            scope,
+            task_id,
+            run_json,
+            None if task is None else task.to_json(),
+            None if task is None else task.next_run,
+            done=done,
+        )
+        return run_json
+
     def get(self, scope: str, task_id: str) -> Response:
-        return json_response(self.load(scope, task_id).to_json())
+        with self.ctx.lock:
+            return json_response(self.load(scope, task_id).to_json())
 
     def list(self, scope: str, cursor: str | None, limit: int | None) -> Response:
-        self.refresh_due(scope)
+        with self.ctx.lock:
+            self.refresh_due(scope)
         store = self.ctx.store
         return list_response(
             lambda after, size: store.list_tasks(scope, after, size),
@@ -155,41 +205,39 @@ class TaskService(Generic[TaskT]):
     def change(
         self, scope: str, task_id: str, edit: Callable[[TaskT, datetime], TaskT]
     ) -> Response:
-        now = self.ctx.now()
-        task = edit(self.load(scope, task_id), now)
-        return json_response(self.save(scope, task.rescheduled(now)))
+        with self.ctx.lock:
+            now = self.ctx.now()
+            task = edit(self.load(scope, task_id), now)
+            return json_response(self.save(scope, task.rescheduled(now)))
 
     def delete(self, scope: str, task_id: str) -> Response:
-        if not self.ctx.store.delete_task(scope, task_id):
-            raise Problem(404, "task not found")
+        with self.ctx.lock:
+            if not self.ctx.store.delete_task(scope, task_id):
+                raise Problem(404, "task not found")
         return Response(status_code=204)
 
-    def run(
-        self,
-        scope: str,
-        task_id: str,
-        execute: Callable[[TaskT, datetime], tuple[TaskT | None, BaseModel]],
-    ) -> Response:
-        """Run now; `execute` returns the task's new state (None: it retired) and the run."""
-        now = self.ctx.now()
-        task, run = execute(self.load(scope, task_id), now)
-        run_json = run.model_dump_json()
-        if task is not None:
-            task = task.rescheduled(now)
-        self.ctx.store.record_run(
-            scope,
-            task_id,
-            run_json,
-            None if task is None else task.to_json(),
-            None if task is None else task.next_run,
-        )
-        return json_response(run_json)
+    def run(self, scope: str, task_id: str, execute: Execute[TaskT]) -> Response:
+        """Run now, through the same executeTask the scheduler calls (trigger manual)."""
+        with self.ctx.lock:
+            now = self.ctx.now()
+            task = self.load(scope, task_id)
+            started = execute(task, now, "manual")
+            after = started.task
+            # The slot the scheduler will take stays as it is, unless the run disabled the
+            # task; without a scheduler the next run is what it is as of now, as before.
+            if after is not None and (not self.ctx.fires or not getattr(after, "enabled", True)):
+                after = after.rescheduled(now)
+            started = Started(after, started.run, started.final, started.done_at)
+            return json_response(self.record(scope, task_id, started))
 
     def runs(
         self, scope: str, task_id: str | None, cursor: str | None, limit: int | None
     ) -> Response:
-        if task_id is not None and self.ctx.store.get_task(scope, task_id) is None:
-            raise Problem(404, "task not found")
+        with self.ctx.lock:
+            if task_id is not None and self.ctx.store.get_task(scope, task_id) is None:
+                raise Problem(404, "task not found")
+            if self.ctx.fires:
+                self.settle(self.ctx.now())
         store = self.ctx.store
         return list_response(
             lambda before, size: store.list_runs(scope, task_id, before, size),

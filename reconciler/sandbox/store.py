@@ -12,12 +12,12 @@ import hashlib
 import secrets
 import sqlite3
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SandboxError
-from reconciler.transactions import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task_id, seq);
 CREATE INDEX IF NOT EXISTS runs_by_scope ON runs (scope, seq);
+CREATE TABLE IF NOT EXISTS pending (
+    run_seq INTEGER PRIMARY KEY REFERENCES runs (seq) ON DELETE CASCADE,
+    task_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_by_time ON pending (done_at);
 """
 
 
@@ -50,10 +58,14 @@ class Page:
 
 
 class Store:
-    """One connection behind a lock: simple, and fast enough for one uvicorn worker."""
+    """One connection behind a lock: simple, and fast enough for one uvicorn worker.
+
+    The lock is re-entrant so that `batch()` can hold it, and one transaction, across many
+    calls: the scheduler's ticks over a virtual week commit once."""
 
     def __init__(self, path: str | Path, platform: str, seed: int | None = None) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._in_batch = False
         self._seed = seed
         try:
             if str(path) != ":memory:":
@@ -85,9 +97,10 @@ class Store:
     def wipe(self) -> None:
         """Forget every task and run, and restart the id sequence: a fresh sandbox."""
         with self._write() as conn:
+            conn.execute("DELETE FROM pending")
             conn.execute("DELETE FROM runs")
             conn.execute("DELETE FROM tasks")
-            conn.execute("DELETE FROM meta WHERE key = 'id_counter'")
+            conn.execute("DELETE FROM meta WHERE key IN ('id_counter', 'virtual_now')")
             self._counter = 0
 
     def _meta(self, key: str) -> str | None:
@@ -100,9 +113,36 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, params)
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        """Several statements in one transaction."""
-        return transaction(self._conn, self._lock, "BEGIN IMMEDIATE")
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Several statements in one transaction (the enclosing batch's, inside one)."""
+        with self.batch():
+            yield self._conn
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the store, and one transaction, for the block; nested blocks join it."""
+        with self._lock:
+            if self._in_batch:
+                yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
+            try:
+                yield
+            except BaseException:
+                self._in_batch = False
+                self._conn.execute("ROLLBACK")
+                raise
+            self._in_batch = False
+            self._conn.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def mint_id(self, prefix: str) -> str:
         """A fresh id. Under a seed the ids are a function of (seed, n), and n is persisted,
@@ -147,6 +187,28 @@ class Store:
             ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def due_everywhere(self, now: str, limit: int | None = None) -> list[tuple[str, str]]:
+        """(scope, body) of every task due by `now`, the longest overdue first, then the
+        oldest: the order a scheduler claims them in."""
+        sql = "SELECT scope, body FROM tasks WHERE next_run_at <= ? ORDER BY next_run_at, seq" + (
+            "" if limit is None else " LIMIT ?"
+        )
+        params: tuple[object, ...] = (now,) if limit is None else (now, limit)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def earliest_due(self) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT MIN(next_run_at) FROM tasks").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def all_tasks(self) -> list[tuple[str, str]]:
+        """(scope, body) of every task; the caller picks (only at a scheduler's start)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT scope, body FROM tasks ORDER BY seq").fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     def list_tasks(self, scope: str, after: int | None, limit: int | None) -> Page:
         """Oldest first, so pages stay stable while tasks are added at the end."""
         return self._page(
@@ -164,17 +226,63 @@ class Store:
         run_body: str,
         task_body: str | None,
         next_run_at: str | None,
+        *,
+        done: tuple[str, str] | None = None,
     ) -> None:
         """Store a run and the task's new state in one transaction; task_body None deletes
-        the task (and, by cascade, its runs: a one-shot that retires itself)."""
+        the task (and, by cascade, its runs: a one-shot that retires itself). `done`: the run
+        is still going, and (done_at, its final body) replaces it then (see finish_due)."""
         with self._write() as conn:
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO runs (task_id, scope, body) VALUES (?, ?, ?)",
                 (task_id, scope, run_body),
             )
+            if done is not None:
+                conn.execute(
+                    "INSERT INTO pending (run_seq, task_id, scope, done_at, body) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (cur.lastrowid, task_id, scope, *done),
+                )
             if task_body is None:
                 conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
             else:
+                conn.execute(
+                    "UPDATE tasks SET body = ?, next_run_at = ? WHERE id = ?",
+                    (task_body, next_run_at, task_id),
+                )
+
+    def finishing(self, now: str) -> list[tuple[int, str, str, str | None]]:
+        """(run seq, scope, final run body, the task's body or None) of the runs still going
+        that are done by `now`, in the order they end."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT p.run_seq, p.scope, p.body, t.body FROM pending p "
+                "LEFT JOIN tasks t ON t.id = p.task_id WHERE p.done_at <= ? "
+                "ORDER BY p.done_at, p.run_seq",
+                (now,),
+            ).fetchall()
+        return [
+            (int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows
+        ]
+
+    def earliest_done(self) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT MIN(done_at) FROM pending").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def finish_run(
+        self,
+        run_seq: int,
+        run_body: str,
+        task_id: str,
+        task_body: str | None,
+        next_run_at: str | None,
+    ) -> None:
+        """A run still going has ended: its final body, and its task's new state (if any)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM pending WHERE run_seq = ?", (run_seq,))
+            conn.execute("UPDATE runs SET body = ? WHERE seq = ?", (run_body, run_seq))
+            if task_body is not None:
                 conn.execute(
                     "UPDATE tasks SET body = ?, next_run_at = ? WHERE id = ?",
                     (task_body, next_run_at, task_id),

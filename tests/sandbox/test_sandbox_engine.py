@@ -189,6 +189,9 @@ def test_run_now_records_a_manual_run(engine_sandbox: RunningSandbox) -> None:
             "output": "sandbox: prompt received (23 chars)",
             "error": None,
             "conversationId": run["conversationId"],
+            # No run faults: no tools called, no tokens drawn.
+            "toolCalls": [],
+            "tokenUsage": None,
         }
         after = c.get(f"{ENGINE}/{task['id']}").json()
         assert after["runCount"] == 1 and after["lastStatus"] == "ok" and after["lastError"] is None

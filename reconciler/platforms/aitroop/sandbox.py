@@ -4,6 +4,10 @@
 schedule_config, an action an action_type and its action_config. PUT replaces the writable
 fields, and there is no per-task GET: clients list and pick. The server derives `cron_expr`,
 a display label, exactly as the platform's table shows it.
+
+Its scheduler (`fire`, driven by reconciler.sandbox.firing) follows rules.py: a tick about
+every 60 s takes every enabled due task, in batches of 50, through the same executeTask as
+run-now; an interval that drifted below 5 minutes is pushed forward and skipped.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from reconciler.platforms.aitroop.rules import MIN_INTERVAL
+from reconciler.platforms.aitroop.provider import MARKER
+from reconciler.platforms.aitroop.rules import BATCH, MIN_INTERVAL, RULES, TICK, missing_connections
 from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_interval, parse_iso
+from reconciler.sandbox.outcomes import FAIL_MARKER, missing_connects
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
@@ -186,7 +192,20 @@ class AitroopTask(TaskWrite, StoredTask):
 
     @property
     def next_run(self) -> str | None:
-        return self.next_run_at
+        # The scheduler picks `enabled = true AND next_run_at <= NOW()`: a disabled task's
+        # stays in its body, out of the index.
+        return self.next_run_at if self.enabled else None
+
+    def every(self) -> timedelta | None:
+        config = self.schedule_config
+        return config.every * _UNIT[config.unit] if isinstance(config, IntervalConfig) else None
+
+    def names(self) -> list[str]:
+        """What run faults match it by: id, name, schedctl key, and the prompt or app id."""
+        title, marker = MARKER.detach(self.name)
+        action = self.action_config
+        payload = action.prompt if isinstance(action, SendMessage) else action.app_id
+        return [self.id, title, marker.key if marker else "", payload]
 
     def rescheduled(self, now: datetime) -> Self:
         return self.model_copy(
@@ -225,50 +244,99 @@ class AitroopApi:
     title = "aitroop schedules (schedctl sandbox)"
     style = STYLE
 
+    tick = TICK
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.tasks = TaskService(ctx, AitroopTask)
+        self.tasks = TaskService(ctx, AitroopTask, AitroopRun, self._finished)
 
-    def _execute(self, task: AitroopTask, now: datetime) -> tuple[AitroopTask, AitroopRun]:
+    def _execute(self, task: AitroopTask, now: datetime, trigger: str) -> Started[AitroopTask]:
+        """executeTask: run-now and the scheduler both come here, indistinguishable downstream.
+
+        A run that takes time (a duration drawn from the run faults) is `queued` until it ends;
+        one whose app lacks Connects fails at once without starting."""
         action = task.action_config
         session = task.session_id
+        drawn = self.ctx.draw(task.id, task.names(), task.run_count + 1)
         if isinstance(action, SendMessage):
-            outcome = self.ctx.execute(
-                action.prompt,
-                ok_output=f"sandbox: prompt received ({len(action.prompt)} chars)",
-                failure="sandbox: simulated failure",
-            )
             # The first send_message tick creates the task's session; later ones reuse it.
-            session = session or self.ctx.store.mint_id("sess_")
+            if RULES.conversation("keep", app=False) == "keep":
+                session = session or self.ctx.store.mint_id("sess_")
+            missing = None
+            output = f"sandbox: prompt received ({len(action.prompt)} chars)"
         else:
-            outcome = self.ctx.execute(
-                action.app_id,
-                ok_output=f"sandbox: app {action.app_id} ran with {len(action.app_input)} inputs",
-                failure="Missing required connections: sandbox",
+            lacking = missing_connects(self.ctx.runs, action.app_id)
+            missing = missing_connections(
+                lacking or (["sandbox"] if FAIL_MARKER in action.app_id else [])
             )
-        run = AitroopRun(
+            output = f"sandbox: app {action.app_id} ran with {len(action.app_input)} inputs"
+        final = AitroopRun(
             id=self.ctx.store.mint_id("run_"),
             task_id=task.id,
-            triggered="manual",
-            status=outcome.status,
-            started_at=iso(outcome.started),
-            completed_at=iso(outcome.completed),
-            duration_ms=outcome.duration_ms,
-            output=outcome.output,
-            error=outcome.error,
+            triggered="manual" if trigger == "manual" else "scheduler",
+            status="error" if missing or drawn.failed else "ok",
+            started_at=iso(now),
+            completed_at=iso(now if missing else now + drawn.duration),
+            duration_ms=0 if missing else int(drawn.duration.total_seconds() * 1000),
+            output=None if missing or drawn.failed else output,
+            error=missing or drawn.error,
             session_id=session if isinstance(action, SendMessage) else None,
         )
+        queued = not missing and drawn.duration > timedelta(0)
+        run = final
+        if queued:
+            run = final.model_copy(
+                update={
+                    "status": "queued",
+                    "completed_at": None,
+                    "duration_ms": None,
+                    "output": None,
+                    "error": None,
+                }
+            )
         # No retries and no auto-disable here: a failure waits for the next tick.
         updated = task.model_copy(
             update={
                 "run_count": task.run_count + 1,
                 "last_run_at": run.started_at,
-                "last_status": outcome.status,
-                "last_error": outcome.error,
+                "last_status": run.status,
+                "last_error": task.last_error if queued else run.error,
                 "session_id": session,
             }
         )
-        return updated, run
+        if queued:
+            return Started(updated, run, final, now + drawn.duration)
+        return Started(updated, run)
+
+    @staticmethod
+    def _finished(task: AitroopTask, final: BaseModel) -> AitroopTask:
+        assert isinstance(final, AitroopRun)
+        return task.model_copy(update={"last_status": final.status, "last_error": final.error})
+
+    # -- the scheduler (reconciler.sandbox.firing.Firing) ---------------------------------------
+
+    def fire(self, now: datetime) -> int:
+        due = self.ctx.store.due_everywhere(iso(now))
+        started = 0
+        for first in range(0, len(due), BATCH):
+            for scope, body in due[first : first + BATCH]:
+                task = AitroopTask.model_validate_json(body)
+                if RULES.below_minimum(task.every()) and task.next_run_at is not None:
+                    # Drifted below the minimum (a direct edit): pushed forward, not run.
+                    pushed = parse_iso(task.next_run_at) + RULES.push_forward
+                    self.tasks.save(scope, task.model_copy(update={"next_run_at": iso(pushed)}))
+                    continue
+                run = self._execute(task, now, "scheduler")
+                after = None if run.task is None else run.task.rescheduled(now)
+                self.tasks.record(scope, task.id, Started(after, run.run, run.final, run.done_at))
+                started += 1
+        return started
+
+    def restart(self, now: datetime) -> None:
+        pass  # a passed next_run_at is simply due: the first tick takes it
+
+    def settle(self, now: datetime) -> int:
+        return self.tasks.settle(now)
 
     def router(self) -> APIRouter:
         tasks = self.tasks

@@ -130,6 +130,9 @@ class EngineProvider(RestProvider):
     def describe_target(self) -> str:
         return f"engine instance {self.instance!r}"
 
+    def run_log_path(self) -> str | None:
+        return f"{self.collection_path()}/runs"  # the instance's global run log
+
     def to_remote(self, document: Mapping[str, Any], timezone: str, key: str) -> Json:
         schedule = document["schedule"]
         action = document["action"]

@@ -3,10 +3,15 @@
 Tasks live under /api/instances/{slug}/scheduled-tasks; any slug is accepted, an instance
 springs into being with its first task. camelCase fields, a cron / interval / one-shot
 schedule union, PATCH for partial updates, a per-task and a global run log.
+
+Its scheduler (`fire`, driven by reconciler.sandbox.firing) follows rules.py: a tick every
+30 s claims up to MAX_CONCURRENT due tasks per instance, the longest overdue first (then the
+oldest), and runs each through the same executeTask as run-now.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -14,6 +19,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr, model_validator
 from typing_extensions import Self
 
+from reconciler.platforms import count_error, retires
+from reconciler.platforms.engine.provider import MARKER
+from reconciler.platforms.engine.rules import MAX_CONCURRENT, RULES, TICK, next_after_restart
 from reconciler.sandbox.clock import (
     check_cron,
     is_zone,
@@ -26,7 +34,7 @@ from reconciler.sandbox.clock import (
 )
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, StoredTask, TaskService
+from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
 
 STYLE = MessageStyle(
     schedule_fields=frozenset({"schedule"}),
@@ -167,6 +175,11 @@ class EngineTask(TaskCreate, StoredTask):
         except OverflowError:  # a fire time past year 9999 is no fire time
             return None
 
+    def names(self) -> list[str]:
+        """What run faults match it by: id, name, schedctl key, and the prompt."""
+        _, marker = MARKER.detach(self.description or "")
+        return [self.id, self.name, marker.key if marker else "", self.prompt]
+
     def wire(self) -> dict[str, Any]:
         data = super().wire()
         # Optional schedule keys the client left out stay out, as it sent them.
@@ -174,7 +187,19 @@ class EngineTask(TaskCreate, StoredTask):
         return data
 
 
+class ToolCall(BaseModel):
+    name: str
+
+
+class TokenUsage(BaseModel):
+    inputTokens: int
+    outputTokens: int
+    totalTokens: int
+
+
 class EngineRun(BaseModel):
+    """A row of scheduled_task_runs."""
+
     runId: str
     taskId: str
     triggerType: Literal["manual", "scheduler"]
@@ -185,57 +210,99 @@ class EngineRun(BaseModel):
     output: str | None
     error: str | None
     conversationId: str
+    toolCalls: list[ToolCall] = Field(default_factory=list)
+    tokenUsage: TokenUsage | None = None
 
 
 class EngineApi:
     title = "engine scheduled tasks (schedctl sandbox)"
     style = STYLE
 
+    tick = TICK
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.tasks = TaskService(ctx, EngineTask)
+        self.tasks = TaskService(ctx, EngineTask, EngineRun)
 
-    def _execute(self, task: EngineTask, now: datetime) -> tuple[EngineTask | None, EngineRun]:
-        outcome = self.ctx.execute(
-            task.prompt,
-            ok_output=f"sandbox: prompt received ({len(task.prompt)} chars)",
-            failure="sandbox: simulated failure",
-        )
-        # keepHistory: one conversation for the task's life; otherwise a fresh one per run.
-        conversation = task.conversationId if task.keepHistory else None
+    def _execute(self, task: EngineTask, now: datetime, trigger: str) -> Started[EngineTask]:
+        """executeTask: run-now and the scheduler both come here.
+
+        The supervisor's run is not waited for: it is recorded whole at once, ending
+        `durationMs` later (the outcome drawn from the run faults)."""
+        drawn = self.ctx.draw(task.id, task.names(), task.runCount + 1)
+        ok = not drawn.failed
+        history = RULES.conversation("keep" if task.keepHistory else "fresh", app=False)
+        conversation = task.conversationId if history == "keep" else None
         conversation = conversation or self.ctx.store.mint_id("conv_")
+        tokens = drawn.input_tokens + drawn.output_tokens
         run = EngineRun(
             runId=self.ctx.store.mint_id("run_"),
             taskId=task.id,
-            triggerType="manual",
-            status=outcome.status,
-            startedAt=iso(outcome.started),
-            completedAt=iso(outcome.completed),
-            durationMs=outcome.duration_ms,
-            output=outcome.output,
-            error=outcome.error,
+            triggerType="manual" if trigger == "manual" else "scheduler",
+            status="ok" if ok else "error",
+            startedAt=iso(now),
+            completedAt=iso(now + drawn.duration),
+            durationMs=int(drawn.duration.total_seconds() * 1000),
+            output=f"sandbox: prompt received ({len(task.prompt)} chars)" if ok else None,
+            error=drawn.error,
             conversationId=conversation,
+            toolCalls=[ToolCall(name=name) for name in drawn.tools],
+            tokenUsage=TokenUsage(
+                inputTokens=drawn.input_tokens, outputTokens=drawn.output_tokens, totalTokens=tokens
+            )
+            if tokens
+            else None,
         )
-        errors = task.consecutiveErrors + 1 if outcome.status == "error" else 0
-        if (
-            outcome.status == "ok"
-            and task.deleteAfterRun
-            and isinstance(task.schedule, OneShotSchedule)
-        ):
-            return None, run  # a fire-and-forget reminder retires after success
+        one_shot = isinstance(task.schedule, OneShotSchedule)
+        if retires(run.status, one_shot=one_shot, delete_after_run=task.deleteAfterRun):
+            return Started(None, run)  # a fire-and-forget reminder retires after success
+        errors, disables = count_error(
+            task.consecutiveErrors, run.status, RULES.max_errors(task.maxRetries)
+        )
         updated = task.model_copy(
             update={
                 "runCount": task.runCount + 1,
                 "lastRunAt": run.startedAt,
-                "lastStatus": outcome.status,
-                "lastError": outcome.error,
+                "lastStatus": run.status,
+                "lastError": run.error,
                 "consecutiveErrors": errors,
                 "conversationId": conversation,
-                # Auto-disable after maxRetries consecutive failures.
-                "enabled": task.enabled and not (errors and errors >= task.maxRetries),
+                "enabled": task.enabled and not disables,  # auto-disable after maxRetries
             }
         )
-        return updated, run
+        return Started(updated, run)
+
+    # -- the scheduler (reconciler.sandbox.firing.Firing) ---------------------------------------
+
+    def fire(self, now: datetime) -> int:
+        claimed: Counter[str] = Counter()
+        for slug, body in self.ctx.store.due_everywhere(iso(now)):
+            if claimed[slug] >= MAX_CONCURRENT:
+                continue  # the rest of this instance's burst waits for the next tick
+            claimed[slug] += 1
+            task = EngineTask.model_validate_json(body)
+            started = self._execute(task, now, "scheduler")
+            after = None if started.task is None else started.task.rescheduled(now)
+            self.tasks.record(slug, task.id, Started(after, started.run))
+        return sum(claimed.values())
+
+    def restart(self, now: datetime) -> None:
+        """Intervals' next fire is recomputed from their last run; crons keep theirs."""
+        for slug, body in self.ctx.store.all_tasks():
+            task = EngineTask.model_validate_json(body)
+            schedule = task.schedule
+            if not (task.enabled and task.lastRunAt and isinstance(schedule, IntervalSchedule)):
+                continue
+            every = timedelta(milliseconds=schedule.everyMs)
+            try:
+                at = iso(next_after_restart(parse_iso(task.lastRunAt), every))
+            except OverflowError:
+                continue
+            if at != task.nextRunAt:
+                self.tasks.save(slug, task.model_copy(update={"nextRunAt": at}))
+
+    def settle(self, now: datetime) -> int:
+        return 0  # runs are recorded whole when they start
 
     def router(self) -> APIRouter:
         tasks = self.tasks
