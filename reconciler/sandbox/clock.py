@@ -17,8 +17,8 @@ def utc_now() -> datetime:
 
 def iso(t: datetime) -> str:
     """JavaScript's toISOString(): UTC, milliseconds, 'Z'. Fixed width, so strings sort in time order."""
-    t = t.astimezone(timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime (the scheduler writes many of these).
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def iso_or_none(t: datetime | None) -> str | None:

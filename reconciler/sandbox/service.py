@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
@@ -22,10 +22,13 @@ from typing_extensions import Self
 
 from .clock import iso
 from .options import Faults, RunFaults
-from .outcomes import Draw, draw
+from .outcomes import FAIL_MARKER, Draw, draw, matches
 from .paging import json_response, list_response
 from .problems import Problem
 from .store import Store
+
+# Validation context of bodies read back from the store (see StoredTask.stored).
+STORED = {"stored": True}
 
 
 class StoredTask(BaseModel, ABC):
@@ -43,6 +46,12 @@ class StoredTask(BaseModel, ABC):
         """A copy whose next run is recomputed as of `now` (the service calls this after
         every change, so platform hooks never compute it themselves)."""
 
+    @classmethod
+    def stored(cls, body: str) -> Self:
+        """A task as the store holds it: what a direct database edit drifted past the API's
+        rules (an aitroop interval below 5 minutes) still loads, for the scheduler to handle."""
+        return cls.model_validate_json(body, context=STORED)
+
     def to_json(self) -> str:
         return json.dumps(self.wire(), separators=(",", ":"))
 
@@ -52,6 +61,21 @@ class StoredTask(BaseModel, ABC):
 
 
 TaskT = TypeVar("TaskT", bound=StoredTask)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `Context.execute` produced (the simple form, for platforms without a scheduler)."""
+
+    status: Literal["ok", "error"]
+    output: str | None
+    error: str | None
+    started: datetime
+    completed: datetime
+
+    @property
+    def duration_ms(self) -> int:
+        return int((self.completed - self.started).total_seconds() * 1000)
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,19 @@ class Context:
     def draw(self, task_id: str, names: Iterable[str], n: int) -> Draw:
         return draw(self.runs, self.salt, task_id, names, n)
 
+    def execute(self, payload: str, ok_output: str, failure: str) -> RunOutcome:
+        """Run a task "synchronously": it fails when its payload carries FAIL_MARKER or
+        matches `always_fail` (plugins' platforms; engine and aitroop draw with `draw`)."""
+        started = self.now()
+        failed = FAIL_MARKER in payload or matches(self.runs.always_fail, [payload])
+        return RunOutcome(
+            status="error" if failed else "ok",
+            output=None if failed else ok_output,
+            error=failure if failed else None,
+            started=started,
+            completed=self.now(),
+        )
+
 
 Execute = Callable[[TaskT, datetime, str], Started[TaskT]]  # (task, now, trigger)
 Finished = Callable[[TaskT, BaseModel], TaskT]  # a run still going ended: the task after it
@@ -106,7 +143,7 @@ class TaskService(Generic[TaskT]):
         self,
         ctx: Context,
         model: type[TaskT],
-        run_model: type[BaseModel],
+        run_model: type[BaseModel] | None = None,
         finished: Finished[TaskT] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -118,7 +155,7 @@ class TaskService(Generic[TaskT]):
         body = self.ctx.store.get_task(scope, task_id)
         if body is None:
             raise Problem(404, "task not found")
-        task = self.model.model_validate_json(body)
+        task = self.model.stored(body)
         if self.ctx.fires:
             return task  # a passed next run is due: the scheduler's next tick takes it
         now = self.ctx.now()
@@ -144,17 +181,17 @@ class TaskService(Generic[TaskT]):
             self.settle(now)
             return
         for body in self.ctx.store.due_tasks(scope, iso(now)):
-            self.save(scope, self.model.model_validate_json(body).rescheduled(now))
+            self.save(scope, self.model.stored(body).rescheduled(now))
 
     def settle(self, now: datetime) -> int:
         """Record the runs still going that have ended by `now`; how many."""
-        if self.finished is None:
+        if self.finished is None or self.run_model is None:
             return 0
         store = self.ctx.store
         finishing = store.finishing(iso(now))
         for seq, _scope, run_body, task_body in finishing:
             final = self.run_model.model_validate_json(run_body)
-            task = None if task_body is None else self.model.model_validate_json(task_body)
+            task = None if task_body is None else self.model.stored(task_body)
             after = None if task is None else self.finished(task, final)
             store.finish_run(
                 seq,
@@ -216,7 +253,18 @@ class TaskService(Generic[TaskT]):
                 raise Problem(404, "task not found")
         return Response(status_code=204)
 
-    def run(self, scope: str, task_id: str, execute: Execute[TaskT]) -> Response:
+    def run(
+        self,
+        scope: str,
+        task_id: str,
+        execute: Callable[[TaskT, datetime], tuple[TaskT | None, BaseModel]],
+    ) -> Response:
+        """Run now; `execute` returns the task's new state (None: it retired) and the run."""
+        return self.run_now(
+            scope, task_id, lambda task, now, _trigger: Started(*execute(task, now))
+        )
+
+    def run_now(self, scope: str, task_id: str, execute: Execute[TaskT]) -> Response:
         """Run now, through the same executeTask the scheduler calls (trigger manual)."""
         with self.ctx.lock:
             now = self.ctx.now()

@@ -25,6 +25,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -37,7 +38,7 @@ from reconciler.sandbox.clock import is_zone, iso, iso_or_none, next_cron, next_
 from reconciler.sandbox.outcomes import FAIL_MARKER, missing_connects
 from reconciler.sandbox.paging import Cursor, Limit, ListPage
 from reconciler.sandbox.problems import SCHEDULE_PREFIX, ErrorBody, MessageStyle, reject
-from reconciler.sandbox.service import Context, Started, StoredTask, TaskService
+from reconciler.sandbox.service import STORED, Context, Started, StoredTask, TaskService
 
 STYLE = MessageStyle(schedule_fields=frozenset({"schedule_type", "schedule_config", "timezone"}))
 BASE = "/api/scheduled-tasks"
@@ -65,7 +66,9 @@ class IntervalConfig(BaseModel):
     unit: Literal["minutes", "hours"]
 
     @model_validator(mode="after")
-    def _minimum(self) -> Self:
+    def _minimum(self, info: ValidationInfo) -> Self:
+        if info.context == STORED:
+            return self  # drifted below by a direct edit: the scheduler pushes it and skips
         if self.every * _UNIT[self.unit] < MIN_INTERVAL:
             raise reject(f"{SCHEDULE_PREFIX}interval below 300 seconds")
         return self
@@ -131,7 +134,11 @@ _ACTIONS: dict[str, type[BaseModel]] = {"send_message": SendMessage, "run_app": 
 
 
 def _validate_pair(
-    data: Any, kind_key: str, config_key: str, models: dict[str, type[BaseModel]]
+    data: Any,
+    kind_key: str,
+    config_key: str,
+    models: dict[str, type[BaseModel]],
+    context: Any = None,
 ) -> Any:
     """Validate `config_key` as the model its sibling `kind_key` names.
 
@@ -146,7 +153,7 @@ def _validate_pair(
     if model is None or not isinstance(config, dict):
         return data  # the field validators report it
     try:
-        validated = model.model_validate(config)
+        validated = model.model_validate(config, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = STYLE.describe({**first, "loc": (config_key, *first["loc"])})
@@ -167,9 +174,9 @@ class TaskWrite(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _configs_match_types(cls, data: Any) -> Any:
-        data = _validate_pair(data, "schedule_type", "schedule_config", _SCHEDULES)
-        return _validate_pair(data, "action_type", "action_config", _ACTIONS)
+    def _configs_match_types(cls, data: Any, info: ValidationInfo) -> Any:
+        data = _validate_pair(data, "schedule_type", "schedule_config", _SCHEDULES, info.context)
+        return _validate_pair(data, "action_type", "action_config", _ACTIONS, info.context)
 
     @field_validator("timezone")
     @classmethod
@@ -320,7 +327,7 @@ class AitroopApi:
         started = 0
         for first in range(0, len(due), BATCH):
             for scope, body in due[first : first + BATCH]:
-                task = AitroopTask.model_validate_json(body)
+                task = AitroopTask.stored(body)
                 if RULES.below_minimum(task.every()) and task.next_run_at is not None:
                     # Drifted below the minimum (a direct edit): pushed forward, not run.
                     pushed = parse_iso(task.next_run_at) + RULES.push_forward
@@ -370,7 +377,7 @@ class AitroopApi:
 
         @router.post(BASE + "/{task_id}/run", response_model=AitroopRun, responses=not_found)
         async def run_task(task_id: str) -> Response:
-            return tasks.run("", task_id, self._execute)
+            return tasks.run_now("", task_id, self._execute)
 
         @router.get(
             BASE + "/{task_id}/runs",

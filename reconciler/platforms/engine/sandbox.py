@@ -280,7 +280,7 @@ class EngineApi:
             if claimed[slug] >= MAX_CONCURRENT:
                 continue  # the rest of this instance's burst waits for the next tick
             claimed[slug] += 1
-            task = EngineTask.model_validate_json(body)
+            task = EngineTask.stored(body)
             started = self._execute(task, now, "scheduler")
             after = None if started.task is None else started.task.rescheduled(now)
             self.tasks.record(slug, task.id, Started(after, started.run))
@@ -289,7 +289,7 @@ class EngineApi:
     def restart(self, now: datetime) -> None:
         """Intervals' next fire is recomputed from their last run; crons keep theirs."""
         for slug, body in self.ctx.store.all_tasks():
-            task = EngineTask.model_validate_json(body)
+            task = EngineTask.stored(body)
             schedule = task.schedule
             if not (task.enabled and task.lastRunAt and isinstance(schedule, IntervalSchedule)):
                 continue
@@ -345,7 +345,7 @@ class EngineApi:
 
         @router.post(BASE + "/{task_id}/run", response_model=EngineRun, responses=not_found)
         async def run_task(slug: str, task_id: str) -> Response:
-            return tasks.run(slug, task_id, self._execute)
+            return tasks.run_now(slug, task_id, self._execute)
 
         @router.get(
             BASE + "/{task_id}/runs",
