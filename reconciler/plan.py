@@ -31,12 +31,15 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from reconciler import timing
+from reconciler.cost import ChangeCost, CostTotal, PlanCost, total
 from reconciler.errors import UsageError
 from reconciler.forms import DesiredTask, Json, Listing, LiveTask, TemplateRef, cut_copy
 
 # 2: orphans are their own kind, counted in the summaries; the kinds rename, blocked-delete
 # and ignored-drift; Change.renamed_from and .blocked; TargetPlan.notes; Plan.select, .exclude.
-FORMAT_VERSION = "2"
+# 3: cost, when the config asks for it (reconciler/cost.py): Change.cost, TargetPlan.cost,
+# Plan.cost (the whole plan's change per day).
+FORMAT_VERSION = "3"
 Action = Literal[
     "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
     "ignored-drift", "orphan",
@@ -75,6 +78,7 @@ class Change:
     template: TemplateRef | None = None  # the template and item of the desired schedule
     renamed_from: str | None = None  # a rename: the key the live object is marked with
     blocked: str = ""  # a blocked-delete: the action it would be (delete or duplicate)
+    cost: ChangeCost | None = None  # runs and tokens per day before and after
 
     @property
     def writes(self) -> bool:
@@ -83,6 +87,7 @@ class Change:
     def to_dict(self) -> Json:
         data = asdict(self)
         data["fields"] = [asdict(f) for f in self.fields]
+        data["cost"] = None if self.cost is None else self.cost.to_dict()
         return data
 
     @classmethod
@@ -93,11 +98,12 @@ class Change:
         known = {
             k: data[k]
             for k in cls.__dataclass_fields__
-            if k in data and k not in ("fields", "template")
+            if k in data and k not in ("fields", "template", "cost")
         }
         if known.get("action") not in KINDS:
             raise ValueError(f"unknown action {known.get('action')!r}")
-        return cls(**known, fields=fields, template=TemplateRef.from_dict(data.get("template")))
+        template, cost = TemplateRef.from_dict(data.get("template")), data.get("cost")
+        return cls(**known, fields=fields, template=template, cost=ChangeCost.from_dict(cost))
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class TargetPlan:
     error: str | None = None  # the listing failed: nothing is planned for this target
     unreadable: list[UnreadableObject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. a rename whose old key is not live
+    cost: CostTotal | None = None  # runs and tokens per day before and after (asked for)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -157,6 +164,7 @@ class TargetPlan:
             "error": self.error,
             "unreadable": [asdict(u) for u in self.unreadable],
             "notes": list(self.notes),
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
 
     @classmethod
@@ -173,6 +181,7 @@ class TargetPlan:
             error=data.get("error"),
             unreadable=[UnreadableObject(**u) for u in data.get("unreadable", ())],
             notes=[str(n) for n in data.get("notes", ())],
+            cost=CostTotal.from_dict(data.get("cost")),
         )
 
 
@@ -209,11 +218,27 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        total: dict[str, int] = dict.fromkeys(KINDS, 0)
+        counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         for t in self.targets:
             for action, count in t.summary.items():
-                total[action] += count
-        return total
+                counts[action] += count
+        return counts
+
+    @property
+    def cost(self) -> PlanCost | None:
+        """The whole plan's change in runs, tokens and money per day (None: not asked for)."""
+        return total(t.cost for t in self.targets if t.cost is not None)
+
+    @property
+    def over_budget(self) -> list[str]:
+        """The token budgets its changes cross without a budget_exception (file:line each)."""
+        return [
+            message
+            for t in self.targets
+            for c in t.changes
+            if c.cost is not None and c.cost.blocks
+            for message in c.cost.over
+        ]
 
     def to_dict(self) -> Json:
         return {
@@ -227,6 +252,7 @@ class Plan:
             "select": list(self.select),
             "exclude": list(self.exclude),
             "summary": self.summary,
+            "cost": None if (cost := self.cost) is None else cost.to_dict(),
             "targets": [t.to_dict() for t in self.targets],
         }
 

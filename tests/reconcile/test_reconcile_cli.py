@@ -54,7 +54,7 @@ def test_examples_apply_plan_edit_status_trigger_runs(
     pending = run_cli(["plan", "examples/", "--detailed-exitcode", "--format", "json"], cwd=cwd)
     assert pending.returncode == 2, pending.stderr
     data = json.loads(pending.stdout)
-    assert data["format_version"] == "2"
+    assert data["format_version"] == "3"
     local = next(t for t in data["targets"] if t["target"] == "local")
     assert local["summary"] == {
         "create": 0,

@@ -241,7 +241,7 @@ def test_a_plan_round_trips_through_json() -> None:
                        owner="acme", prune=True)  # fmt: skip
     whole = Plan([plan], owner="acme", prune=True, config="/x/schedctl.yaml")
     data = json.loads(json.dumps(whole.to_dict()))
-    assert data["format_version"] == "2"
+    assert data["format_version"] == "3"
     assert data["targets"][0]["summary"] == {
         "create": 1,
         "update": 0,

@@ -175,7 +175,7 @@ def test_orphans_in_every_plan_format_and_exit_2(repo: Repo, sandbox: RunningSan
     as_json = run_cli(["plan", "--format", "json", "--detailed-exitcode"], cwd=repo.root)
     assert as_json.returncode == 2
     data = json.loads(as_json.stdout)
-    assert data["format_version"] == "2" and data["summary"]["orphan"] == 1
+    assert data["format_version"] == "3" and data["summary"]["orphan"] == 1
     assert [(o["action"], o["key"]) for o in data["targets"][0]["orphans"]] == [("orphan", "omega")]
     md = run_cli(["plan", "--format", "markdown", "--detailed-exitcode"], cwd=repo.root,
                  env={"GITHUB_SHA": "feedc0de"})  # fmt: skip
