@@ -476,6 +476,7 @@ class CostTotal:
     unknown: int = 0  # changes whose tokens per run are unknown (left out of the tokens)
     per_1k_tokens: float | None = None
     currency: str | None = None
+    known: int = 0  # changes whose tokens are counted
 
     @property
     def runs_delta(self) -> float:
@@ -500,6 +501,7 @@ class CostTotal:
             "currency": self.currency,
             "per_1k_tokens": self.per_1k_tokens,
             "unknown": self.unknown,
+            "known": self.known,
         }
 
     @classmethod
@@ -515,6 +517,7 @@ class CostTotal:
             int(data.get("unknown") or 0),
             _float(data.get("per_1k_tokens")),
             data.get("currency"),
+            int(data.get("known") or 0),
         )
 
 
@@ -527,11 +530,12 @@ class PlanCost:
     unknown: int
     money: float | None = None  # when every priced target shares one currency
     currency: str | None = None
+    known: int = 0
 
     def line(self) -> str:
         """`+96 runs/day, ≈ +1.2 M tokens/day, ≈ +$12/day`"""
         parts = [f"{signed(self.runs, number_text(round(self.runs, 2)))} runs/day"]
-        if self.tokens or not self.unknown:
+        if self.known:
             parts.append(f"≈ {signed(self.tokens, tokens_text(self.tokens))} tokens/day")
             if self.money is not None and self.currency:
                 parts.append(f"≈ {money_text(self.money, self.currency, sign=True)}/day")
@@ -546,7 +550,26 @@ class PlanCost:
             "money_per_day_delta": _r(self.money),
             "currency": self.currency,
             "unknown": self.unknown,
+            "known": self.known,
         }
+
+
+def combined(costs: Sequence[ChangeCost]) -> CostTotal:
+    """Several changes' cost as one (a template's changes in one block)."""
+    runs_before = sum(c.runs_before for c in costs)
+    runs_after = sum(c.runs_after for c in costs)
+    known = [c for c in costs if c.tokens_before is not None and c.tokens_after is not None]
+    first = costs[0] if costs else None
+    return CostTotal(
+        runs_before,
+        runs_after,
+        sum(c.tokens_before or 0.0 for c in known),
+        sum(c.tokens_after or 0.0 for c in known),
+        len(costs) - len(known),
+        first.per_1k_tokens if first else None,
+        first.currency if first else None,
+        len(known),
+    )
 
 
 def total(costs: Iterable[CostTotal]) -> PlanCost | None:
@@ -563,6 +586,7 @@ def total(costs: Iterable[CostTotal]) -> PlanCost | None:
         sum(c.unknown for c in found),
         money,
         next(iter(currencies)) if len(currencies) == 1 else None,
+        sum(c.known for c in found),
     )
 
 
@@ -632,9 +656,11 @@ def cost_target(
     project: Project,
     listing: Listing,
     observed: Mapping[str, Observed],
+    now: datetime,
 ) -> TargetPlan:
-    """`planned` with each costed change's ChangeCost and the target's CostTotal; a change
-    that crosses a token budget carries the message (see ChangeCost.blocks)."""
+    """`planned` with each costed change's ChangeCost and the target's CostTotal. A change
+    that crosses a budget carries the messages: an error unless its schedule has a
+    budget_exception (see ChangeCost.blocks), which the plan then shows."""
     config = project.config
     target = planned.target
     schedules = project.for_target(target)
@@ -658,7 +684,7 @@ def cost_target(
         before += rates[alike]
     changes: list[Change] = []
     delta = tokens_before = tokens_after = 0.0
-    unknown = 0
+    unknown = known = 0
     for change in planned.changes:
         if not _costed(change):
             changes.append(change)
@@ -666,12 +692,13 @@ def cost_target(
         s = desired.get(str(change.key))
         cost = _change_cost(change, s, observed, templates, live, pricing)
         if s is not None and change.action in ("create", "update", "rename"):
-            cost = replace(cost, over=_token_budgets(project, s, cost))
+            cost = replace(cost, over=_budget_problems(project, s, cost, now))
         changes.append(replace(change, cost=cost))
         delta += cost.runs_after - cost.runs_before
         if cost.tokens_before is None or cost.tokens_after is None:
             unknown += 1
         else:
+            known += 1
             tokens_before += cost.tokens_before
             tokens_after += cost.tokens_after
     totals = CostTotal(
@@ -682,6 +709,7 @@ def cost_target(
         unknown,
         pricing.per_1k_tokens if pricing else None,
         pricing.currency if pricing else None,
+        known,
     )
     return replace(planned, changes=changes, cost=totals)
 
@@ -738,13 +766,27 @@ def source_text(cost: ChangeCost) -> str:
     return "unknown"
 
 
-def _token_budgets(project: Project, s: ResolvedSchedule, cost: ChangeCost) -> tuple[str, ...]:
+def _budget_problems(
+    project: Project, s: ResolvedSchedule, cost: ChangeCost, now: datetime
+) -> tuple[str, ...]:
+    """Every budget the desired schedule of a change crosses. Runs and intervals were
+    validate's to refuse: here they are the excesses a budget_exception let through."""
     spec = s.schedule.schedule
-    out = []
-    for a in budgets_for(project.config, s.target, s.key):
-        problem = tokens_problem(
-            a, project, cost.runs_after, cost.tokens_per_run, source_text(cost), spec
-        )
-        if problem:
-            out.append(str(_excused(s, ("schedule", form_of(spec)), problem)))
+    applied = budgets_for(project.config, s.target, s.key)
+    if not applied or not s.schedule.enabled:
+        return ()
+    gap = (
+        shortest_gap(spec, s.timezone, now) if any(a.budget.min_interval for a in applied) else None
+    )
+    out: list[str] = []
+    for a in applied:
+        problems = [
+            runs_problem(a, project, cost.runs_after, spec),
+            gap_problem(a, project, gap, spec),
+            tokens_problem(
+                a, project, cost.runs_after, cost.tokens_per_run, source_text(cost), spec
+            ),
+        ]
+        loc = ("schedule", form_of(spec))
+        out.extend(str(_excused(s, loc, p)) for p in problems if p)
     return tuple(out)

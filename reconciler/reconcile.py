@@ -241,7 +241,7 @@ def _costed(
                     planned.notes.append(found)
                 else:
                     observed[task_id] = found
-    return cost.cost_target(planned, project, listing, observed)
+    return cost.cost_target(planned, project, listing, observed, datetime.now(timezone.utc))
 
 
 def _keep_ignored(planned: TargetPlan, found: Survey, conn: Connection) -> None:
