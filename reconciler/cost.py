@@ -5,6 +5,7 @@
     observe          a task's run log -> the median tokens and duration of its last N runs
     check_budgets    validate: each budget against the runs, intervals, per-minute crowding
                      and estimated tokens of the schedules it covers (offline)
+    spend_findings   audit: what each task actually ran and spent per day against its budgets
     wanted_ids       the live tasks a plan needs run logs of: those it changes, and the
                      template siblings a new task is estimated from
     cost_target      a target's plan with the cost of each change and the target's totals,
@@ -33,7 +34,7 @@ from reconciler import timing
 from reconciler.errors import Diagnostic
 
 if TYPE_CHECKING:
-    from reconciler.audit import Run
+    from reconciler.audit import Finding, Run, TargetAudit
     from reconciler.forms import Json, Listing, LiveTask
     from reconciler.loader import Project, ResolvedSchedule
     from reconciler.model import Budget, Config, Pricing, ScheduleSpec
@@ -790,3 +791,53 @@ def _budget_problems(
         loc = ("schedule", form_of(spec))
         out.extend(str(_excused(s, loc, p)) for p in problems if p)
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Actual spend (audit)
+
+
+def spend_findings(audited: TargetAudit, project: Project) -> list[Finding]:
+    """`over-budget` findings: tasks whose runs or tokens per day over the audit's window
+    (from the run log) are above a budget covering them."""
+    from reconciler.audit import Finding
+
+    config = project.config
+    if audited.error or not has_budgets(config):
+        return []
+    desired = {s.key: s for s in project.for_target(audited.target)}
+    out: list[Finding] = []
+    for task in audited.tasks:
+        s = desired.get(task.key)
+        if s is None or task.days <= 0:
+            continue
+        for a in budgets_for(config, audited.target, task.key):
+            figures = [
+                ("max_runs_per_day", task.runs_per_day, "runs/day", number_text),
+                ("max_tokens_per_day", task.tokens_per_day, "tokens/day", tokens_text),
+            ]
+            for limit_name, actual, unit, text in figures:
+                limit = getattr(a.budget, limit_name)
+                if limit is None or actual is None or actual <= limit:
+                    continue
+                message = (
+                    f"made {text(round(actual, 2))} {unit} over {number_text(round(task.days, 2))} "
+                    f"day(s) of its run log; {a.who} allows at most {text(limit)} {unit} "
+                    f"(budget {a.where(project, limit_name)})"
+                )
+                if s.schedule.budget_exception:
+                    message += f"; budget_exception: {s.schedule.budget_exception!r}"
+                out.append(
+                    Finding(
+                        "over-budget",
+                        audited.target,
+                        task.key,
+                        task.title,
+                        message,
+                        details={"budget": limit_name, "limit": limit, "actual": round(actual, 3)},
+                        file=task.file,
+                        line=task.line,
+                        zone=task.zone,
+                    )
+                )
+    return out

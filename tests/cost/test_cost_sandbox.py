@@ -236,3 +236,39 @@ def test_crossing_a_token_budget_fails_plan_unless_excepted(
     assert (
         "allowed by budget_exception: &#x27;launch week: approved by finance&#x27;" in done.stdout
     )
+
+
+@pytest.mark.parametrize("platform", ["engine"])
+def test_audit_reports_spend_against_the_budgets(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    from datetime import timedelta
+
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect
+    from tests.reconcile.conftest import FAST
+
+    repo = costed_repo(
+        tmp_path, sandbox, "engine", budgets={"digest*": {"max_tokens_per_day": 1000}}
+    )
+    repo.write("digest", prompt_doc("digest", every="1h"))
+    repo.write("report", prompt_doc("report", daily="09:00"))
+    _, result = repo.apply()
+    assert result.ok
+    advance(sandbox, "2d")
+    project = repo.project()
+    with connect(project.config, project.root, ["t"], retry=FAST) as conns:
+        report = audit_project(project, conns, since=START, until=START + timedelta(days=2))
+    (target,) = report.targets
+    over = [f for f in target.findings if f.kind == "over-budget"]
+    assert [f.key for f in over] == ["digest"]  # report is not covered by the glob
+    (task,) = [t for t in target.tasks if t.key == "digest"]
+    assert task.tokens_per_day is not None and task.tokens_per_day > 1000
+    from reconciler.cost import number_text, tokens_text
+
+    line = repo.config.read_text().splitlines().index("    max_tokens_per_day: 1000") + 1
+    assert over[0].message == (
+        f"made {tokens_text(round(task.tokens_per_day, 2))} tokens/day over "
+        f'{number_text(round(task.days, 2))} day(s) of its run log; budget "digest*" allows at '
+        f"most 1,000 tokens/day (budget at {project.config_file}:{line})"
+    )
+    assert over[0].file.endswith("digest.yaml") and over[0].line > 0
+    assert report.to_dict()["summary"]["over-budget"] == 1
