@@ -40,11 +40,13 @@ if TYPE_CHECKING:
     from reconciler.model import ScheduleSpec
 
 Kind = Literal[
-    "missed", "late", "failing", "auto-disabled", "unexpected", "overlapping", "anomalous"
-]
+    "missed", "late", "failing", "auto-disabled", "unexpected", "overlapping", "anomalous",
+    "over-budget",
+]  # fmt: skip
 # Worst first: a task's health word is its worst finding's kind.
 KINDS: tuple[Kind, ...] = (
     "auto-disabled", "failing", "missed", "overlapping", "late", "unexpected", "anomalous",
+    "over-budget",  # actual runs or tokens per day above a budget (reconciler/cost.py)
 )  # fmt: skip
 DEFAULT_FAIL_ON: tuple[Kind, ...] = ("missed", "failing", "auto-disabled")
 HEALTHY = "ok"

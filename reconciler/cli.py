@@ -686,7 +686,9 @@ def plan(
     for target in result.targets:  # on stderr too: a plan piped to a file still says why
         if target.error:
             echo(f"error: {_named(target.error, project.config_file)}", err=True)
-    if result.failed:
+    if result.over_budget:  # the plan is shown, and fails: a change crosses a budget
+        echo("\n".join(result.over_budget), err=True)
+    if result.failed or result.over_budget:
         return EXIT_ERROR
     # Orphans count: the repository and the platform differ even when apply has nothing to do.
     return EXIT_PENDING if detailed_exitcode and result.differs else EXIT_OK
@@ -797,6 +799,9 @@ def apply(
                 exclude=exclude,
             )
         click.echo(render.render_plan(the_plan, color=color), color=color)
+        if the_plan.over_budget:
+            echo("\n".join(the_plan.over_budget), err=True)
+            fail("nothing was applied: a change crosses a budget (see above)")
         if not the_plan.pending:  # nothing to write or ask about; failed targets still count
             result = apply_plan(the_plan, conns, concurrency=concurrency)
         else:

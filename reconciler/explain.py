@@ -264,6 +264,24 @@ _INSTANT = "an ISO 8601 date and time"
 # What ignore_changes may name, as the model lists them.
 _IGNORABLE = "one of " + ", ".join(get_args(IgnorableField))
 
+# A budget and a price read alike wherever they stand (a target's, a glob's, the default).
+_BUDGET: dict[str, Want] = {
+    "": Want("a mapping of limits, e.g. {max_runs_per_day: 96, min_interval: 15m}"),
+    ".max_runs_per_day": Want("a number of runs per day, e.g. max_runs_per_day: 96"),
+    ".max_tokens_per_day": Want(
+        "a whole number of tokens per day, e.g. max_tokens_per_day: 2000000", _fix_int
+    ),
+    ".min_interval": Want("a duration like 15m, 2h or 1d", _fix_duration),
+    ".max_concurrent_per_minute": Want(
+        "a whole number from 1, e.g. max_concurrent_per_minute: 3", _fix_int
+    ),
+}
+_PRICING: dict[str, Want] = {
+    "": Want("a mapping of per_1k_tokens and currency, e.g. {per_1k_tokens: 0.01, currency: USD}"),
+    ".per_1k_tokens": Want("the price of 1,000 tokens as a number, e.g. per_1k_tokens: 0.01"),
+    ".currency": Want("an ISO 4217 code in capitals, e.g. currency: USD"),
+}
+
 FIELDS: dict[str, dict[str, Want]] = {
     "Schedule": {
         "name": Want(
@@ -340,6 +358,12 @@ FIELDS: dict[str, dict[str, Want]] = {
             _fix_list,
         ),
         "ignore_changes.*": Want(_IGNORABLE),
+        "estimate": Want("a mapping with tokens per run, e.g. estimate: {tokens: 12000}"),
+        "estimate.tokens": Want("a whole number of tokens, e.g. tokens: 12000", _fix_int),
+        "budget_exception": Want(
+            'the reason in words, e.g. budget_exception: "quarter-end close, approved by finance"',
+            _fix_text,
+        ),
     },
     "Config": {
         "owner": Want(
@@ -391,6 +415,15 @@ FIELDS: dict[str, dict[str, Want]] = {
         ),
         "targets.*.sandbox": Want("a file path, e.g. sandbox: .schedctl/sandbox.db"),
         "targets.*.verify_tls": Want("true or false", _fix_bool),
+        **{f"targets.*.budget{k}": w for k, w in _BUDGET.items()},
+        **{f"budgets.*{k}": w for k, w in _BUDGET.items()},
+        "budgets": Want(
+            'a mapping from key glob to limits, e.g. budgets: {"monitor-*": {min_interval: 15m}}'
+        ),
+        **{f"pricing{k}": w for k, w in _PRICING.items()},
+        **{f"targets.*.pricing{k}": w for k, w in _PRICING.items()},
+        "cost": Want("a mapping, e.g. cost: {last_runs: 20} (or cost: {} for the defaults)"),
+        "cost.last_runs": Want("a whole number from 1 to 500, e.g. last_runs: 20", _fix_int),
     },
 }
 

@@ -576,6 +576,91 @@ IgnorableField = Literal[
 ]
 
 
+def _interval_text(value: str) -> str:
+    """A DURATION_PATTERN text that is longer than zero and fits a timedelta."""
+    if not any(ch in "123456789" for ch in value):  # "", "0m"
+        raise ValueError("an interval must be longer than zero, e.g. 15m")
+    if _too_long(value):
+        raise ValueError(f"an interval must be at most {MAX_INTERVAL.days} days")
+    return value
+
+
+Interval = Annotated[str, Field(pattern=DURATION_PATTERN), AfterValidator(_interval_text)]
+
+
+class Estimate(StrictModel):
+    """What one run of a task not yet live is expected to cost (until its run log says)."""
+
+    tokens: int = Field(ge=0, description="Tokens one run uses.", examples=[12000])
+
+
+class Budget(StrictModel):
+    """Limits on each schedule it covers (a target's, or a key glob's in `budgets`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"max_runs_per_day": 96, "min_interval": "15m"}],
+            "minProperties": 1,
+        }
+    )
+
+    max_runs_per_day: float | None = Field(
+        default=None,
+        gt=0,
+        description="Runs per day one schedule may make, on an average day.",
+        examples=[96],
+    )
+    max_tokens_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Tokens per day one schedule may use: runs per day x tokens per run (the "
+        "run log's median, else the schedule's `estimate`).",
+        examples=[2_000_000],
+    )
+    min_interval: Interval | None = Field(
+        default=None,
+        description="The shortest time one schedule may leave between two runs.",
+        examples=["15m"],
+    )
+    max_concurrent_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Schedules this budget covers that may be due in the same minute.",
+        examples=[3],
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        if not self.model_fields_set:
+            raise ValueError(
+                "a budget names at least one limit, e.g. {max_runs_per_day: 96, min_interval: 15m}"
+            )
+        return self
+
+
+class Pricing(StrictModel):
+    """What tokens cost, for money figures in plans."""
+
+    per_1k_tokens: float = Field(ge=0, description="Price of 1,000 tokens.", examples=[0.01])
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the currency.",
+        examples=["USD", "EUR"],
+    )
+
+
+class CostSettings(StrictModel):
+    """Cost in plans: read from the platforms' run logs for the tasks a plan changes."""
+
+    last_runs: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Runs of each task whose median tokens and duration are its cost per run.",
+    )
+
+
 class ScheduleBody(StrictModel):
     """The fields a per-target override may change."""
 
@@ -603,6 +688,18 @@ class ScheduleBody(StrictModel):
     )
     delete_after_run: bool = Field(
         default=False, description="One-shots only: retire after a successful run."
+    )
+    estimate: Estimate | None = Field(
+        default=None,
+        description="Cost of one run while the task has no run log of its own (a new task).",
+        examples=[{"tokens": 12000}],
+    )
+    budget_exception: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Why this schedule may exceed its budgets: the excess is a note, and "
+        "plans show the reason, instead of an error.",
+        examples=["quarter-end close: reviewed by finance"],
     )
     pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] | None = Field(
         default=None,
@@ -806,6 +903,12 @@ class Target(StrictModel):
         "`ignore_changes`).",
         examples=[["enabled"]],
     )
+    budget: Budget | None = Field(
+        default=None, description="Limits on each schedule of this target."
+    )
+    pricing: Pricing | None = Field(
+        default=None, description="What this target's tokens cost (default: the config's)."
+    )
 
     @model_validator(mode="after")
     def _where(self) -> Target:
@@ -881,6 +984,21 @@ class Config(StrictModel):
         description="Named values for templates: `for_each: NAME` or `{{ vars.NAME }}`.",
         examples=[{"customers": ["acme", "globex"], "channel": "C012345678"}],
     )
+    budgets: dict[Annotated[str, Field(min_length=1)], Budget] = Field(
+        default_factory=dict,
+        description="Key globs (fnmatch) -> limits on each schedule whose key matches, on "
+        "every target (beside the target's own `budget`).",
+        examples=[{"monitor-*": {"min_interval": "15m", "max_tokens_per_day": 500000}}],
+    )
+    pricing: Pricing | None = Field(
+        default=None, description="What tokens cost, for money in plans (a target's wins)."
+    )
+    cost: CostSettings | None = Field(
+        default=None,
+        description="Show runs, tokens (and money, with `pricing`) per day in plans, from "
+        "the run logs of the tasks a plan changes. `cost: {}` turns it on.",
+        examples=[{"last_runs": 20}],
+    )
 
     @field_validator("targets")
     @classmethod
@@ -918,6 +1036,20 @@ class Config(StrictModel):
             return override
         own = self.targets[target].prune if target in self.targets else None
         return self.prune if own is None else own
+
+    def pricing_for(self, target: str) -> Pricing | None:
+        own = self.targets[target].pricing if target in self.targets else None
+        return own or self.pricing
+
+    def wants_cost(self) -> bool:
+        """Whether plans read run logs: cost or pricing asked for, or a token budget set."""
+        budgets = [*self.budgets.values(), *(t.budget for t in self.targets.values() if t.budget)]
+        return (
+            self.cost is not None
+            or self.pricing is not None
+            or any(t.pricing is not None for t in self.targets.values())
+            or any(b.max_tokens_per_day is not None for b in budgets)
+        )
 
     def default_targets(self) -> list[str]:
         if self.defaults.targets:

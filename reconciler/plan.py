@@ -38,6 +38,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from reconciler import timing
+from reconciler.cost import ChangeCost, CostTotal, PlanCost, total
 from reconciler.errors import UsageError
 from reconciler.forms import (
     DesiredTask,
@@ -51,7 +52,8 @@ from reconciler.forms import (
 
 # 2: orphans are their own kind, counted in the summaries; the kinds rename, blocked-delete
 # and ignored-drift; Change.renamed_from and .blocked; TargetPlan.notes; Plan.select, .exclude.
-# 3: the kinds pause, resume and paused; Change.pause ({until, by, note}).
+# 3: the kinds pause, resume and paused; Change.pause ({until, by, note}); and cost, when the
+# config asks for it (reconciler/cost.py): Change.cost, TargetPlan.cost, Plan.cost.
 FORMAT_VERSION = "3"
 Action = Literal[
     "create", "update", "delete", "conflict", "duplicate", "rename", "blocked-delete",
@@ -96,6 +98,7 @@ class Change:
     # The live object's pause: set by a pause, cleared by a resume, kept by an update or a
     # rename (which then send it disabled, the pause in the marker), shown by paused.
     pause: Pause | None = None
+    cost: ChangeCost | None = None  # runs and tokens per day before and after
 
     @property
     def writes(self) -> bool:
@@ -105,6 +108,7 @@ class Change:
         data = asdict(self)
         data["fields"] = [asdict(f) for f in self.fields]
         data["pause"] = self.pause.to_dict() if self.pause else None
+        data["cost"] = None if self.cost is None else self.cost.to_dict()
         return data
 
     @classmethod
@@ -115,7 +119,7 @@ class Change:
         known = {
             k: data[k]
             for k in cls.__dataclass_fields__
-            if k in data and k not in ("fields", "template", "pause")
+            if k in data and k not in ("fields", "template", "pause", "cost")
         }
         if known.get("action") not in KINDS:
             raise ValueError(f"unknown action {known.get('action')!r}")
@@ -124,6 +128,7 @@ class Change:
             fields=fields,
             template=TemplateRef.from_dict(data.get("template")),
             pause=Pause.from_dict(data.get("pause")),
+            cost=ChangeCost.from_dict(data.get("cost")),
         )
 
 
@@ -150,6 +155,7 @@ class TargetPlan:
     error: str | None = None  # the listing failed: nothing is planned for this target
     unreadable: list[UnreadableObject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. a rename whose old key is not live
+    cost: CostTotal | None = None  # runs and tokens per day before and after (asked for)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -184,6 +190,7 @@ class TargetPlan:
             "error": self.error,
             "unreadable": [asdict(u) for u in self.unreadable],
             "notes": list(self.notes),
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
 
     @classmethod
@@ -200,6 +207,7 @@ class TargetPlan:
             error=data.get("error"),
             unreadable=[UnreadableObject(**u) for u in data.get("unreadable", ())],
             notes=[str(n) for n in data.get("notes", ())],
+            cost=CostTotal.from_dict(data.get("cost")),
         )
 
 
@@ -236,11 +244,27 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        total: dict[str, int] = dict.fromkeys(KINDS, 0)
+        counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         for t in self.targets:
             for action, count in t.summary.items():
-                total[action] += count
-        return total
+                counts[action] += count
+        return counts
+
+    @property
+    def cost(self) -> PlanCost | None:
+        """The whole plan's change in runs, tokens and money per day (None: not asked for)."""
+        return total(t.cost for t in self.targets if t.cost is not None)
+
+    @property
+    def over_budget(self) -> list[str]:
+        """The token budgets its changes cross without a budget_exception (file:line each)."""
+        return [
+            message
+            for t in self.targets
+            for c in t.changes
+            if c.cost is not None and c.cost.blocks
+            for message in c.cost.over
+        ]
 
     def to_dict(self) -> Json:
         return {
@@ -254,6 +278,7 @@ class Plan:
             "select": list(self.select),
             "exclude": list(self.exclude),
             "summary": self.summary,
+            "cost": None if (cost := self.cost) is None else cost.to_dict(),
             "targets": [t.to_dict() for t in self.targets],
         }
 

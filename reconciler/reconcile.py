@@ -14,6 +14,7 @@ again, and the object adopted when its marker shows it was created.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -191,6 +192,8 @@ def make_plan(
         )
         _keep_ignored(planned[name], found, conn)
         _keep_paused(planned[name], conn)
+        if config.wants_cost():
+            planned[name] = _costed(project, planned[name], found.listing, conn)
         pruned = pruned or prunes
     for name, problem in failed_targets(conns).items():
         platform = config.targets[name].platform if name in config.targets else ""
@@ -208,6 +211,50 @@ def make_plan(
         select=tuple(select),
         exclude=tuple(exclude),
     )
+
+
+# Run logs read at once for a plan's cost: the tasks it changes, never every task.
+COST_FETCHES = 8
+
+
+def _costed(
+    project: Project, planned: TargetPlan, listing: Listing, conn: Connection
+) -> TargetPlan:
+    """`planned` with its cost (reconciler/cost.py), from the last runs of the tasks it changes
+    and of the template siblings a new task is estimated from, COST_FETCHES logs at a time.
+    A log that cannot be read leaves that task's tokens unknown, said in a note."""
+    from reconciler import cost
+    from reconciler.model import CostSettings
+    from reconciler.platforms.rest import Unreadable
+    from reconciler.runlog import read_run
+
+    config = project.config
+    last = (config.cost or CostSettings()).last_runs
+    owners = {config.owner, *config.previous_owners}
+    ids = cost.wanted_ids(planned, project.for_target(planned.target), listing, owners)
+
+    def one(task_id: str) -> cost.Observed | str:
+        try:
+            rows = conn.provider.runs(task_id, last)
+        except SchedctlError as exc:
+            return (
+                f"cost: the run log of id {task_id} cannot be read ({exc}): its tokens are unknown"
+            )
+        runs = []
+        for raw in rows:
+            with contextlib.suppress(Unreadable):  # a row that cannot be read is not a cost
+                runs.append(read_run(raw, task_id))
+        return cost.observe(runs, last)
+
+    observed: dict[str, cost.Observed] = {}
+    if ids:
+        with ThreadPoolExecutor(min(COST_FETCHES, len(ids)), thread_name_prefix="cost") as pool:
+            for task_id, found in zip(ids, pool.map(one, ids), strict=True):
+                if isinstance(found, str):
+                    planned.notes.append(found)
+                else:
+                    observed[task_id] = found
+    return cost.cost_target(planned, project, listing, observed, datetime.now(timezone.utc))
 
 
 def _keep_ignored(planned: TargetPlan, found: Survey, conn: Connection) -> None:

@@ -33,6 +33,7 @@ from reconciler.audit import (
     TargetInput,
     audit_target,
 )
+from reconciler.cost import spend_findings
 from reconciler.errors import ListingError, SchedctlError
 from reconciler.plan import selected
 from reconciler.platforms.rest import Unreadable, iter_pages, shown
@@ -353,6 +354,8 @@ def audit_project(
             results[name] = _audit_one_target(
                 project, conn, found.get(name), fetches[name], start, end, keep, tolerance
             )
+    for audited in results.values():  # actual spend against the budgets
+        audited.findings.extend(spend_findings(audited, project))
     for name, why in failed_targets(conns).items():
         platform = project.config.targets[name].platform if name in project.config.targets else ""
         results[name] = TargetAudit(name, platform, "", start, end, error=why)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler import platforms, timing
+from reconciler.cost import check_budgets
 from reconciler.errors import ConfigError, Diagnostic
 from reconciler.fleet import collapse
 from reconciler.loader import Project, ResolvedSchedule
@@ -98,5 +99,10 @@ def check_project(project: Project, now: datetime | None = None) -> Findings:
             continue
         if schedules:
             platform.extend(found.check(schedules, target, now))
+    # Budgets are the repository's rules for its targets: the local runner warns, as it does
+    # of a platform's.
+    platform.extend(
+        check_budgets(project, [s for s in project.schedules if id(s) not in broken], now)
+    )
     # A template's items share its lines: a finding they all share is said once.
     return Findings(collapse(own, project.fleets), collapse(platform, project.fleets))

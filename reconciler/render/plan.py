@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from reconciler import __version__
+from reconciler import cost as costs
+from reconciler.cost import ChangeCost, CostTotal
 from reconciler.plan import KINDS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render import Formats
@@ -218,6 +220,7 @@ def change_lines(
             if _field_key(f) not in skip
             for line in _field_lines(change, f, f"{indent}    ")
         )
+    lines.extend(f"{indent}    {line}" for line in cost_lines(change.cost))
     return lines
 
 
@@ -283,6 +286,8 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = [partial_line(plan)] if plan.partial else []
     for target, head in headed(plan.targets, lines):
         lines.append(f"{head}: {summary_line(target.summary)}; {target.in_sync} in sync")
+        if target.cost is not None:
+            lines.append(f"  cost: {total_text(target.cost)}")
         for group in group_changes(target.changes):
             lines.extend(group_lines(group, color))
         for orphan in target.orphans:
@@ -297,6 +302,8 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
     if plan.differs:
         lines.append(f"Plan: {summary_line(plan.summary)}.")
+        if (cost := plan.cost) is not None:
+            lines.append(f"Cost: {cost.line()}.")
     elif not plan.failed:
         in_sync = sum(t.in_sync for t in plan.targets)
         lines.append(f"No changes: {in_sync} schedule(s) in sync on {len(plan.targets)} target(s).")
@@ -431,6 +438,7 @@ def markdown_change(
             f"Next fires before: {_when(before_fires)}  ",
             f"Next fires after: {_when(after_fires)}  ",
         ]
+    out += [f"{line}  " for line in cost_lines(change.cost, markdown=True)]
     out += [f"Estimated runs per day: {_per_day(delta)}", "", "</details>", ""]
     return "\n".join(out), delta
 
@@ -461,7 +469,9 @@ def markdown_group(
         out += ["Every one of them:", "", "| field | before | after |", "|---|---|---|"]
         out += [f"| `{f.path}` | {_cell(f.before)} | {_cell(f.after)} |" for f in common]
         out.append("")
-    tail = [f"Estimated runs per day: {_per_day(delta)}", "", "</details>", ""]
+    priced = [c.cost for c in group if c.cost is not None]
+    tail = [f"Cost: {total_text(costs.combined(priced))}  "] if priced else []
+    tail += [f"Estimated runs per day: {_per_day(delta)}", "", "</details>", ""]
     out += ["| | key | item | title | changes | next fire after |", "|---|---|---|---|---|---|"]
     used = sum(len(line) + 1 for line in out + tail)
     for index, (change, (_, after_fires, _)) in enumerate(zip(group, outcomes, strict=True)):
@@ -513,7 +523,8 @@ def _summary_table(plan: Plan) -> list[str]:
     in_sync = any(t.in_sync for t in shown)
     if not shown:
         return []
-    columns = ["target", *kinds, *(["in sync"] if in_sync else [])]
+    costed = any(t.cost is not None for t in shown)
+    columns = ["target", *kinds, *(["in sync"] if in_sync else []), *(["cost"] if costed else [])]
     rows = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for t in shown:
         if t.error:
@@ -521,6 +532,8 @@ def _summary_table(plan: Plan) -> list[str]:
         else:
             counts = t.summary
             cells = [str(counts[k]) for k in kinds] + ([str(t.in_sync)] if in_sync else [])
+            if costed:
+                cells.append(_cost_cell(t.cost))
         rows.append(f"| `{t.target}` | " + " | ".join(cells) + " |")
     return [*rows, ""]
 
@@ -539,6 +552,8 @@ def render_markdown(
     head = ["### schedctl plan", ""]
     if plan.differs:
         head += [review_line(plan.summary), ""]
+        if (cost := plan.cost) is not None:
+            head += [f"**Cost:** {html.escape(cost.line())}", ""]
     head += _summary_table(plan)
     units: list[tuple[TargetPlan, list[Change]]] = []
     outcomes: dict[int, Outcome] = {}  # by id(change): each computed once
@@ -628,6 +643,80 @@ def _named(target: TargetPlan, group: Sequence[Change]) -> str:
         f"(target <code>{html.escape(target.target)}</code>): too large for this comment; "
         "`schedctl plan` shows it\n"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# cost (reconciler/cost.py computes it; these only draw it)
+
+
+def _runs(value: float) -> str:
+    return costs.number_text(round(value, 2))
+
+
+_tokens, _money = costs.tokens_text, costs.money_text
+
+
+def _duration(ms: float) -> str:
+    seconds = ms / 1000
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def cost_lines(cost: ChangeCost | None, *, markdown: bool = False) -> list[str]:
+    """`cost: 0 → 96 runs/day; ≈ 12.5 k tokens/run (its estimate); ≈ 0 → 1.2 M tokens/day`,
+    then the budget exception or the budgets crossed."""
+    if cost is None:
+        return []
+    parts = [f"{_runs(cost.runs_before)} → {_runs(cost.runs_after)} runs/day"]
+    before, after = cost.tokens_before, cost.tokens_after
+    if before is None or after is None or cost.tokens_per_run is None:
+        parts.append("tokens unknown (no run of it reports tokens, and no estimate)")
+    else:
+        parts.append(f"≈ {_tokens(cost.tokens_per_run)} tokens/run ({costs.source_text(cost)})")
+        parts.append(f"≈ {_tokens(before)} → {_tokens(after)} tokens/day")
+        money_before, money_after = cost.money(before), cost.money(after)
+        if money_before is not None and money_after is not None and cost.currency:
+            parts.append(
+                f"≈ {_money(money_before, cost.currency)} → "
+                f"{_money(money_after, cost.currency)}/day"
+            )
+    if cost.duration_ms is not None:
+        parts.append(f"median run {_duration(cost.duration_ms)}")
+    label = "**Cost:**" if markdown else "cost:"
+    lines = [f"{label} {'; '.join(parts)}"]
+    if cost.over and cost.exception:
+        reason = printable(clip(cost.exception, REASON_LIMIT))
+        lines.append(
+            f"**Budget exception:** {html.escape(reason)}"
+            if markdown
+            else f"budget exception: {reason}"
+        )
+    word = "over budget, allowed" if cost.exception else "OVER BUDGET"
+    for message in cost.over:
+        text = printable(clip(message, REASON_LIMIT))
+        lines.append(f"**{word}:** {html.escape(text)}" if markdown else f"{word}: {text}")
+    return lines
+
+
+def total_text(cost: CostTotal) -> str:
+    """`runs/day 120 → 216 (+96); tokens/day of the changes ≈ 0 → 1.2 M; ≈ +$12/day`"""
+    text = (
+        f"runs/day {_runs(cost.runs_before)} → {_runs(cost.runs_after)} "
+        f"({costs.signed(cost.runs_delta, _runs(cost.runs_delta))})"
+    )
+    if cost.known:
+        text += f"; tokens/day of the changes ≈ {_tokens(cost.tokens_before)} → "
+        text += _tokens(cost.tokens_after)
+        money = cost.money_delta
+        if money is not None and cost.currency:
+            text += f"; ≈ {_money(money, cost.currency, sign=True)}/day"
+    if cost.unknown:
+        text += f"; {cost.unknown} change(s) of unknown tokens left out"
+    return text
+
+
+def _cost_cell(cost: CostTotal | None) -> str:
+    found = costs.total([cost]) if cost is not None else None
+    return html.escape(found.line()) if found is not None else ""
 
 
 # ---------------------------------------------------------------------------------------------

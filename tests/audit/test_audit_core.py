@@ -461,6 +461,7 @@ def test_the_report_is_stable_versioned_data() -> None:
     assert data["since"] == "2026-06-01T00:00:00Z" and data["until"] == "2026-06-08T00:00:00Z"
     assert list(data["summary"]) == [
         "auto-disabled", "failing", "missed", "overlapping", "late", "unexpected", "anomalous",
+        "over-budget",
     ]  # fmt: skip
     (finding,) = data["targets"][0]["findings"]
     assert finding["kind"] == "missed" and finding["slots"] == ["2026-06-01T09:00:00Z"]

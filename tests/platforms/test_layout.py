@@ -28,6 +28,7 @@ def test_plan_and_forms_import_no_platform_and_no_threads() -> None:
         ours = {m for m in modules if m.startswith("reconciler")}
         assert ours <= {
             "reconciler",
+            "reconciler.cost",  # pure too: the cost a plan carries
             "reconciler.errors",
             "reconciler.forms",
             "reconciler.model",
