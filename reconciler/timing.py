@@ -294,6 +294,15 @@ def _zone_year(zone: ZoneInfo, year: int) -> tuple[int, int, int, tuple[Transiti
     return low, high, _seconds(first), tuple(found)
 
 
+def zone_transitions(zone: ZoneInfo, start: float, until: float) -> list[Transition]:
+    """The zone's UTC offset changes in [start, until] (epoch seconds), from the same table
+    the fire times use."""
+    first = datetime.fromtimestamp(start, timezone.utc).year
+    last = datetime.fromtimestamp(until, timezone.utc).year
+    found = {t for year in range(first, last + 1) for t in _zone_year(zone, year)[3]}
+    return sorted(t for t in found if start <= t[0] <= until)
+
+
 def _seconds(offset: timedelta | None) -> int:
     assert offset is not None  # ZoneInfo always has an offset
     return offset // timedelta(seconds=1)
