@@ -377,10 +377,7 @@ def slots_of(
     trigger = timing.trigger_for(spec, zone, created_at=created_at)
     begin = _to_datetime(start)
     before = trigger.prev_before(begin)
-    fires = [
-        f.timestamp()
-        for f in trigger.fires_between(begin - timedelta(microseconds=1), _to_datetime(until))
-    ]
+    fires = trigger.stamps_between(begin - timedelta(microseconds=1), _to_datetime(until))
     # A platform first fires after the task exists: an interval one period after creation.
     if created is not None:
         fires = [f for f in fires if f > created]

@@ -395,19 +395,24 @@ def window_days(since: float, until: float) -> list[str]:
 
 
 def merged(marks: Sequence[Mark], limit: int = DENSE) -> list[Mark]:
-    """`marks` as they are when `limit` or fewer, else consecutive ones of one outcome (and no
-    run of their own to show) as one mark with their count."""
+    """`marks` as they are when `limit` or fewer, else consecutive ones of one outcome (and
+    one error text) as one mark with their count: a streak's own runs are not shown apart."""
     if len(marks) <= limit:
         return list(marks)
     out: list[Mark] = []
-    for m in marks:
-        prev = out[-1] if out else None
-        if prev is not None and prev.outcome == m.outcome and (m.error or None) == prev.error:
-            out[-1] = Mark(
-                prev.outcome, prev.at, m.last, prev.count + m.count, None, None, prev.error
-            )
+    first = 0
+    for i in range(1, len(marks) + 1):
+        if i < len(marks) and marks[i].outcome == marks[first].outcome and (
+            marks[i].error == marks[first].error
+        ):
+            continue
+        head = marks[first]
+        if i - first == 1:
+            out.append(head)
         else:
-            out.append(m)
+            count = sum(m.count for m in marks[first:i])
+            out.append(Mark(head.outcome, head.at, marks[i - 1].last, count, None, None, head.error))
+        first = i
     return out
 
 
@@ -462,10 +467,10 @@ def past_marks(
 
 def future_marks(spec: Any, zone: str, now: float, until: float) -> list[Mark]:
     trigger = timing.trigger_for(spec, zone)
-    fires = trigger.fires_between(
+    fires = trigger.stamps_between(
         datetime.fromtimestamp(now, timezone.utc), datetime.fromtimestamp(until, timezone.utc)
     )
-    return [Mark("future", f.timestamp(), f.timestamp()) for f in fires]
+    return [Mark("future", f, f) for f in fires]
 
 
 def tally_of(marks: Iterable[Mark]) -> dict[str, int]:
@@ -482,21 +487,22 @@ def tally_of(marks: Iterable[Mark]) -> dict[str, int]:
 def spend_by_day(
     runs: Iterable[Run], days: Sequence[str], price: Price | None = None
 ) -> list[Day]:
-    runs_on: dict[str, int] = dict.fromkeys(days, 0)
-    tokens_on: dict[str, int | None] = dict.fromkeys(days)
+    """Runs and tokens per UTC day of `days` (consecutive, as window_days makes them)."""
+    if not days:
+        return []
+    first = datetime.fromisoformat(days[0]).replace(tzinfo=timezone.utc).timestamp()
+    count = [0] * len(days)
+    tokens: list[int | None] = [None] * len(days)
     for r in runs:
-        day = day_of(r.started)
-        if day not in runs_on:
-            continue
-        runs_on[day] += 1
-        if r.tokens is not None:
-            tokens_on[day] = (tokens_on[day] or 0) + r.tokens
-    out = []
-    for day in days:
-        tokens = tokens_on[day]
-        money = price.of(tokens) if price is not None else None
-        out.append(Day(day, runs_on[day], tokens, money))
-    return out
+        index = int((r.started - first) // DAY)
+        if 0 <= index < len(days):
+            count[index] += 1
+            if r.tokens is not None:
+                tokens[index] = (tokens[index] or 0) + r.tokens
+    return [
+        Day(day, count[i], tokens[i], price.of(tokens[i]) if price is not None else None)
+        for i, day in enumerate(days)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from reconciler import __version__
 from reconciler.render import Formats
 from reconciler.render.audit import _number, slot_text
+from reconciler.render.tables import zone_of
 from reconciler.render.text import clip, printable
 from reconciler.report import BAD
 
 if TYPE_CHECKING:
     import jinja2
 
-    from reconciler.report import Load, Report
+    from reconciler.report import Load, Mark, Report, Row
 
 WIDTH = 1000.0  # the time axis's user units: a row's SVG is stretched to its box
 LOAD_HEIGHT = 100.0
@@ -64,6 +65,28 @@ class Axis:
 
 def utc_text(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%a %m-%d %H:%M UTC")
+
+
+def when(epoch: float, zone: str) -> str:
+    """A slot in its schedule's zone and in UTC: `Mon 03-23 10:00 CET (09:00 UTC)`."""
+    utc = datetime.fromtimestamp(epoch, timezone.utc)
+    if zone == "UTC":
+        return f"{utc:%a %m-%d %H:%M} UTC"
+    local = utc.astimezone(zone_of(zone))
+    same = local.date() == utc.date()
+    return f"{local:%a %m-%d %H:%M %Z} ({utc:%H:%M} UTC)" if same else (
+        f"{local:%a %m-%d %H:%M %Z} ({utc:%a %m-%d %H:%M} UTC)"
+    )  # fmt: skip
+
+
+def drawn(row: Row) -> list[Mark]:
+    """A row's marks in drawing order: the future's outlines, then the past, what went wrong
+    last (on top, where a merged streak cannot hide it)."""
+    return [
+        *row.future,
+        *(m for m in row.marks if m.outcome not in BAD),
+        *(m for m in row.marks if m.outcome in BAD),
+    ]
 
 
 def text(value: str | None, limit: int = ERROR_LIMIT) -> str:
@@ -116,6 +139,8 @@ def render_html(report: Report) -> str:
         axis=axis,
         days=list(zip(report.days, day_starts)),
         zone_text=slot_text,
+        when=when,
+        drawn=drawn,
         utc_text=utc_text,
         number=_number,
         text=text,

@@ -74,7 +74,7 @@ def test_platform_text_is_escaped_in_text_and_attributes() -> None:
     assert not [e for e in elements(page) if any(k.startswith("on") for k in e.attrs)]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in page.all_text() and "49" not in page.all_text()  # text, not a template
-    (mark,) = page.find("rect", data_outcome="failed")
+    (mark,) = page.by_id("row-t--digest").find("rect", data_outcome="failed")
     assert HOSTILE in mark.all_text()  # the error, in the slot's title, as text
 
 
@@ -86,7 +86,7 @@ def test_the_page_fetches_nothing_and_carries_its_own_style() -> None:
     assert "url(" not in html and "@import" not in html and "<link" not in html
     assert not re.search(r"https?://", html)
     assert "default-src 'none'" in html  # the browser refuses a fetch even if one crept in
-    assert "<style>" in html and ".m-failed" in html
+    assert "<style>" in html and "rect[data-outcome=failed]" in html
 
 
 def test_budgets_and_money_are_drawn_when_known() -> None:
@@ -189,3 +189,18 @@ def test_an_unwritable_out_and_a_target_that_fails(tmp_path: Path) -> None:
     page = parse((tmp_path / "gone.html").read_text(encoding="utf-8"))
     (error,) = page.find("p", cls="error", data_target="t")
     assert "not audited" in error.all_text()
+
+
+def test_interval_stamps_are_the_fires_timestamps_ends_included() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from reconciler.timing import IntervalTrigger
+
+    utc = timezone.utc
+    anchor = datetime(2026, 1, 1, 0, 0, 0, 250_000, tzinfo=utc)
+    trigger = IntervalTrigger(timedelta(minutes=15), anchor)
+    start = anchor + timedelta(days=80)
+    for end in (start, start + timedelta(minutes=15), start + timedelta(hours=5, seconds=1)):
+        want = [f.timestamp() for f in trigger.fires_between(start, end)]
+        assert trigger.stamps_between(start, end) == want
+    assert len(trigger.stamps_between(start, start + timedelta(hours=1))) == 4  # (start, end]
