@@ -74,7 +74,9 @@ def audited(root: Path):  # type: ignore[no-untyped-def]
     for i, exp in enumerate(expected):
         tid = f"t{i:05d}"
         tasks.append(
-            LiveTask(tid, exp.title, Marker("bench", exp.key), {}, {}, created_at=created.isoformat())
+            LiveTask(
+                tid, exp.title, Marker("bench", exp.key), {}, {}, created_at=created.isoformat()
+            )
         )
         _, slots = slots_of(exp.spec, exp.timezone, created.timestamp(), since, now)
         for n, slot in enumerate(slots):
@@ -114,7 +116,9 @@ def run() -> list[Result]:
     size = len(html.encode()) / 1e6
     name = f"report: {TASKS:,} schedules, 14 days"
     return [
-        Result(f"{name}, render", sorted(times)[1], LIMIT_S, "s", LIMIT_S, "issue: 2 s", absolute=True),
+        Result(
+            f"{name}, render", sorted(times)[1], LIMIT_S, "s", LIMIT_S, "issue: 2 s", absolute=True
+        ),
         Result(f"{name}, page size", size, LIMIT_MB, "MB", LIMIT_MB, "issue: 5 MB", absolute=True),
     ]
 

@@ -88,9 +88,10 @@ class Mark:
             "run_id": self.run_id,
             "started_at": None if self.started is None else iso(self.started),
             "lateness_s": (
-                None if self.started is None or self.outcome in ("manual", "unexpected")
+                None
+                if self.started is None or self.outcome in ("manual", "unexpected")
                 else round(self.started - self.at, 3)
-            ),  # fmt: skip
+            ),
             "error": self.error,
         }
 
@@ -361,10 +362,15 @@ class Report:
                 "by_kind": dict(self.findings),
                 "schedules": sum(1 for _ in self.rows),
                 "worst": [
-                    {"target": r.target, "key": r.key, "health": r.health, "anchor": r.anchor,
-                     "bad_slots": r.bad}
+                    {
+                        "target": r.target,
+                        "key": r.key,
+                        "health": r.health,
+                        "anchor": r.anchor,
+                        "bad_slots": r.bad,
+                    }
                     for r in self.worst
-                ],  # fmt: skip
+                ],
             },
             "dst": [d.to_dict() for d in self.dst],
             "targets": [t.to_dict() for t in self.targets],
@@ -402,8 +408,10 @@ def merged(marks: Sequence[Mark], limit: int = DENSE) -> list[Mark]:
     out: list[Mark] = []
     first = 0
     for i in range(1, len(marks) + 1):
-        if i < len(marks) and marks[i].outcome == marks[first].outcome and (
-            marks[i].error == marks[first].error
+        if (
+            i < len(marks)
+            and marks[i].outcome == marks[first].outcome
+            and (marks[i].error == marks[first].error)
         ):
             continue
         head = marks[first]
@@ -411,7 +419,9 @@ def merged(marks: Sequence[Mark], limit: int = DENSE) -> list[Mark]:
             out.append(head)
         else:
             count = sum(m.count for m in marks[first:i])
-            out.append(Mark(head.outcome, head.at, marks[i - 1].last, count, None, None, head.error))
+            out.append(
+                Mark(head.outcome, head.at, marks[i - 1].last, count, None, None, head.error)
+            )
         first = i
     return out
 
@@ -474,7 +484,7 @@ def future_marks(spec: Any, zone: str, now: float, until: float) -> list[Mark]:
 
 
 def tally_of(marks: Iterable[Mark]) -> dict[str, int]:
-    out = dict.fromkeys(OUTCOMES, 0)
+    out: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for m in marks:
         out[m.outcome] += m.count
     return out
@@ -484,9 +494,7 @@ def tally_of(marks: Iterable[Mark]) -> dict[str, int]:
 # Cost
 
 
-def spend_by_day(
-    runs: Iterable[Run], days: Sequence[str], price: Price | None = None
-) -> list[Day]:
+def spend_by_day(runs: Iterable[Run], days: Sequence[str], price: Price | None = None) -> list[Day]:
     """Runs and tokens per UTC day of `days` (consecutive, as window_days makes them)."""
     if not days:
         return []
@@ -509,9 +517,7 @@ def spend_by_day(
 # Load
 
 
-def load_of(
-    target: TargetLoad, runs: Iterable[Run], since: float, until: float
-) -> Load:
+def load_of(target: TargetLoad, runs: Iterable[Run], since: float, until: float) -> Load:
     """A target's minute load (from `next --load`'s count) within [since, until], with the
     scheduler runs started per minute beside it."""
     due = [
@@ -545,7 +551,7 @@ def load_of(
 
 
 def _health_rank(row: Row) -> int:
-    return KINDS.index(row.health) if row.health in KINDS else len(KINDS)  # type: ignore[arg-type]
+    return KINDS.index(row.health) if row.health in KINDS else len(KINDS)
 
 
 def worst_rows(rows: Iterable[Row], count: int = WORST) -> list[Row]:
@@ -663,7 +669,7 @@ def _groups(rows: Sequence[Row], order: Sequence[str]) -> list[Group]:
 
 
 def dst_changes(zones: Iterable[str], since: float, until: float) -> list[DstChange]:
-    out = []
+    out: list[DstChange] = []
     for name in sorted(set(zones)):
         try:
             zone = timing.get_zone(name)

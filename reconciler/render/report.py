@@ -102,8 +102,12 @@ def load_paths(load: Load, axis: Axis) -> dict[str, Any]:
         return f"{LOAD_HEIGHT - n / top * LOAD_HEIGHT:.1f}"
 
     cap = load.capacity
-    ok = " ".join(f"M{axis.x(m)} {LOAD_HEIGHT:.0f}V{y(n)}" for m, n in load.due if not cap or n <= cap)
-    over = " ".join(f"M{axis.x(m)} {LOAD_HEIGHT:.0f}V{y(n)}" for m, n in load.due if cap and n > cap)
+    ok = " ".join(
+        f"M{axis.x(m)} {LOAD_HEIGHT:.0f}V{y(n)}" for m, n in load.due if not cap or n <= cap
+    )
+    over = " ".join(
+        f"M{axis.x(m)} {LOAD_HEIGHT:.0f}V{y(n)}" for m, n in load.due if cap and n > cap
+    )
     started = " ".join(f"M{axis.x(m)} {y(n)}h2" for m, n in load.started)
     return {
         "ok": ok,
@@ -127,9 +131,7 @@ def spark(values: Sequence[float | None], limit: float | None) -> dict[str, Any]
 
 def render_html(report: Report) -> str:
     axis = Axis(report.since, report.until)
-    rows = sorted(
-        (r for r in report.rows if r.tokens is not None), key=lambda r: -(r.tokens or 0)
-    )
+    rows = sorted((r for r in report.rows if r.tokens is not None), key=lambda r: -(r.tokens or 0))
     day_starts = [
         datetime.fromisoformat(d).replace(tzinfo=timezone.utc).timestamp() for d in report.days
     ]
@@ -137,7 +139,7 @@ def render_html(report: Report) -> str:
     return template.render(
         report=report,
         axis=axis,
-        days=list(zip(report.days, day_starts)),
+        days=list(zip(report.days, day_starts, strict=True)),
         zone_text=slot_text,
         when=when,
         drawn=drawn,

@@ -122,7 +122,9 @@ def load(page: Path, profile: Path) -> Loaded:
 def screenshot(page: Path, out: Path, profile: Path, size: str = "1280,800") -> Path:
     exe = chromium()
     with browser_proxy() as proxy:
-        done = _run(exe, proxy, profile, f"--screenshot={out}", f"--window-size={size}", page.as_uri())
+        done = _run(
+            exe, proxy, profile, f"--screenshot={out}", f"--window-size={size}", page.as_uri()
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert proxy.page_requests() == []
     assert out.stat().st_size > 1000

@@ -54,7 +54,9 @@ def _week(root: Path, platform: str) -> Week:
     capacity = platform_capacity(platform)
     assert capacity is not None
     burst = capacity.tasks + 2
-    opts = SandboxOptions(platform=platform, seed=7, retry_after=0, clock_kind="virtual", start=START)
+    opts = SandboxOptions(
+        platform=platform, seed=7, retry_after=0, clock_kind="virtual", start=START
+    )
     with running_sandbox(opts) as sandbox:
         repo = Repo(root, sandbox.url, platform)
         london = prompt_doc("london", daily="01:30")  # in the gap on the 29th
