@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Result, print_results
 
-SUITES = ("validate", "timing", "sandbox", "firing", "reconcile", "runner", "audit")
+SUITES = ("validate", "timing", "sandbox", "firing", "reconcile", "runner", "audit", "report")
 
 
 def load_average() -> float:

@@ -243,6 +243,8 @@ class TargetAudit:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the target could not be audited (listing or run log failed)
+    # What was audited (the run log and listing): the report draws each slot from it.
+    source: TargetInput | None = field(default=None, repr=False, compare=False)
 
     @property
     def runs(self) -> int:
@@ -377,10 +379,7 @@ def slots_of(
     trigger = timing.trigger_for(spec, zone, created_at=created_at)
     begin = _to_datetime(start)
     before = trigger.prev_before(begin)
-    fires = [
-        f.timestamp()
-        for f in trigger.fires_between(begin - timedelta(microseconds=1), _to_datetime(until))
-    ]
+    fires = trigger.stamps_between(begin - timedelta(microseconds=1), _to_datetime(until))
     # A platform first fires after the task exists: an interval one period after creation.
     if created is not None:
         fires = [f for f in fires if f > created]
@@ -389,7 +388,7 @@ def slots_of(
     return (None if before is None else before.timestamp()), fires
 
 
-def _copies(tasks: Sequence[LiveTask], owner: str) -> dict[str, list[LiveTask]]:
+def live_copies(tasks: Sequence[LiveTask], owner: str) -> dict[str, list[LiveTask]]:
     """This owner's readable tasks by key, oldest first (the copy apply keeps)."""
     out: dict[str, list[LiveTask]] = {}
     for task in tasks:
@@ -458,6 +457,38 @@ class _Task:
         )
 
 
+def match_slots(
+    windows: Sequence[float],
+    scheduled: Sequence[Run],
+    tick: float,
+    primary_id: str,
+    enabled: bool = True,
+) -> tuple[dict[int, Run], list[tuple[Run, str]]]:
+    """Scheduler runs (by start) against slot windows: {window index: its run}, and the runs
+    no window explains with why. A window runs from a tick before its slot to a tick before
+    the next; a second run in one is unexpected, the primary copy's run the expected one."""
+    matched: dict[int, Run] = {}
+    unexpected: list[tuple[Run, str]] = []
+    index = 0
+    for run in scheduled:
+        while index + 1 < len(windows) and run.started >= windows[index + 1] - tick:
+            index += 1
+        if not windows or run.started < windows[index] - tick:
+            why = "disabled in the repository" if not enabled else "before any slot"
+            unexpected.append((run, why))
+            continue
+        held = matched.get(index)
+        if held is None:
+            matched[index] = run
+        elif held.task_id != primary_id and run.task_id == primary_id:
+            matched[index] = run  # the copy apply keeps is the expected one
+            unexpected.append((held, "extra copy"))
+        else:
+            why = "extra copy" if run.task_id != held.task_id else "second run in one slot"
+            unexpected.append((run, why))
+    return matched, unexpected
+
+
 def audit_target(
     inp: TargetInput,
     since: float,
@@ -467,7 +498,7 @@ def audit_target(
     """Every desired schedule of one target against its live tasks and run log."""
     tick = inp.tick.total_seconds()
     grace = tick + tolerance.total_seconds()
-    copies = _copies(inp.tasks, inp.owner)
+    copies = live_copies(inp.tasks, inp.owner)
     by_task: dict[str, list[Run]] = {}
     for run in inp.runs:
         if since <= run.started <= until:
@@ -531,8 +562,9 @@ def audit_target(
             )
             findings.extend(work.findings)
     return TargetAudit(
-        inp.target, inp.platform, inp.where, since, until, tasks, findings, list(inp.notes)
-    )
+        inp.target, inp.platform, inp.where, since, until, tasks, findings, list(inp.notes),
+        source=inp,
+    )  # fmt: skip
 
 
 def _tokens(runs: Sequence[Run]) -> int | None:
@@ -564,25 +596,7 @@ def _audit_one(
     # Each slot's window: from a tick before it to a tick before the next one.
     windows = ([before] if before is not None else []) + slots
     first_judged = 1 if before is not None else 0
-    matched: dict[int, Run] = {}
-    unexpected: list[tuple[Run, str]] = []
-    index = 0
-    for run in scheduled:
-        while index + 1 < len(windows) and run.started >= windows[index + 1] - tick:
-            index += 1
-        if not windows or run.started < windows[index] - tick:
-            why = "disabled in the repository" if not exp.enabled else "before any slot"
-            unexpected.append((run, why))
-            continue
-        held = matched.get(index)
-        if held is None:
-            matched[index] = run
-        elif held.task_id != primary.id and run.task_id == primary.id:
-            matched[index] = run  # the copy apply keeps is the expected one
-            unexpected.append((held, "extra copy"))
-        else:
-            why = "extra copy" if run.task_id != held.task_id else "second run in one slot"
-            unexpected.append((run, why))
+    matched, unexpected = match_slots(windows, scheduled, tick, primary.id, exp.enabled)
 
     # Lateness of every judged slot's run.
     late: list[RunRef] = []

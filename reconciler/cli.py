@@ -1330,6 +1330,107 @@ def audit(
     return EXIT_PENDING if report.failing(kinds) else EXIT_OK
 
 
+# --- report: the week as one HTML page (reconciler/report.py, render/report.py) --------------
+
+
+def _until(value: str, now: Any) -> Any:
+    """--until: `+7d` from now, or an ISO instant (naive is UTC) not before now."""
+    from reconciler.timing import parse_duration, parse_instant
+
+    try:
+        until = now + parse_duration(value[1:]) if value.startswith("+") else parse_instant(value)
+    except ValueError:
+        fail(f"--until {value!r}: expected a duration ahead of now, e.g. +7d, or an ISO instant")
+    if until < now:
+        fail(f"--until {value!r} is before now ({now:%Y-%m-%d %H:%M} UTC): e.g. +7d")
+    return until
+
+
+@cli.command()
+@common_paths
+@selection_options
+@click.option("--since", default="7d", show_default=True, metavar="DURATION", help="How far back.")
+@click.option("--until", "until_text", default="+7d", show_default=True, metavar="+DURATION|ISO",
+              help="How far ahead: +7d, or an instant.")  # fmt: skip
+@click.option("--now", "now_text", metavar="ISO", help="Where past meets future (default: now; "
+              "a sandbox's virtual clock).")  # fmt: skip
+@click.option("--out", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--format", "fmt", type=FormatChoice("reconciler.render.report"), default="html",
+              show_default=True)  # fmt: skip
+@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 64))
+@common_options
+@pass_ctx
+def report(
+    ctx: Context,
+    paths: tuple[str, ...],
+    select_keys: tuple[str, ...],
+    exclude: tuple[str, ...],
+    since: str,
+    until_text: str,
+    now_text: str | None,
+    out: str | None,
+    fmt: str,
+    concurrency: int,
+) -> int:
+    """Write one self-contained HTML page (or its JSON) of expected against actual runs: each
+    schedule's slots, the load per minute against the platform's capacity, cost per day.
+
+    Exit 0 written, 1 on any error (a target that could not be listed or its run log read:
+    the page still shows the others, and says why).
+
+    \b
+    Example:
+      schedctl report --since 7d --until +7d --out report.html
+      schedctl report --now 2026-06-08T00:00:00Z --format json --out report.json
+    """
+    from reconciler.plan import selected
+    from reconciler.render.report import FORMATS
+    from reconciler.report import build_report, ceil_days
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect, select_targets
+    from reconciler.upcoming import load_report
+
+    window = _since(since)
+    try:
+        now = parse_instant(now_text)
+    except click.ClickException:
+        fail(f"--now {now_text!r} is not an ISO 8601 timestamp, e.g. 2026-06-08T00:00:00Z")
+    until = _until(until_text, now)
+    project = load(ctx, paths)
+    names = select_targets(project, ctx.targets)
+    with connect(project.config, project.root, names, concurrency=concurrency, create=False) as c:
+        audited = audit_project(project, c, since=now - window, until=now,
+                                concurrency=concurrency, select=select_keys, exclude=exclude)  # fmt: skip
+    narrowed = bool(select_keys or exclude)
+    keys = [s.key for s in project.schedules if selected(s.key, select_keys, exclude)]
+    start, end = audited.since, until.timestamp()
+    days = ceil_days(start, end)
+    loads = load_report(project, keys if narrowed else [], now - window, days)
+    loads = loads if keys or not narrowed else []
+    result = build_report(project, audited, now=now.timestamp(), until=end, loads=loads)
+    emit_to(FORMATS, fmt, result, ctx, out)
+    for target in audited.targets:
+        if target.error:
+            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    return EXIT_ERROR if audited.failed else EXIT_OK
+
+
+def emit_to(formats: Formats[R], fmt: str, result: R, ctx: Context, out: str | None) -> None:
+    """Like emit(), to a file when `out` names one."""
+    from reconciler.render import Style
+
+    if out is None or out == "-":
+        emit(formats, fmt, result, ctx)
+        return
+    text = formats[fmt](result, Style()) or ""
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    echo(f"wrote {out} ({len(text.encode()):,} bytes)", err=True)
+
+
 # --- local runner: run (reconciler/runner) ----------------------------------------------------
 
 

@@ -299,6 +299,15 @@ def _zone_year(zone: ZoneInfo, year: int) -> tuple[int, int, int, tuple[Transiti
     return low, high, _seconds(first), tuple(found)
 
 
+def zone_transitions(zone: ZoneInfo, start: float, until: float) -> list[Transition]:
+    """The zone's UTC offset changes in [start, until] (epoch seconds), from the same table
+    the fire times use."""
+    first = datetime.fromtimestamp(start, timezone.utc).year
+    last = datetime.fromtimestamp(until, timezone.utc).year
+    found = {t for year in range(first, last + 1) for t in _zone_year(zone, year)[3]}
+    return sorted(t for t in found if start <= t[0] <= until)
+
+
 def _seconds(offset: timedelta | None) -> int:
     assert offset is not None  # ZoneInfo always has an offset
     return offset // timedelta(seconds=1)
@@ -613,6 +622,10 @@ class Trigger(ABC):
             raise ValueError(f"n must be >= 0, got {n}")
         return list(islice(self.iter_fires(after), n))
 
+    def stamps_between(self, start: datetime, end: datetime) -> list[float]:
+        """The epoch seconds of fires_between(start, end): what a week's slots are compared as."""
+        return [f.timestamp() for f in self.fires_between(start, end)]
+
     def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Fires f with start < f <= end."""
         _check_aware(end, "end")
@@ -828,6 +841,10 @@ def _transition_day_fires(expr: CronExpr, zone: ZoneInfo, ordinal: int) -> tuple
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class IntervalTrigger(Trigger):
     """Fires at anchor + k*every for every integer k: elapsed time, computed in UTC.
 
@@ -863,6 +880,16 @@ class IntervalTrigger(Trigger):
                 k += 1
         except OverflowError:
             return
+
+    def stamps_between(self, start: datetime, end: datetime) -> list[float]:
+        # Arithmetic, in whole microseconds as datetime.timestamp() counts: no datetime a fire.
+        _check_aware(start, "start")
+        _check_aware(end, "end")
+        every = self.every // _MICROSECOND
+        base = (self._anchor_utc - _EPOCH_UTC) // _MICROSECOND
+        first = (start - self._anchor_utc) // self.every + 1
+        last = (end - self._anchor_utc) // self.every
+        return [(base + k * every) / 1e6 for k in range(first, last + 1)]
 
     def iter_fires_before(self, before: datetime) -> Iterator[datetime]:
         _check_aware(before, "before")

@@ -500,6 +500,10 @@ def markdown_group(
     return "\n".join(out), delta
 
 
+# Set by the plan workflow to the uploaded report's artifact URL (`schedctl report`).
+REPORT_URL_ENV = "SCHEDCTL_REPORT_URL"
+
+
 def planned_commit(config: str | None) -> str | None:
     """The commit a plan was made from: GITHUB_SHA in CI, else the config's git HEAD, else
     None (not a git checkout, no git)."""
@@ -545,10 +549,12 @@ def render_markdown(
     limit: int = GITHUB_COMMENT_LIMIT,
     commit: str | None = None,
     find_commit: bool = True,
+    report_url: str | None = None,
 ) -> str:
     """A pull-request comment under `limit` chars: the line a reviewer reads first, a summary
     table, then one `<details>` per change (one per template's changes), what destroys or
-    blocks first, and a footer naming the version and commit planned."""
+    blocks first, and a footer naming the version and commit planned (and linking the week's
+    report, `report_url` or $SCHEDCTL_REPORT_URL, when CI uploaded one)."""
     head = ["### schedctl plan", ""]
     if plan.differs:
         head += [review_line(plan.summary), ""]
@@ -595,7 +601,14 @@ def render_markdown(
     head.append("")
     if commit is None and find_commit:
         commit = planned_commit(plan.config)
-    footer = (
+    report_url = report_url or os.environ.get(REPORT_URL_ENV, "").strip()
+    link = (
+        f"\n[The week's report]({html.escape(report_url, quote=True)}): each schedule's runs, "
+        "the load per minute and cost.\n"
+        if report_url.startswith("https://") and not any(c in report_url for c in " ()<>")
+        else ""
+    )
+    footer = link + (
         f"\n<sub>schedctl {__version__}"
         + (
             f" · planned at commit <code>{html.escape(printable(clip(commit, 40)))}</code>"
