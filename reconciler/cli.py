@@ -1385,7 +1385,7 @@ def report(
     """
     from reconciler.plan import selected
     from reconciler.render.report import FORMATS
-    from reconciler.report import build_report, ceil_days
+    from reconciler.report import build_report, ceil_days, cost_rules
     from reconciler.runlog import audit_project
     from reconciler.targets import connect, select_targets
     from reconciler.upcoming import load_report
@@ -1407,7 +1407,10 @@ def report(
     days = ceil_days(start, end)
     loads = load_report(project, keys if narrowed else [], now - window, days)
     loads = loads if keys or not narrowed else []
-    result = build_report(project, audited, now=now.timestamp(), until=end, loads=loads)
+    rules = cost_rules(project.config)
+    result = build_report(
+        project, audited, now=now.timestamp(), until=end, loads=loads, rules=rules
+    )
     emit_to(FORMATS, fmt, result, ctx, out)
     for target in audited.targets:
         if target.error:

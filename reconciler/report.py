@@ -51,6 +51,7 @@ from reconciler.audit import (
 
 if TYPE_CHECKING:
     from reconciler.loader import Project, ResolvedSchedule
+    from reconciler.model import Config
     from reconciler.upcoming import TargetLoad
 
 FORMAT_VERSION = "1"
@@ -120,6 +121,26 @@ class CostRules:
 
     price: Callable[[str], Price | None] = lambda target: None
     limits: Callable[[str, str], Limits | None] = lambda target, key: None
+
+
+def cost_rules(config: Config) -> CostRules:
+    """The config's pricing and budgets as the report draws them: a target's price, and per
+    schedule the tightest runs and tokens a day of the budgets that cover it."""
+    from reconciler.cost import budgets_for
+
+    def price(target: str) -> Price | None:
+        pricing = config.pricing_for(target)
+        return None if pricing is None else Price(pricing.per_1k_tokens, pricing.currency)
+
+    def limits(target: str, key: str) -> Limits | None:
+        budgets = [a.budget for a in budgets_for(config, target, key)]
+        tokens = [b.max_tokens_per_day for b in budgets if b.max_tokens_per_day is not None]
+        runs = [b.max_runs_per_day for b in budgets if b.max_runs_per_day is not None]
+        if not tokens and not runs:
+            return None
+        return Limits(min(tokens, default=None), min(runs, default=None))
+
+    return CostRules(price=price, limits=limits)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 workflow uploads one too and its plan comment links it through SCHEDCTL_REPORT_URL.
 
 (Schema validity, zizmor, pins and permissions of every scaffolded workflow are checked in
-tests/test_workflows.py.)
+tests/cli/test_workflows.py.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 
 from reconciler.sandbox import SandboxOptions, running_sandbox
 from reconciler.scaffold import init_repository
+from tests.cli.test_workflows import load_workflow
 from tests.conftest import run_cli
 from tests.reconcile.conftest import Repo, prompt_doc
-from tests.test_workflows import load_workflow
 
 URL = "https://github.com/acme/schedules/actions/runs/1/artifacts/2"
 

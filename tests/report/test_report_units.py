@@ -29,9 +29,9 @@ from reconciler.report import (
 )
 from reconciler.sandbox import SandboxOptions, running_sandbox
 from tests.conftest import run_cli
+from tests.platforms.test_layout import PACKAGE, imported_modules
 from tests.reconcile.conftest import Repo, prompt_doc
 from tests.report.browser import Element, parse
-from tests.test_layout import PACKAGE, imported_modules
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)> {{ 7*7 }}'
 T0 = 1_774_224_000.0  # 2026-03-23T00:00Z
@@ -140,7 +140,8 @@ def test_the_report_core_imports_no_http_no_threads_and_no_platform() -> None:
     modules = imported_modules(PACKAGE / "report.py")
     ours = {m for m in modules if m.startswith("reconciler")}
     assert ours <= {"reconciler", "reconciler.timing", "reconciler.audit", "reconciler.loader",
-                    "reconciler.upcoming", "reconciler.render.tables"}, ours  # fmt: skip
+                    "reconciler.upcoming", "reconciler.render.tables", "reconciler.model",
+                    "reconciler.cost"}, ours  # fmt: skip
     assert not {m for m in modules if m.split(".")[0] in ("threading", "concurrent", "httpx")}
     assert "jinja2" not in modules  # the page is the renderer's
 
@@ -204,3 +205,31 @@ def test_interval_stamps_are_the_fires_timestamps_ends_included() -> None:
         want = [f.timestamp() for f in trigger.fires_between(start, end)]
         assert trigger.stamps_between(start, end) == want
     assert len(trigger.stamps_between(start, start + timedelta(hours=1))) == 4  # (start, end]
+
+
+def test_the_configs_pricing_and_budgets_are_what_the_report_draws() -> None:
+    from reconciler.model import Config
+    from reconciler.report import Limits, Price, cost_rules
+
+    config = Config.model_validate(
+        {
+            "pricing": {"per_1k_tokens": 0.01},
+            "budgets": {"digest-*": {"max_tokens_per_day": 5000, "max_runs_per_day": 24}},
+            "targets": {
+                "prod": {
+                    "platform": "engine",
+                    "url": "https://engine.example.com",
+                    "budget": {"max_tokens_per_day": 3000},
+                    "pricing": {"per_1k_tokens": 0.02, "currency": "EUR"},
+                },
+                "dev": {"platform": "engine", "sandbox": "dev.db"},
+            },
+        }
+    )
+    rules = cost_rules(config)
+    assert rules.price("prod") == Price(0.02, "EUR")
+    assert rules.price("dev") == Price(0.01, "USD")
+    # The tightest of the budgets that cover the schedule, each limit on its own.
+    assert rules.limits("prod", "digest-a") == Limits(tokens_per_day=3000, runs_per_day=24)
+    assert rules.limits("dev", "digest-a") == Limits(tokens_per_day=5000, runs_per_day=24)
+    assert rules.limits("dev", "monitor") is None
