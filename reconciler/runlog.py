@@ -123,15 +123,21 @@ def _id(value: Any, name: str) -> str:
 # The documented spellings, read straight when every value has its plain type (a week of
 # 100,000 rows is read in the time of its requests): id, task, trigger, start, end, duration,
 # tokens. Anything else takes the tolerant way below.
-_SPELLINGS = (
-    ("runId", "taskId", "triggerType", "startedAt", "completedAt", "durationMs", "tokenUsage"),
-    ("id", "task_id", "triggered", "started_at", "completed_at", "duration_ms", "token_usage"),
+_ENGINE = ("runId", "taskId", "triggerType", "startedAt", "completedAt", "durationMs", "tokenUsage")
+_AITROOP = (
+    "id",
+    "task_id",
+    "triggered",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "token_usage",
 )
 _fromiso = datetime.fromisoformat
 
 
 def _plain(raw: Mapping[str, Any], task_id: str | None) -> Run | None:
-    keys = next((k for k in _SPELLINGS if k[3] in raw), None)
+    keys = _ENGINE if "startedAt" in raw else _AITROOP if "started_at" in raw else None
     if keys is None:
         return None
     rid_key, task_key, trigger_key, start_key, end_key, duration_key, tokens_key = keys
