@@ -6,13 +6,16 @@ Each must give what the plain way gives; these pin the cases where the two could
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
 
+from reconciler.audit import SlotCache, slots_of
 from reconciler.errors import ListingError
 from reconciler.http import ApiClient, RetryPolicy
+from reconciler.model import ScheduleSpec
 from reconciler.platforms.rest import _tail_cursor, iter_pages
 
 
@@ -117,3 +120,54 @@ def test_ahead_asks_for_no_page_already_read_and_stops_a_loop_as_before() -> Non
     with pytest.raises(ListingError, match="already read"):
         list(iter_pages(api, "runs", ahead=True))
     assert asked == ["", "1"]
+
+
+WEEK_START = datetime(2026, 3, 23, tzinfo=timezone.utc).timestamp()  # Europe's DST week
+WEEK_END = WEEK_START + 7 * 86_400
+
+
+@pytest.mark.parametrize(
+    ("form", "zone", "created"),
+    [
+        ({"cron": "30 2 * * *"}, "Europe/Rome", None),  # the gap on the 29th
+        ({"cron": "30 2 * * *"}, "UTC", WEEK_START - 3600),
+        ({"every": "100m"}, "UTC", WEEK_START - 86_400),
+        ({"every": "100m"}, "UTC", WEEK_START - 86_400 + 60),  # another anchor
+        ({"every": "100m"}, "UTC", WEEK_START + 3 * 86_400 + 7),  # created in the window
+        ({"daily": "09:00"}, "America/New_York", WEEK_START + 86_400),
+    ],
+)
+def test_slots_from_the_shared_cache_are_the_slots_computed_alone(
+    form: dict[str, Any], zone: str, created: float | None
+) -> None:
+    cache: SlotCache = {}
+    start = WEEK_START if created is None else max(WEEK_START, created)
+    # The cache is filled by every other case first: only equal triggers may share.
+    for other, other_zone, other_created in CASES:
+        other_start = WEEK_START if other_created is None else max(WEEK_START, other_created)
+        slots_of(
+            ScheduleSpec.model_validate(other),
+            other_zone,
+            other_created,
+            other_start,
+            WEEK_END,
+            cache,
+        )
+    alone = slots_of(ScheduleSpec.model_validate(form), zone, created, start, WEEK_END)
+    shared = slots_of(ScheduleSpec.model_validate(form), zone, created, start, WEEK_END, cache)
+    assert shared == alone
+    assert alone[1]  # fires in the week
+    shared[1].clear()  # a caller's list is its own
+    assert (
+        slots_of(ScheduleSpec.model_validate(form), zone, created, start, WEEK_END, cache) == alone
+    )
+
+
+CASES = [
+    ({"cron": "30 2 * * *"}, "Europe/Rome", None),
+    ({"cron": "30 2 * * *"}, "UTC", None),
+    ({"cron": "30 2 * * *"}, "UTC", WEEK_START + 86_400 + 9000),  # created after its slot
+    ({"every": "100m"}, "UTC", WEEK_START - 86_400 + 30),
+    ({"every": "100m"}, "UTC", None),
+    ({"daily": "09:00"}, "Europe/Rome", WEEK_START + 86_400),
+]
