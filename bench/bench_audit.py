@@ -7,8 +7,9 @@
     limit     1.3x the floor
 
 The server is a minimal asyncio HTTP/1.1 one in its own process (as a remote platform would
-be) that sleeps 20 ms per request and serves pre-made pages: what remains above the floor is
-schedctl's own cost (reading 100,000 run rows, the expected fires of 1,000 schedules, the
+be) that sleeps 20 ms per request and serves pages it encodes once (a platform's own encoding is
+part of its latency; an untimed first audit has every page made): what remains above the floor
+is schedctl's own cost (reading 100,000 run rows, the expected fires of 1,000 schedules, the
 matching). Each task runs every 100 minutes from its creation a day before the window, 12 s
 after each slot: about 100 runs each in the week. Measured: audit_project (listing, run logs,
 the audit); loading the YAML is validate's cost and is left out.
@@ -85,6 +86,8 @@ def answer(body):
     data = json.dumps(body).encode()
     return f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n".encode() + data
 
+made = {}
+
 async def handle(reader, writer):
     while True:
         line = await reader.readline()
@@ -94,15 +97,18 @@ async def handle(reader, writer):
         while (header := await reader.readline()) not in (b"\r\n", b""):
             pass
         await asyncio.sleep(LATENCY)
-        url = urlsplit(target)
-        query, parts = parse_qs(url.query), url.path.strip("/").split("/")
-        if parts[-1] != "runs":
-            body = page(tasks, query, PAGE)
-        elif parts[-2] == "scheduled-tasks":  # engine's instance log
-            body = page(everything, query, 500)
-        else:
-            body = page(runs[parts[-2]], query, 50)
-        writer.write(answer(body))
+        data = made.get(target)
+        if data is None:  # made once: encoding is the platform's cost, inside its latency
+            url = urlsplit(target)
+            query, parts = parse_qs(url.query), url.path.strip("/").split("/")
+            if parts[-1] != "runs":
+                body = page(tasks, query, PAGE)
+            elif parts[-2] == "scheduled-tasks":  # engine's instance log
+                body = page(everything, query, 500)
+            else:
+                body = page(runs[parts[-2]], query, 50)
+            data = made[target] = answer(body)
+        writer.write(data)
         await writer.drain()
     writer.close()
 
@@ -162,12 +168,13 @@ def bench_platform(platform: str) -> Result:
                 connect(project.config, project.root, ["t"], concurrency=CONCURRENCY) as conns,
                 tuned(),
             ):  # as the command runs (see cli.main)
-                for _ in range(3):
+                for i in range(4):  # the first one (untimed) has the server make its pages
                     start = time.perf_counter()
                     report = audit_project(
                         project, conns, since=SINCE, until=UNTIL, concurrency=CONCURRENCY
                     )
-                    times.append(time.perf_counter() - start)
+                    if i:
+                        times.append(time.perf_counter() - start)
                     (target,) = report.targets
                     assert target.error is None, target.error
                     assert target.findings == [], [f.message for f in target.findings[:3]]

@@ -370,22 +370,41 @@ def _to_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
+# Fires already computed in one audit, by trigger (whose repr names its fires: the canonical
+# expression and zone, or the interval and anchor) and window: many tasks share a schedule.
+SlotCache = dict[tuple[str, float, float], tuple[float | None, list[float]]]
+
+
 def slots_of(
-    spec: ScheduleSpec, zone: str, created: float | None, start: float, until: float
+    spec: ScheduleSpec,
+    zone: str,
+    created: float | None,
+    start: float,
+    until: float,
+    cache: SlotCache | None = None,
 ) -> tuple[float | None, list[float]]:
     """(the last fire before `start`, the fires in [start, until]) as epoch seconds, both
-    after `created` (the task's creation) when it is known."""
+    after `created` (the task's creation) when it is known. `cache`: see SlotCache."""
     created_at = None if created is None else _to_datetime(created)
     trigger = timing.trigger_for(spec, zone, created_at=created_at)
-    begin = _to_datetime(start)
-    before = trigger.prev_before(begin)
-    fires = trigger.stamps_between(begin - timedelta(microseconds=1), _to_datetime(until))
+    key = (repr(trigger), start, until)
+    known = cache.get(key) if cache is not None else None
+    if known is None:
+        begin = _to_datetime(start)
+        last = trigger.prev_before(begin)
+        known = (
+            None if last is None else last.timestamp(),
+            trigger.stamps_between(begin - timedelta(microseconds=1), _to_datetime(until)),
+        )
+        if cache is not None:
+            cache[key] = known
+    before, fires = known
     # A platform first fires after the task exists: an interval one period after creation.
     if created is not None:
         fires = [f for f in fires if f > created]
-        if before is not None and before.timestamp() <= created:
+        if before is not None and before <= created:
             before = None
-    return (None if before is None else before.timestamp()), fires
+    return before, list(fires)
 
 
 def live_copies(tasks: Sequence[LiveTask], owner: str) -> dict[str, list[LiveTask]]:
@@ -509,6 +528,7 @@ def audit_target(
     tasks: list[TaskHealth] = []
     findings: list[Finding] = []
     desired = {e.key: e for e in inp.expected}
+    slot_cache: SlotCache = {}
     for exp in inp.expected:
         work = _Task(inp, exp, exp.key)
         live = copies.get(exp.key, [])
@@ -526,7 +546,7 @@ def audit_target(
                 )
             )
             continue
-        tasks.append(_audit_one(work, live, by_task, since, until, tick, grace))
+        tasks.append(_audit_one(work, live, by_task, since, until, tick, grace, slot_cache))
         findings.extend(work.findings)
     # This owner's tasks that no desired schedule of this target names: every scheduler run
     # of theirs is unexpected.
@@ -580,6 +600,7 @@ def _audit_one(
     until: float,
     tick: float,
     grace: float,
+    slot_cache: SlotCache | None = None,
 ) -> TaskHealth:
     exp = work.exp
     assert exp is not None
@@ -587,11 +608,15 @@ def _audit_one(
     title = exp.title
     created = parse_instant(primary.created_at)
     start = max(since, created) if created is not None else since
-    runs = sorted((r for t in live for r in by_task.get(t.id, ())), key=lambda r: r.started)
+    runs = (
+        by_task.get(primary.id, [])  # sorted already
+        if len(live) == 1
+        else sorted((r for t in live for r in by_task.get(t.id, ())), key=lambda r: r.started)
+    )
     scheduled = [r for r in runs if r.trigger != "manual"]
 
     before, slots = (None, []) if not exp.enabled else slots_of(
-        exp.spec, exp.timezone, created, start, until
+        exp.spec, exp.timezone, created, start, until, slot_cache
     )  # fmt: skip
     # Each slot's window: from a tick before it to a tick before the next one.
     windows = ([before] if before is not None else []) + slots

@@ -124,15 +124,21 @@ def _id(value: Any, name: str) -> str:
 # The documented spellings, read straight when every value has its plain type (a week of
 # 100,000 rows is read in the time of its requests): id, task, trigger, start, end, duration,
 # tokens. Anything else takes the tolerant way below.
-_SPELLINGS = (
-    ("runId", "taskId", "triggerType", "startedAt", "completedAt", "durationMs", "tokenUsage"),
-    ("id", "task_id", "triggered", "started_at", "completed_at", "duration_ms", "token_usage"),
+_ENGINE = ("runId", "taskId", "triggerType", "startedAt", "completedAt", "durationMs", "tokenUsage")
+_AITROOP = (
+    "id",
+    "task_id",
+    "triggered",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "token_usage",
 )
 _fromiso = datetime.fromisoformat
 
 
 def _plain(raw: Mapping[str, Any], task_id: str | None) -> Run | None:
-    keys = next((k for k in _SPELLINGS if k[3] in raw), None)
+    keys = _ENGINE if "startedAt" in raw else _AITROOP if "started_at" in raw else None
     if keys is None:
         return None
     rid_key, task_key, trigger_key, start_key, end_key, duration_key, tokens_key = keys
@@ -242,21 +248,35 @@ def _reaches_back(page: Sequence[Any], since: float, task_id: str | None) -> boo
 def fetch_log(conn: Connection, path: str, since: float, task_id: str | None = None) -> RunLog:
     """One run log, newest first, read until a page reaches back before `since`.
 
-    Rows are read on a worker while the next page is in flight (a global log is one long
-    chain of pages). ListingError when the log cannot be read whole (see iter_pages).
+    A chain of pages asks for each next page before decoding this one (iter_pages `ahead`),
+    and its rows are read on a worker while the next pages are in flight; the last page is
+    read here, so a log of one page (most per-task logs) starts no thread. ListingError when
+    the log cannot be read whole (see iter_pages).
     """
     client = conn.client
     where = client.redact(str(client.url(path)))
-    pages = iter_pages(client, path, query={"limit": str(PAGE_LIMIT)}, id_keys=RUN_ID_KEYS)
+    pages = iter_pages(
+        client, path, query={"limit": str(PAGE_LIMIT)}, id_keys=RUN_ID_KEYS, ahead=True
+    )
     read: list[Future[RunLog]] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="runlog-read") as worker:
+    worker: ThreadPoolExecutor | None = None
+    held: list[Any] | None = None
+    try:
         for page in pages:
-            read.append(worker.submit(_read_page, page, task_id, where, conn))
+            if held is not None:
+                worker = worker or ThreadPoolExecutor(1, thread_name_prefix="runlog-read")
+                read.append(worker.submit(_read_page, held, task_id, where, conn))
+            held = page
             if _reaches_back(page, since, task_id):
                 break
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=False)
     out = RunLog()
-    for future in read:
-        part = future.result()
+    parts = [future.result() for future in read]
+    if held is not None:
+        parts.append(_read_page(held, task_id, where, conn))
+    for part in parts:
         out.runs.extend(part.runs)
         out.notes.extend(part.notes)
         out.pages += 1
