@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from reconciler import timing
 
@@ -252,8 +252,7 @@ class TargetAudit:
 
     @property
     def tokens(self) -> int | None:
-        counted = [t.tokens for t in self.tasks if t.tokens is not None]
-        return sum(counted) if counted else None
+        return known_sum(t.tokens for t in self.tasks)
 
     @property
     def days(self) -> float:
@@ -587,9 +586,17 @@ def audit_target(
     )  # fmt: skip
 
 
-def _tokens(runs: Sequence[Run]) -> int | None:
-    counted = [r.tokens for r in runs if r.tokens is not None]
+N = TypeVar("N", int, float)
+
+
+def known_sum(values: Iterable[N | None]) -> N | None:
+    """The sum of the values that are known; None when none is (unknown is never zero)."""
+    counted = [v for v in values if v is not None]
     return sum(counted) if counted else None
+
+
+def _tokens(runs: Sequence[Run]) -> int | None:
+    return known_sum(r.tokens for r in runs)
 
 
 def _audit_one(

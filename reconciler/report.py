@@ -43,6 +43,7 @@ from reconciler.audit import (
     TaskHealth,
     counts,
     iso,
+    known_sum,
     live_copies,
     match_slots,
     parse_instant,
@@ -143,6 +144,10 @@ def cost_rules(config: Config) -> CostRules:
     return CostRules(price=price, limits=limits)
 
 
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 @dataclass(frozen=True)
 class Day:
     """One UTC day's spend."""
@@ -188,13 +193,11 @@ class Row:
 
     @property
     def tokens(self) -> int | None:
-        counted = [d.tokens for d in self.days if d.tokens is not None]
-        return sum(counted) if counted else None
+        return known_sum(d.tokens for d in self.days)
 
     @property
     def money(self) -> float | None:
-        counted = [d.money for d in self.days if d.money is not None]
-        return round(sum(counted), 4) if counted else None
+        return _money(known_sum(d.money for d in self.days))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,13 +240,11 @@ class Group:
 
     @property
     def tokens(self) -> int | None:
-        counted = [r.tokens for r in self.rows if r.tokens is not None]
-        return sum(counted) if counted else None
+        return known_sum(r.tokens for r in self.rows)
 
     @property
     def money(self) -> float | None:
-        counted = [r.money for r in self.rows if r.money is not None]
-        return round(sum(counted), 4) if counted else None
+        return _money(known_sum(r.money for r in self.rows))
 
     @property
     def runs(self) -> int:
