@@ -103,7 +103,11 @@ def render_once(project, report):  # type: ignore[no-untyped-def]
 
 
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
+    from reconciler.tuning import tuned
+
+    # In process, tuned as `schedctl report` is (see cli.main): no collector passes over the
+    # audit's hundred thousand runs.
+    with tempfile.TemporaryDirectory() as tmp, tuned():
         root = Path(tmp)
         write_repo(root)
         project, report = audited(root)
