@@ -252,7 +252,13 @@ def get_zone(name: str) -> ZoneInfo:
 def parse_timestamp(text: str) -> datetime:
     """An ISO 8601 timestamp as written, naive or not; `Z` (or `z`) is UTC, also on Python
     3.10. ValueError when it is none."""
-    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    if text.endswith(("Z", "z")):
+        text = text[:-1]
+        # One zone only: Python 3.10 reads "09:00Z+00:00" as 09:00 UTC, 3.11 refuses it.
+        if text.endswith(("Z", "z", "+", "-")) or any(c in text[10:] for c in "+-Zz"):
+            raise ValueError(f"invalid isoformat string: {text + 'Z'!r}")
+        text += "+00:00"
+    return datetime.fromisoformat(text)
 
 
 def parse_instant(text: str) -> datetime:
