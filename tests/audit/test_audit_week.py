@@ -22,7 +22,7 @@ from reconciler.sandbox import RunningSandbox, SandboxOptions, running_sandbox
 from reconciler.targets import connect
 from tests.audit.conftest import scope
 from tests.conftest import run_cli
-from tests.reconcile.conftest import FAST, Repo, prompt_doc, tasks_path
+from tests.reconcile.conftest import FAST, Repo, prompt_doc, tasks_path, writable
 
 UTC = timezone.utc
 START = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday
@@ -205,7 +205,7 @@ def test_a_duplicate_copy_firing_twice_is_unexpected(week: Week) -> None:
     week.schedules(prompt_doc("digest", daily="09:00"))
     base = week.sandbox.url + tasks_path(week.platform)
     (original,) = httpx.get(base).json()
-    copy = {k: v for k, v in original.items() if k in _WRITABLE[week.platform]}
+    copy = writable(week.platform, original)
     assert httpx.post(base, json=copy).status_code == 201  # a second apply raced the first
     week.advance()
     report = week.audit()
@@ -214,14 +214,6 @@ def test_a_duplicate_copy_firing_twice_is_unexpected(week: Week) -> None:
     assert len(found.runs) == 7 and {r.task_id for r in found.runs} != {original["id"]}
     assert found.details["reasons"] == ["extra copy"]
     assert report.targets[0].tasks[0].ran == 7
-
-
-_WRITABLE = {
-    "engine": {"name", "description", "prompt", "schedule", "enabled", "outboundChannel",
-               "outboundTarget", "keepHistory", "deleteAfterRun", "maxRetries"},
-    "aitroop": {"name", "enabled", "schedule_type", "schedule_config", "timezone", "action_type",
-                "action_config"},
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("platform", ["engine"])

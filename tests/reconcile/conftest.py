@@ -106,3 +106,17 @@ def writes(log: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def tasks_path(platform: str) -> str:
     return "/api/instances/acme/scheduled-tasks" if platform == "engine" else "/api/scheduled-tasks"
+
+
+# The fields a create may send, per platform (the documents' request bodies).
+WRITABLE = {
+    "engine": {"name", "description", "prompt", "schedule", "enabled", "outboundChannel",
+               "outboundTarget", "keepHistory", "deleteAfterRun", "maxRetries"},
+    "aitroop": {"name", "enabled", "schedule_type", "schedule_config", "timezone", "action_type",
+                "action_config"},
+}  # fmt: skip
+
+
+def writable(platform: str, task: dict[str, Any]) -> dict[str, Any]:
+    """What of a live task's body a create takes: a second copy of it, made by hand."""
+    return {k: v for k, v in task.items() if k in WRITABLE[platform]}

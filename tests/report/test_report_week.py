@@ -24,7 +24,7 @@ import pytest
 from reconciler.sandbox import SandboxOptions, running_sandbox
 from reconciler.spread import platform_capacity
 from tests.conftest import run_cli
-from tests.reconcile.conftest import Repo, prompt_doc, tasks_path
+from tests.reconcile.conftest import Repo, prompt_doc, tasks_path, writable
 from tests.report.browser import Element, chromium, load, parse, screenshot
 
 UTC = timezone.utc
@@ -77,8 +77,8 @@ def _week(root: Path, platform: str) -> Week:
         base = sandbox.url + tasks_path(platform)
         listed = httpx.get(base).json()
         (original,) = [t for t in listed if "copycat" in (t.get("description") or t["name"])]
-        writable = {k: v for k, v in original.items() if k in _WRITABLE[platform]}
-        assert httpx.post(base, json=writable).status_code == 201  # a second copy, firing too
+        copy = writable(platform, original)
+        assert httpx.post(base, json=copy).status_code == 201  # a second copy, firing too
         faults = {"always_fail": ["flaky"], "tokens": [500, 4000], "skip_ticks": [list(SKIPPED)]}
         assert httpx.post(f"{sandbox.url}/__sandbox/faults", json=faults).status_code == 200
         _advance(sandbox.url, "2d")
@@ -95,14 +95,6 @@ def _week(root: Path, platform: str) -> Week:
         audit = run_cli(["audit", "--until", now, "--format", "json"], cwd=root)
         assert audit.returncode == 2, audit.stderr
     return Week(platform, root, html, json.loads(as_json.stdout), json.loads(audit.stdout), burst)
-
-
-_WRITABLE = {
-    "engine": {"name", "description", "prompt", "schedule", "enabled", "outboundChannel",
-               "outboundTarget", "keepHistory", "deleteAfterRun", "maxRetries"},
-    "aitroop": {"name", "enabled", "schedule_type", "schedule_config", "timezone", "action_type",
-                "action_config"},
-}  # fmt: skip
 
 
 def _advance(url: str, span: str) -> None:
