@@ -485,6 +485,17 @@ def expected(trigger: timing.Trigger, start: datetime, end: datetime) -> list[da
     return [t.astimezone(timezone.utc) for t in trigger.fires_between(start, end)]
 
 
+def fired_within_a_tick(
+    runs: list[dict[str, Any]], key: str, slots: list[datetime], tick: float, name: str
+) -> None:
+    """One run per slot, each started within one tick of it."""
+    got = sorted(parse_iso(r[key]) for r in runs)
+    assert len(got) == len(slots), name
+    assert all(
+        timedelta(0) <= g - s < timedelta(seconds=tick) for g, s in zip(got, slots, strict=True)
+    ), name
+
+
 def test_virtual_week_engine_fires_every_slot_across_dst(sandbox_factory: SandboxFactory) -> None:
     start = datetime(2026, 3, 23, tzinfo=timezone.utc)  # Rome moves to summer time on the 29th
     sandbox = virtual(sandbox_factory, "engine", start=start)
@@ -514,15 +525,8 @@ def test_virtual_week_engine_fires_every_slot_across_dst(sandbox_factory: Sandbo
                 trigger = timing.IntervalTrigger(
                     timedelta(milliseconds=schedule["everyMs"]), parse_iso(schedule["anchorAt"])
                 )
-            slots = expected(trigger, start, end)
             runs = all_runs(c, f"{ENGINE}/{ids[name]}/runs")
-            got = sorted(parse_iso(r["startedAt"]) for r in runs)
-            assert len(got) == len(slots), name
-            # Each run within one tick of its slot.
-            assert all(
-                timedelta(0) <= g - s < timedelta(seconds=30)
-                for g, s in zip(got, slots, strict=True)
-            ), name
+            fired_within_a_tick(runs, "startedAt", expected(trigger, start, end), 30, name)
         rome = sorted(r["startedAt"][11:16] for r in all_runs(c, f"{ENGINE}/{ids['rome']}/runs"))
         assert rome.count("08:00") == 6 and rome.count("07:00") == 1  # 09:00 Rome, DST included
 
@@ -550,14 +554,8 @@ def test_virtual_week_aitroop_fires_every_slot(sandbox_factory: SandboxFactory) 
                 if expression
                 else timing.IntervalTrigger(timedelta(minutes=15), start)
             )
-            slots = expected(trigger, start, end)
             runs = all_runs(c, f"{AITROOP}/{ids[name]}/runs")
-            got = sorted(parse_iso(r["started_at"]) for r in runs)
-            assert len(got) == len(slots), name
-            assert all(
-                timedelta(0) <= g - s < timedelta(seconds=60)
-                for g, s in zip(got, slots, strict=True)
-            ), name
+            fired_within_a_tick(runs, "started_at", expected(trigger, start, end), 60, name)
 
 
 def test_a_week_of_200_tasks(sandbox_factory: SandboxFactory) -> None:
