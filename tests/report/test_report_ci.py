@@ -1,5 +1,6 @@
-"""The report in CI: the nightly workflow `init` writes uploads report.html; the pull-request
-workflow uploads one too and its plan comment links it through SCHEDCTL_REPORT_URL.
+"""The report in CI: the nightly workflow `init` writes uploads report.html (and publishes it
+where the repository enables GitHub Pages); the pull-request workflow uploads one too and its
+plan comment links it through SCHEDCTL_REPORT_URL.
 
 (Schema validity, zizmor, pins and permissions of every scaffolded workflow are checked in
 tests/cli/test_workflows.py.)
@@ -44,6 +45,34 @@ def test_the_nightly_workflow_uploads_the_report(scaffolded: Path) -> None:
     upload = steps[names.index("Upload the report")]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["with"]["path"] == "report.html" and upload["with"]["name"] == "schedctl-report"
+
+
+def test_the_nightly_workflow_publishes_the_report_where_pages_is_enabled(scaffolded: Path) -> None:
+    workflow = load_workflow(scaffolded / ".github/workflows/schedctl-drift.yml")
+    drift, publish = workflow["jobs"]["drift"], workflow["jobs"]["publish"]
+    steps = {s.get("id"): s for s in drift["steps"]}
+    # Whether Pages is on is asked, never assumed: where it is off the step fails and nothing
+    # more happens; the artifact upload does not depend on it.
+    ask = steps["pages"]
+    assert ask["uses"].startswith("actions/configure-pages@") and ask["continue-on-error"] is True
+    names = [s.get("name") for s in drift["steps"]]
+    assert names.index("Upload the report") < names.index(ask["name"])
+    assert "steps.pages.outcome == 'success'" in steps["site"]["if"]
+    assert "hashFiles('report.html')" in steps["site"]["if"]  # the report step may have failed
+    assert steps["site"]["run"] == "mkdir -p site && cp report.html site/index.html"
+    upload = steps["upload-site"]
+    assert upload["uses"].startswith("actions/upload-pages-artifact@")
+    assert upload["with"]["path"] == "site" and "steps.site.outcome" in upload["if"]
+    assert drift["outputs"]["site"] == "${{ steps.upload-site.outcome }}"
+    # Deploying is its own job, the only one with Pages write and an OIDC token.
+    assert publish["needs"] == "drift"
+    assert publish["if"] == "${{ !cancelled() && needs.drift.outputs.site == 'success' }}"
+    assert publish["permissions"] == {"pages": "write", "id-token": "write"}
+    assert publish["environment"]["name"] == "github-pages"
+    (deploy,) = publish["steps"]
+    assert deploy["uses"].startswith("actions/deploy-pages@") and deploy["id"] == "deployment"
+    assert publish["environment"]["url"] == "${{ steps.deployment.outputs.page_url }}"
+    assert drift["permissions"]["pages"] == "read"  # configure-pages only reads the site
 
 
 def test_the_plan_comment_links_the_report_the_pull_request_uploads(scaffolded: Path) -> None:
