@@ -8,10 +8,12 @@ Exit codes: 0 done and nothing pending, 1 any error, 2 changes pending (plan --d
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -354,7 +356,8 @@ def wide_option(func: Any) -> Any:
     )(func)
 
 
-def parse_instant(value: str | None) -> Any:
+def parse_instant(value: str | None, option: str = "--from") -> Any:
+    """An option's ISO 8601 instant (naive is UTC); now when it is not given."""
     from datetime import datetime, timezone
 
     from reconciler import timing
@@ -364,7 +367,7 @@ def parse_instant(value: str | None) -> Any:
     try:
         return timing.parse_instant(value)
     except ValueError:
-        fail(f"--from {value!r} is not an ISO 8601 timestamp")
+        fail(f"{option} {value!r} is not an ISO 8601 timestamp, e.g. 2026-03-09T00:00:00Z")
 
 
 @cli.command("next")
@@ -609,22 +612,59 @@ def prune_options(prune_help: str) -> Callable[[Any], Any]:
     return add
 
 
+@dataclass(frozen=True)
+class Selection:
+    """PATHS, then --select / --exclude: which files a command reads, and which keys in them."""
+
+    paths: tuple[str, ...]
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.select or self.exclude)
+
+    def keeps(self, key: str) -> bool:
+        from reconciler.plan import selected
+
+        return selected(key, self.select, self.exclude)
+
+
 def selection_options(func: Any) -> Any:
-    """--select / --exclude: act on the keys a glob matches (repeatable; fnmatch)."""
-    func = click.option(
+    """PATHS and --select / --exclude (repeatable fnmatch globs), given to the command as one
+    `selection: Selection`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any, paths: tuple[str, ...], select: tuple[str, ...], exclude: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        return func(*args, selection=Selection(paths, select, exclude), **kwargs)
+
+    command = click.option(
         "--exclude", multiple=True, metavar="GLOB", help="Leave out the keys this glob matches."
-    )(func)
-    return click.option(
+    )(command)
+    command = click.option(
         "--select",
-        "select_keys",
         multiple=True,
         metavar="GLOB",
         help="Only the keys this glob matches; prune considers those alone.",
-    )(func)
+    )(command)
+    return common_paths(command)
+
+
+def concurrency_option(default: int, help: str) -> Callable[[Any], Any]:
+    return defaulted("--concurrency", default=default, type=click.IntRange(1, 64), help=help)
+
+
+def say_target_errors(targets: Iterable[Any], config_file: str | Path | None) -> None:
+    """Each failed target on stderr too: a result piped to a file still says why."""
+    for target in targets:
+        if target.error:
+            echo(f"error: {_named(target.error, config_file)}", err=True)
 
 
 @cli.command()
-@common_paths
 @selection_options
 @format_option("reconciler.render.plan")
 @click.option(
@@ -640,9 +680,7 @@ def selection_options(func: Any) -> Any:
 @pass_ctx
 def plan(
     ctx: Context,
-    paths: tuple[str, ...],
-    select_keys: tuple[str, ...],
-    exclude: tuple[str, ...],
+    selection: Selection,
     fmt: str,
     out_file: str | None,
     detailed_exitcode: bool,
@@ -662,7 +700,7 @@ def plan(
     from reconciler.render import plan as render
     from reconciler.targets import connect, select_targets
 
-    project = load(ctx, paths)
+    project = load(ctx, selection.paths)
     pruning = _pruning(ctx, project.config, prune)
     repository = whole_repository(ctx, project, prune=pruning)
     names = select_targets(project, ctx.targets, every=pruning)
@@ -674,18 +712,16 @@ def plan(
             prune=prune,
             allow_empty=allow_empty,
             repository=repository,
-            paths=paths,
-            select=select_keys,
-            exclude=exclude,
+            paths=selection.paths,
+            select=selection.select,
+            exclude=selection.exclude,
         )
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
     emit(render.FORMATS, fmt, result, ctx)
     if out_file and fmt == "text":
         echo(f"saved the plan to {out_file}: `schedctl apply {out_file}` carries it out")
-    for target in result.targets:  # on stderr too: a plan piped to a file still says why
-        if target.error:
-            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    say_target_errors(result.targets, project.config_file)
     if result.over_budget:  # the plan is shown, and fails: a change crosses a budget
         echo("\n".join(result.over_budget), err=True)
     if result.failed or result.over_budget:
@@ -695,7 +731,6 @@ def plan(
 
 
 @cli.command()
-@common_paths
 @selection_options
 @click.option(
     "--auto-approve",
@@ -710,19 +745,12 @@ def plan(
     metavar="KEY",
     help="Let the delete of this protected key through (repeatable).",
 )
-@defaulted(
-    "--concurrency",
-    default=8,
-    type=click.IntRange(1, 64),
-    help="Writes in flight at once.",
-)
+@concurrency_option(8, "Writes in flight at once.")
 @common_options
 @pass_ctx
 def apply(
     ctx: Context,
-    paths: tuple[str, ...],
-    select_keys: tuple[str, ...],
-    exclude: tuple[str, ...],
+    selection: Selection,
     auto_approve: bool,
     prune: bool | None,
     allow_empty: bool,
@@ -757,7 +785,7 @@ def apply(
 
     started = time.perf_counter()
     color = _color(ctx)
-    saved = saved_plan(paths)
+    saved = saved_plan(selection.paths)
     if saved is not None:
         if prune is not None:
             fail(
@@ -775,14 +803,14 @@ def apply(
                 "refusing to apply: no terminal to confirm on; pass --auto-approve to apply "
                 "unattended, or apply a reviewed plan (`schedctl apply plan.json`)"
             )
-        project = load(ctx, paths)
+        project = load(ctx, selection.paths)
         pruning = _pruning(ctx, project.config, prune)
         repository = whole_repository(ctx, project, prune=pruning)
         config, root = project.config, project.root
         names = select_targets(project, ctx.targets, every=pruning)
     with connect(config, root, names, concurrency=concurrency) as conns:
         if saved is not None:
-            if select_keys or exclude:
+            if selection.narrowed:
                 fail("--select and --exclude are for plans made here, not for a saved plan")
             allow_deletes(the_plan, allow_delete)
             check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
@@ -793,10 +821,10 @@ def apply(
                 prune=prune,
                 allow_empty=allow_empty,
                 repository=repository,
-                paths=paths,
+                paths=selection.paths,
                 allow_delete=allow_delete,
-                select=select_keys,
-                exclude=exclude,
+                select=selection.select,
+                exclude=selection.exclude,
             )
         click.echo(render.render_plan(the_plan, color=color), color=color)
         if the_plan.over_budget:
@@ -924,18 +952,11 @@ def import_cmd(
 
 
 @cli.command()
-@common_paths
+@selection_options
 @common_options
 @wide_option
-@selection_options
 @pass_ctx
-def status(
-    ctx: Context,
-    paths: tuple[str, ...],
-    wide: bool,
-    select_keys: tuple[str, ...],
-    exclude: tuple[str, ...],
-) -> int:
+def status(ctx: Context, selection: Selection, wide: bool) -> int:
     """Every target and engine instance in one table: last and next run, errors, drift.
 
     \b
@@ -946,14 +967,12 @@ def status(
     from reconciler.status import status_rows
     from reconciler.targets import connect, select_targets
 
-    project = load(ctx, paths)
+    project = load(ctx, selection.paths)
     names = select_targets(project, ctx.targets, every=True)
     with connect(project.config, project.root, names, create=False) as conns:
         rows, problems, warnings = status_rows(project, conns)
-    if select_keys or exclude:
-        from reconciler.plan import selected
-
-        rows = [r for r in rows if selected(r.key, select_keys, exclude)]
+    if selection.narrowed:
+        rows = [r for r in rows if selection.keeps(r.key)]
     click.echo(render_status(rows, color=ctx.color, wide=wide), color=_color(ctx))
     for warning in warnings:
         echo(f"warning: {_named(warning, project.config_file)}", err=True)
@@ -1224,7 +1243,8 @@ def _fail_on(value: str) -> tuple[str, ...]:
     return kinds
 
 
-def _since(value: str) -> Any:
+def _since(click_ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    """--since DURATION: how far back from now (or from --until / --now), above zero."""
     from datetime import timedelta
 
     from reconciler.timing import parse_duration
@@ -1238,17 +1258,46 @@ def _since(value: str) -> Any:
     return window
 
 
+def window_options(func: Any) -> Any:
+    """PATHS, --select / --exclude, --since and --concurrency: what audit and report read."""
+    func = concurrency_option(16, "Run-log requests in flight at once.")(func)
+    func = defaulted(
+        "--since",
+        "window",
+        default="7d",
+        metavar="DURATION",
+        callback=_since,
+        help="How far back from now: 7d, 36h, 90m.",
+    )(func)
+    return selection_options(func)
+
+
+def audited(
+    ctx: Context, selection: Selection, *, until: datetime, window: Any, concurrency: int
+) -> tuple[Project, Any]:
+    """The project and its audit over [until - window, until): both commands' one read."""
+    from reconciler.runlog import audit_project
+    from reconciler.targets import connect, select_targets
+
+    project = load(ctx, selection.paths)
+    names = select_targets(project, ctx.targets)
+    with connect(
+        project.config, project.root, names, concurrency=concurrency, create=False
+    ) as conns:
+        report = audit_project(
+            project,
+            conns,
+            since=until - window,
+            until=until,
+            concurrency=concurrency,
+            select=selection.select,
+            exclude=selection.exclude,
+        )
+    return project, report
+
+
 @cli.command()
-@common_paths
-@selection_options
-@click.option(
-    "--since",
-    "since",
-    default="7d",
-    show_default=True,
-    metavar="DURATION",
-    help="How far back from now: 7d, 36h, 90m.",
-)
+@window_options
 @click.option(
     "--until",
     "until_text",
@@ -1265,21 +1314,12 @@ def _since(value: str) -> Any:
     metavar="KINDS",
     help="Exit 2 when findings of these kinds exist (comma-separated, or none).",
 )
-@click.option(
-    "--concurrency",
-    default=16,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Run-log requests in flight at once.",
-)
 @common_options
 @pass_ctx
 def audit(
     ctx: Context,
-    paths: tuple[str, ...],
-    select_keys: tuple[str, ...],
-    exclude: tuple[str, ...],
-    since: str,
+    selection: Selection,
+    window: Any,
     until_text: str | None,
     fmt: str,
     fail_on: str,
@@ -1298,33 +1338,12 @@ def audit(
       schedctl audit --format markdown --fail-on missed,failing,auto-disabled,late > health.md
     """
     from reconciler.render.audit import FORMATS, Audited
-    from reconciler.runlog import audit_project
-    from reconciler.targets import connect, select_targets
 
     kinds = _fail_on(fail_on)
-    window = _since(since)
-    try:
-        until = parse_instant(None if until_text == "now" else until_text)
-    except click.ClickException:
-        fail(f"--until {until_text!r} is not an ISO 8601 timestamp, e.g. 2026-03-09T00:00:00Z")
-    project = load(ctx, paths)
-    names = select_targets(project, ctx.targets)
-    with connect(
-        project.config, project.root, names, concurrency=concurrency, create=False
-    ) as conns:
-        report = audit_project(
-            project,
-            conns,
-            since=until - window,
-            until=until,
-            concurrency=concurrency,
-            select=select_keys,
-            exclude=exclude,
-        )
+    until = parse_instant(None if until_text == "now" else until_text, "--until")
+    project, report = audited(ctx, selection, until=until, window=window, concurrency=concurrency)
     emit(FORMATS, fmt, Audited(report, kinds), ctx)
-    for target in report.targets:  # on stderr too: a report piped to a file still says why
-        if target.error:
-            echo(f"error: {_named(target.error, project.config_file)}", err=True)
+    say_target_errors(report.targets, project.config_file)
     if report.failed:
         return EXIT_ERROR
     return EXIT_PENDING if report.failing(kinds) else EXIT_OK
@@ -1347,9 +1366,7 @@ def _until(value: str, now: Any) -> Any:
 
 
 @cli.command()
-@common_paths
-@selection_options
-@click.option("--since", default="7d", show_default=True, metavar="DURATION", help="How far back.")
+@window_options
 @click.option("--until", "until_text", default="+7d", show_default=True, metavar="+DURATION|ISO",
               help="How far ahead: +7d, or an instant.")  # fmt: skip
 @click.option("--now", "now_text", metavar="ISO", help="Where past meets future (default: now; "
@@ -1357,15 +1374,12 @@ def _until(value: str, now: Any) -> Any:
 @click.option("--out", metavar="FILE", help="Write the report here (default: stdout).")
 @click.option("--format", "fmt", type=FormatChoice("reconciler.render.report"), default="html",
               show_default=True)  # fmt: skip
-@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 64))
 @common_options
 @pass_ctx
 def report(
     ctx: Context,
-    paths: tuple[str, ...],
-    select_keys: tuple[str, ...],
-    exclude: tuple[str, ...],
-    since: str,
+    selection: Selection,
+    window: Any,
     until_text: str,
     now_text: str | None,
     out: str | None,
@@ -1383,39 +1397,23 @@ def report(
       schedctl report --since 7d --until +7d --out report.html
       schedctl report --now 2026-06-08T00:00:00Z --format json --out report.json
     """
-    from reconciler.plan import selected
     from reconciler.render.report import FORMATS
     from reconciler.report import build_report, ceil_days, cost_rules
-    from reconciler.runlog import audit_project
-    from reconciler.targets import connect, select_targets
     from reconciler.upcoming import load_report
 
-    window = _since(since)
-    try:
-        now = parse_instant(now_text)
-    except click.ClickException:
-        fail(f"--now {now_text!r} is not an ISO 8601 timestamp, e.g. 2026-06-08T00:00:00Z")
+    now = parse_instant(now_text, "--now")
     until = _until(until_text, now)
-    project = load(ctx, paths)
-    names = select_targets(project, ctx.targets)
-    with connect(project.config, project.root, names, concurrency=concurrency, create=False) as c:
-        audited = audit_project(project, c, since=now - window, until=now,
-                                concurrency=concurrency, select=select_keys, exclude=exclude)  # fmt: skip
-    narrowed = bool(select_keys or exclude)
-    keys = [s.key for s in project.schedules if selected(s.key, select_keys, exclude)]
-    start, end = audited.since, until.timestamp()
-    days = ceil_days(start, end)
-    loads = load_report(project, keys if narrowed else [], now - window, days)
-    loads = loads if keys or not narrowed else []
+    project, past = audited(ctx, selection, until=now, window=window, concurrency=concurrency)
+    keys = [s.key for s in project.schedules if selection.keeps(s.key)]
+    start, end = past.since, until.timestamp()
+    loads = load_report(project, keys if selection.narrowed else [], now - window,
+                        ceil_days(start, end))  # fmt: skip
+    loads = loads if keys or not selection.narrowed else []
     rules = cost_rules(project.config)
-    result = build_report(
-        project, audited, now=now.timestamp(), until=end, loads=loads, rules=rules
-    )
+    result = build_report(project, past, now=now.timestamp(), until=end, loads=loads, rules=rules)
     emit_to(FORMATS, fmt, result, ctx, out)
-    for target in audited.targets:
-        if target.error:
-            echo(f"error: {_named(target.error, project.config_file)}", err=True)
-    return EXIT_ERROR if audited.failed else EXIT_OK
+    say_target_errors(past.targets, project.config_file)
+    return EXIT_ERROR if past.failed else EXIT_OK
 
 
 def emit_to(formats: Formats[R], fmt: str, result: R, ctx: Context, out: str | None) -> None:
