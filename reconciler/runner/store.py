@@ -254,6 +254,41 @@ def output_column(output: str) -> str:
     return output if len(output) <= OUTPUT_COLUMN_LIMIT else output[:OUTPUT_COLUMN_LIMIT]
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A run as it ended (`RunStore.finish`'s arguments), before the store applies the
+    platform's rules to its schedule."""
+
+    claim: Claim
+    status: RunStatus
+    output: str  # as the column keeps it
+    error: str | None
+    started_at: datetime
+    completed_at: datetime
+    turns: Sequence[tuple[Role, str]]
+    update: Callable[[ScheduleState, str], ScheduleState] | None
+
+    def ruled(self, state: ScheduleState | None) -> tuple[ScheduleState | None, str | None]:
+        """The schedule's state after this run, and the run's error (which says so when the
+        rules disabled the schedule)."""
+        if state is None or self.update is None:
+            return state, self.error
+        new = self.update(state, self.status)
+        if new.disabled and not state.disabled:
+            return new, f"{self.error or self.status}; {new.disabled_reason}"
+        return new, self.error
+
+    def record(
+        self, state: ScheduleState | None, error: str | None, replica: str | None
+    ) -> RunRecord:
+        c = self.claim
+        return RunRecord(
+            c.run_id, c.schedule, c.trigger, c.scheduled_for, self.started_at, self.completed_at,
+            duration_ms(self.started_at, self.completed_at), self.status, self.output, error,
+            c.conversation_id, replica, c.def_hash, bool(state and state.disabled),
+        )  # fmt: skip
+
+
 def still_running(run_id: str) -> str:
     return f"the previous run {run_id} is still running"
 
@@ -367,6 +402,11 @@ class RunStore:
         When the rules disable the schedule, the run's error says so. Returns the run and the
         schedule state after it.
         """
+        done = Finished(claim, status, output_column(output), error, started_at, completed_at,
+                        turns, update)  # fmt: skip
+        return self._finish(done)
+
+    def _finish(self, done: Finished) -> tuple[RunRecord, ScheduleState | None]:
         raise NotImplementedError
 
     # reading
@@ -756,48 +796,33 @@ class SqlRunStore(RunStore):
             ).rowcount
         return "started" if started else "gone"
 
-    def finish(
-        self,
-        claim: Claim,
-        status: RunStatus,
-        *,
-        output: str,
-        error: str | None,
-        started_at: datetime,
-        completed_at: datetime,
-        turns: Sequence[tuple[Role, str]] = (),
-        update: Callable[[ScheduleState, str], ScheduleState] | None = None,
-    ) -> tuple[RunRecord, ScheduleState | None]:
-        key, conversation_id = claim.schedule, claim.conversation_id
-        ms = duration_ms(started_at, completed_at)
-        column = output_column(output)
+    def _finish(self, done: Finished) -> tuple[RunRecord, ScheduleState | None]:
+        claim = done.claim
+        key, conversation_id, turns = claim.schedule, claim.conversation_id, done.turns
         with self._guard("cannot write"), self._later() as db:
             row = self._ex(
                 db,
                 f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE schedule = ?{self._for_update}",
                 (key,),
             ).fetchone()
-            state = None if row is None else _state_from(row)
-            if state is not None and update is not None:
-                new = update(state, status)
-                if new.disabled and not state.disabled:
-                    error = f"{error or status}; {new.disabled_reason}"
-                if new is not state:
-                    # Only the rule fields: a claim may have moved last_slot meanwhile.
-                    self._ex(
-                        db,
-                        "UPDATE schedule_state SET consecutive_errors = ?, disabled = ?, "
-                        "disabled_reason = ?, retired = ? WHERE schedule = ?",
-                        (new.consecutive_errors, int(new.disabled), new.disabled_reason,
-                         int(new.retired), key),
-                    )  # fmt: skip
-                state = new
+            before = None if row is None else _state_from(row)
+            state, error = done.ruled(before)
+            if state is not None and state is not before:
+                # Only the rule fields: a claim may have moved last_slot meanwhile.
+                self._ex(
+                    db,
+                    "UPDATE schedule_state SET consecutive_errors = ?, disabled = ?, "
+                    "disabled_reason = ?, retired = ? WHERE schedule = ?",
+                    (state.consecutive_errors, int(state.disabled), state.disabled_reason,
+                     int(state.retired), key),
+                )  # fmt: skip
+            record = done.record(state, error, self.replica)
             self._ex(
                 db,
                 "UPDATE runs SET status = ?, started_at = ?, completed_at = ?, duration_ms = ?, "
                 "output = ?, error = ? WHERE run_id = ?",
-                (status, to_text(started_at), to_text(completed_at), ms, column, error,
-                 claim.run_id),
+                (done.status, to_text(done.started_at), to_text(done.completed_at),
+                 record.duration_ms, done.output, error, claim.run_id),
             )  # fmt: skip
             if turns and conversation_id is not None:
                 seq = self._ex(
@@ -813,11 +838,6 @@ class SqlRunStore(RunStore):
                         for i, (role, content) in enumerate(turns, start=1)
                     ],
                 )
-        record = RunRecord(
-            claim.run_id, key, claim.trigger, claim.scheduled_for, started_at, completed_at, ms,
-            status, column, error, conversation_id, self.replica, claim.def_hash,
-            bool(state and state.disabled),
-        )  # fmt: skip
         return record, state
 
     # bulk writes (a simulation's rows, see BatchRunStore)
@@ -1237,35 +1257,17 @@ class BatchRunStore(RunStore):
         if state is not None and state.last_slot == claim.scheduled_for:
             self._save(replace(state, last_slot=claim.scheduled_for - _TICK))
 
-    def finish(
-        self,
-        claim: Claim,
-        status: RunStatus,
-        *,
-        output: str,
-        error: str | None,
-        started_at: datetime,
-        completed_at: datetime,
-        turns: Sequence[tuple[Role, str]] = (),
-        update: Callable[[ScheduleState, str], ScheduleState] | None = None,
-    ) -> tuple[RunRecord, ScheduleState | None]:
-        state = self._states.get(claim.schedule)
-        if state is not None and update is not None:
-            new = update(state, status)
-            if new.disabled and not state.disabled:
-                error = f"{error or status}; {new.disabled_reason}"
-            if new is not state:
-                self._save(new)
-            state = new
-        record = RunRecord(
-            claim.run_id, claim.schedule, claim.trigger, claim.scheduled_for, started_at,
-            completed_at, duration_ms(started_at, completed_at), status, output_column(output),
-            error, claim.conversation_id, None, claim.def_hash, bool(state and state.disabled),
-        )  # fmt: skip
+    def _finish(self, done: Finished) -> tuple[RunRecord, ScheduleState | None]:
+        claim = done.claim
+        before = self._states.get(claim.schedule)
+        state, error = done.ruled(before)
+        if state is not None and state is not before:
+            self._save(state)
+        record = done.record(state, error, None)
         self._pending[claim.run_id] = record
-        if turns and claim.conversation_id is not None:
+        if done.turns and claim.conversation_id is not None:
             kept = self.turns(claim.conversation_id)
-            for role, content in turns:
+            for role, content in done.turns:
                 kept.append((role, content))
                 self._new_turns.append(
                     (claim.conversation_id, len(kept), role, content, claim.run_id)
