@@ -136,12 +136,19 @@ class Platform:
     next_notes: Mapping[str, str] = field(default_factory=dict)  # schedule form -> note
     init_target: InitTarget | None = None
     facts: Facts = field(default_factory=Facts)
-    sandbox: SandboxFactory | None = None  # its emulated API, built on the shared server
+    # Its emulated API, built on the shared server: the factory, or its "module:attr" (as
+    # provider_path: FastAPI is imported only when a sandbox is served).
+    sandbox: SandboxFactory | str | None = None
     order: int = 100  # where it is listed among choices; the first listed is the default
 
     @property
     def provider(self) -> ProviderClass:
-        return _provider(self.name, self.provider_path)
+        return cast("ProviderClass", _load(self.name, self.provider_path, "provider"))
+
+    def sandbox_api(self) -> SandboxFactory | None:
+        if isinstance(self.sandbox, str):
+            return cast("SandboxFactory", _load(self.name, self.sandbox, "sandbox API"))
+        return self.sandbox
 
     def check(
         self, schedules: Sequence[ResolvedSchedule], target: Target, now: datetime
@@ -198,15 +205,16 @@ def get(name: str) -> Platform:
 
 
 @cache
-def _provider(name: str, path: str) -> ProviderClass:
+def _load(name: str, path: str, what: str) -> object:
+    """The object at "module:attr", imported on first use; ConfigError when it is not there."""
     module, _, attr = path.partition(":")
     try:
         found: object = importlib.import_module(module)
         for part in attr.split("."):
             found = getattr(found, part)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"platform {name!r}: cannot load its provider {path}: {exc}") from None
-    return cast("ProviderClass", found)
+        raise ConfigError(f"platform {name!r}: cannot load its {what} {path}: {exc}") from None
+    return found
 
 
 @cache
@@ -250,5 +258,5 @@ def one_of(choices: Sequence[str], word: str = "or") -> str:
 
 def refresh() -> None:
     """Forget what was found and loaded: entry points installed since are seen."""
-    for cached in (_entry_points, get, _provider, _listed):
+    for cached in (_entry_points, get, _load, _listed):
         cached.cache_clear()

@@ -34,7 +34,7 @@ class SandboxApi(Protocol):
 
 
 def create_app(opts: SandboxOptions) -> FastAPI:
-    build_api = platforms.get(opts.platform).sandbox
+    build_api = platforms.get(opts.platform).sandbox_api()
     if build_api is None:  # SandboxOptions checked it: a bug if reached
         raise ValueError(f"platform {opts.platform!r} has no sandbox API")
     store = Store(opts.db, opts.platform, opts.seed)
@@ -112,11 +112,14 @@ def create_app(opts: SandboxOptions) -> FastAPI:
 def _side_routes(ctx: SandboxState, scheduler: Scheduler | None, token: str | None) -> APIRouter:
     """`/__sandbox/...`: the sandbox's own controls, outside the emulated API (not in its
     OpenAPI document, past the Gate's faults). They take the token too, when one is set."""
-    router = APIRouter(prefix="/__sandbox", include_in_schema=False)
 
-    def allowed(authorization: str | None) -> None:
+    async def allowed(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is not None and authorization != f"Bearer {token}":
             raise Problem(401, "missing or wrong bearer token")
+
+    router = APIRouter(
+        prefix="/__sandbox", include_in_schema=False, dependencies=[Depends(allowed)]
+    )
 
     def running() -> Scheduler:
         if scheduler is None:
@@ -124,17 +127,14 @@ def _side_routes(ctx: SandboxState, scheduler: Scheduler | None, token: str | No
         return scheduler
 
     @router.get("/clock")
-    async def get_clock(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        allowed(authorization)
+    async def get_clock() -> dict[str, Any]:
         kind = "pinned" if scheduler is None else scheduler.kind
         return {"now": iso(ctx.now()), "clock": kind}
 
     @router.post("/clock")
     async def move_clock(
         body: Annotated[dict[str, Any], Body()],
-        authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, object]:
-        allowed(authorization)
         sched = running()
         example = 'e.g. {"advance": "7d"} or {"to": "2026-03-09T00:00:00Z"}'
         if set(body) not in ({"advance"}, {"to"}):
@@ -153,16 +153,13 @@ def _side_routes(ctx: SandboxState, scheduler: Scheduler | None, token: str | No
             raise Problem(422, f"{exc}; {example}") from None
 
     @router.get("/faults")
-    async def get_faults(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        allowed(authorization)
+    async def get_faults() -> dict[str, Any]:
         return ctx.runs.to_json()
 
     @router.post("/faults")
     async def set_faults(
         body: Annotated[dict[str, Any], Body()],
-        authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        allowed(authorization)
         try:
             runs = RunFaults.parse(body, "POST /__sandbox/faults", base=ctx.runs)
         except ValueError as exc:

@@ -6,9 +6,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 ClockKind = Literal["real", "virtual"]
 
@@ -78,13 +80,14 @@ class SandboxOptions:
                 raise ValueError(f"{name} must be > 0")
 
 
-class _Keep(Enum):
-    """Sentinel for `Faults.update`: leave this knob as it is (None is a real page size)."""
+class FaultKnobs(TypedDict, total=False):
+    """The knobs `Faults.update` and `RunningSandbox.set_faults` take: those given change."""
 
-    KEEP = "keep"
-
-
-KEEP = _Keep.KEEP
+    latency_ms: int
+    fail_rate: float
+    ambiguous_rate: float
+    page_size: int | None  # None: bare-array lists again
+    retry_after: float
 
 
 @dataclass
@@ -103,13 +106,7 @@ class Faults:
 
     @classmethod
     def from_options(cls, opts: SandboxOptions) -> Faults:
-        return cls(
-            latency_ms=opts.latency_ms,
-            fail_rate=opts.fail_rate,
-            ambiguous_rate=opts.ambiguous_rate,
-            page_size=opts.page_size,
-            retry_after=opts.retry_after,
-        )
+        return cls(**{knob.name: getattr(opts, knob.name) for knob in fields(cls)})
 
     def check(self) -> None:
         if self.latency_ms < 0:
@@ -122,35 +119,16 @@ class Faults:
         if self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
 
-    def update(
-        self,
-        *,
-        latency_ms: int | _Keep = KEEP,
-        fail_rate: float | _Keep = KEEP,
-        ambiguous_rate: float | _Keep = KEEP,
-        page_size: int | _Keep | None = KEEP,
-        retry_after: float | _Keep = KEEP,
-    ) -> None:
-        """Change only the knobs given; `page_size=None` goes back to bare-array lists."""
-        new = Faults(
-            latency_ms=self.latency_ms if isinstance(latency_ms, _Keep) else latency_ms,
-            fail_rate=self.fail_rate if isinstance(fail_rate, _Keep) else fail_rate,
-            ambiguous_rate=(
-                self.ambiguous_rate if isinstance(ambiguous_rate, _Keep) else ambiguous_rate
-            ),
-            page_size=self.page_size if isinstance(page_size, _Keep) else page_size,
-            retry_after=self.retry_after if isinstance(retry_after, _Keep) else retry_after,
-        )
-        new.check()  # all or nothing: a bad value changes no knob
+    def update(self, **changes: Unpack[FaultKnobs]) -> None:
+        """Change only the knobs given, all or nothing: a bad value changes no knob."""
+        new = replace(self, **changes)
+        new.check()
         self.assign(new)
 
     def assign(self, other: Faults) -> None:
         """Take every knob from `other` (in place: the Gate and the routes hold this object)."""
-        self.latency_ms = other.latency_ms
-        self.fail_rate = other.fail_rate
-        self.ambiguous_rate = other.ambiguous_rate
-        self.page_size = other.page_size
-        self.retry_after = other.retry_after
+        for knob in fields(self):
+            setattr(self, knob.name, getattr(other, knob.name))
 
 
 _FAULT_EXAMPLE = (

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import h11
 import uvicorn
@@ -26,7 +27,10 @@ from reconciler.errors import SandboxError
 from .app import create_app
 from .firing import Advanced, Scheduler
 from .gate import silence_dropped_connections
-from .options import KEEP, Faults, RunFaults, SandboxOptions, _Keep
+from .options import FaultKnobs, Faults, RunFaults, SandboxOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 from .problems import error_body
 from .service import SandboxState
 
@@ -70,23 +74,9 @@ class RunningSandbox:
         the last 100,000)."""
         return list(self.ctx.request_log)
 
-    def set_faults(
-        self,
-        *,
-        latency_ms: int | _Keep = KEEP,
-        fail_rate: float | _Keep = KEEP,
-        ambiguous_rate: float | _Keep = KEEP,
-        page_size: int | _Keep | None = KEEP,
-        retry_after: float | _Keep = KEEP,
-    ) -> None:
+    def set_faults(self, **changes: Unpack[FaultKnobs]) -> None:
         """Change fault settings while serving; only the knobs given change."""
-        self.ctx.faults.update(
-            latency_ms=latency_ms,
-            fail_rate=fail_rate,
-            ambiguous_rate=ambiguous_rate,
-            page_size=page_size,
-            retry_after=retry_after,
-        )
+        self.ctx.faults.update(**changes)
 
     def reset(self) -> None:
         """Back to a fresh sandbox while it keeps serving: no tasks or runs, the id sequence,

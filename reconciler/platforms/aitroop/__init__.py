@@ -7,21 +7,8 @@ sandbox.py    the emulated API (platforms/aitroop-schedules.txt) on reconciler.s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from reconciler.platforms import InitTarget, Platform
 from reconciler.platforms.aitroop.rules import FACTS, NOTES, RULES
-
-if TYPE_CHECKING:
-    from reconciler.sandbox.app import SandboxApi
-    from reconciler.sandbox.service import SandboxState
-
-
-def _sandbox(ctx: SandboxState) -> SandboxApi:
-    from reconciler.platforms.aitroop.sandbox import AitroopApi  # FastAPI: only when serving
-
-    return AitroopApi(ctx)
-
 
 PLATFORM = Platform(
     name="aitroop",
@@ -33,6 +20,6 @@ PLATFORM = Platform(
         "AT_USER_TOKEN",
     ),
     facts=FACTS,
-    sandbox=_sandbox,
+    sandbox="reconciler.platforms.aitroop.sandbox:AitroopApi",
     order=1,
 )

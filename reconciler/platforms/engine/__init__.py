@@ -7,21 +7,8 @@ sandbox.py    the emulated API (platforms/engine-scheduled-tasks.txt) on reconci
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from reconciler.platforms import InitTarget, Platform
 from reconciler.platforms.engine.rules import FACTS, NOTES, RULES
-
-if TYPE_CHECKING:
-    from reconciler.sandbox.app import SandboxApi
-    from reconciler.sandbox.service import SandboxState
-
-
-def _sandbox(ctx: SandboxState) -> SandboxApi:
-    from reconciler.platforms.engine.sandbox import EngineApi  # FastAPI: only when serving
-
-    return EngineApi(ctx)
-
 
 PLATFORM = Platform(
     name="engine",
@@ -33,6 +20,6 @@ PLATFORM = Platform(
         "ENGINE_TOKEN",
     ),
     facts=FACTS,
-    sandbox=_sandbox,
+    sandbox="reconciler.platforms.engine.sandbox:EngineApi",
     order=0,
 )
