@@ -1523,10 +1523,8 @@ def _runner_logging(verbose: int) -> None:
 @common_options
 @pass_ctx
 def run_cmd(
-    ctx: Context, paths: tuple[str, ...], db: str | None, store: str | None,
-    store_env: str | None, lease: float, executor: str,
-    max_concurrent: int, missed: str, semantics: str | None, timeout: float, grace: float, watch: bool,
-    once: str | None, window: str | None, fmt: str,
+    ctx: Context, /, paths: tuple[str, ...], store: str | None, store_env: str | None,
+    **given: Any,
 ) -> int:  # fmt: skip
     """Run the schedules on this machine, each on time, with the platform's run rules.
 
@@ -1557,12 +1555,11 @@ def run_cmd(
     from reconciler.runner import report
     from reconciler.runner.request import RunRequest
 
+    # The other options are named as RunRequest's fields.
+    store_url = _store_url(store, store_env, given["db"])
     request = RunRequest(
-        paths=paths, config=ctx.config, targets=ctx.targets, watch=watch, once=once,
-        window=window, db=db, store_url=_store_url(store, store_env, db), lease=lease,
-        executor=executor, max_concurrent=max_concurrent, missed=missed, semantics=semantics,
-        timeout=timeout, grace=grace, fmt=fmt,
-    )  # fmt: skip
+        paths=paths, config=ctx.config, targets=ctx.targets, store_url=store_url, **given
+    )
     _runner_logging(ctx.verbose)
     selection = runner.load_selection(paths, request.config, request.target)
     for d in selection.warnings:
@@ -1651,20 +1648,7 @@ def run_cmd(
     help="JSON or YAML file: what runs produce (failure_rate, always_fail, ...).",
 )
 def sandbox(
-    platform: str,
-    host: str,
-    port: int,
-    db: str,
-    token: str | None,
-    seed: int | None,
-    latency_ms: int,
-    fail_rate: float,
-    ambiguous_rate: float,
-    page_size: int | None,
-    retry_after: float,
-    clock_kind: str,
-    start: str | None,
-    run_faults: str | None,
+    host: str, port: int, start: str | None, run_faults: str | None, **options: Any
 ) -> None:
     """Serve an emulated platform API (engine or aitroop) on loopback, stored in SQLite.
 
@@ -1683,17 +1667,9 @@ def sandbox(
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"warning: serving on {host}: the sandbox is reachable beyond this machine", err=True)
     try:
+        # The other options are named as SandboxOptions' fields.
         opts = SandboxOptions(
-            platform=platform,
-            db=db,
-            token=token,
-            seed=seed,
-            latency_ms=latency_ms,
-            fail_rate=fail_rate,
-            ambiguous_rate=ambiguous_rate,
-            page_size=page_size,
-            retry_after=retry_after,
-            clock_kind="virtual" if clock_kind == "virtual" else "real",
+            **options,
             start=None if start is None else _sandbox_start(start),
             runs=load_run_faults(run_faults),
         )
