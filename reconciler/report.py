@@ -161,8 +161,24 @@ class Day:
         return {"day": self.day, "runs": self.runs, "tokens": self.tokens, "money": self.money}
 
 
+class _Spend:
+    """Tokens and money summed over `parts`: unknown (None) when no part knows them."""
+
+    @property
+    def parts(self) -> Iterable[Day | Row]:
+        raise NotImplementedError
+
+    @property
+    def tokens(self) -> int | None:
+        return known_sum(p.tokens for p in self.parts)
+
+    @property
+    def money(self) -> float | None:
+        return _money(known_sum(p.money for p in self.parts))
+
+
 @dataclass
-class Row:
+class Row(_Spend):
     """One schedule on one target (or an orphan with runs): its slots, findings and cost."""
 
     target: str
@@ -192,12 +208,8 @@ class Row:
         return sum(self.tally.get(o, 0) for o in BAD)
 
     @property
-    def tokens(self) -> int | None:
-        return known_sum(d.tokens for d in self.days)
-
-    @property
-    def money(self) -> float | None:
-        return _money(known_sum(d.money for d in self.days))
+    def parts(self) -> list[Day]:
+        return self.days
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,7 +243,7 @@ class Row:
 
 
 @dataclass
-class Group:
+class Group(_Spend):
     """The rows of one target made from one template (`template` None: its plain schedules)."""
 
     target: str
@@ -239,12 +251,8 @@ class Group:
     rows: list[Row]
 
     @property
-    def tokens(self) -> int | None:
-        return known_sum(r.tokens for r in self.rows)
-
-    @property
-    def money(self) -> float | None:
-        return _money(known_sum(r.money for r in self.rows))
+    def parts(self) -> list[Row]:
+        return self.rows
 
     @property
     def runs(self) -> int:
