@@ -85,24 +85,25 @@ def load_selection(
     # An unknown --target is one of the loader's diagnostics: it stops the run like a bad file.
     project = load_project(paths, config, only_targets=(target,) if target else ())
     findings = check_project(project, now)
-    # The files' own errors stop the run; a platform's are what --semantics reproduces.
-    errors = sorted(set(d for d in findings.own if d.severity == "error"))
-    warnings = [d for d in findings.all() if d.severity == "warning"]
-    warnings += [replace(d, severity="warning") for d in findings.platform if d.severity == "error"]
     name = target if target is not None else default_target(project)
     chosen = project.config.targets.get(name)
-    platform = chosen.platform if chosen is not None else platforms.default_name()
-    return Selection(
+    selection = Selection(
         schedules=choose(project, target),
-        platform=platform,
+        platform=chosen.platform if chosen is not None else platforms.default_name(),
         target=target,
         root=project.root,
-        errors=errors,
-        warnings=sorted(set(warnings)),
         config_file=project.config_file,
         globs=list(project.config.schedules),
         token_envs=frozenset(t.token_env for t in project.config.targets.values() if t.token_env),
     )
+    del project  # the parsed YAML: freed before the diagnostics are sorted, not after
+    # The files' own errors stop the run; a platform's are what --semantics reproduces.
+    selection.errors = sorted(set(d for d in findings.own if d.severity == "error"))
+    warnings = {d for d in findings.own if d.severity == "warning"}
+    for d in findings.platform:
+        warnings.add(d if d.severity == "warning" else replace(d, severity="warning"))
+    selection.warnings = sorted(warnings)
+    return selection
 
 
 def keep_last_good(old: Sequence[Loaded], new: Selection) -> list[Loaded]:
