@@ -143,6 +143,7 @@ def _parse_value(text: str, index: int, item: str) -> int:
     return value
 
 
+@lru_cache(maxsize=4096)  # fields repeat across expressions: one shared set each
 def _parse_field(text: str, index: int) -> frozenset[int]:
     name = _FIELD_NAMES[index]
     low, _ = _BOUNDS[index]
@@ -404,8 +405,10 @@ class CronExpr:
     _dense: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        weekdays = frozenset(0 if d == 7 else d for d in self.weekdays)
-        object.__setattr__(self, "weekdays", weekdays)
+        weekdays = self.weekdays  # parsed fields are shared sets: a new one only to change it
+        if 7 in weekdays:
+            weekdays = frozenset(0 if d == 7 else d for d in weekdays)
+            object.__setattr__(self, "weekdays", weekdays)
         checks = (self.minutes, self.hours, self.days, self.months, weekdays)
         for index, values in enumerate(checks):
             low, high = _BOUNDS[index][0], _OPEN_HIGH[index]

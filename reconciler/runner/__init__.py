@@ -22,9 +22,15 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from reconciler.clock import VirtualClock
-from reconciler.loader import ResolvedSchedule
 from reconciler.runner.executors import Executor, Outcome, RunContext, parse_executor
-from reconciler.runner.project import Selection, Watcher, load_selection, reloader, watch_roots
+from reconciler.runner.project import (
+    Loaded,
+    Selection,
+    Watcher,
+    load_selection,
+    reloader,
+    watch_roots,
+)
 from reconciler.runner.report import next_run_text
 from reconciler.runner.scheduler import MissedPolicy, Runnable, Runner, RunnerOptions
 from reconciler.runner.semantics import semantics_for_platform
@@ -41,6 +47,7 @@ from reconciler.runner.store import (
 __all__ = [
     "BatchRunStore",
     "Executor",
+    "Loaded",
     "MissedPolicy",
     "Outcome",
     "RunContext",
@@ -110,7 +117,7 @@ def run_schedules(
     runner = Runner(selection.schedules, options, on_run=on_run)
     current = list(selection.schedules)
 
-    def apply(schedules: list[ResolvedSchedule], token_envs: frozenset[str]) -> None:
+    def apply(schedules: list[Loaded], token_envs: frozenset[str]) -> None:
         nonlocal current
         current = schedules
         runner.reload(schedules, token_envs)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
+    import httpx
+
     from reconciler.model import Schedule
     from reconciler.runner.store import Role, TriggerKind
 
@@ -222,6 +222,10 @@ class _HttpBase:
     wants_turns = False
 
     def __init__(self, url: str) -> None:
+        # Imported here: httpx (with the click/rich/pygments its CLI pulls in) is 8 MB of a
+        # runner's memory, and only the HTTP executors use it.
+        import httpx
+
         self.url = url
         # One pooled client for every run; httpx clients are thread-safe.
         self._client = httpx.Client(follow_redirects=False)
@@ -243,6 +247,8 @@ class _HttpBase:
     ) -> httpx.Response | Outcome:
         """The answer, or the failed Outcome when none came. `key`: (where it is from, the
         bearer token), refused when it is a target's token the schedule did not pass on."""
+        import httpx
+
         headers = {}
         if key is not None:
             source, token = key

@@ -21,6 +21,7 @@ from pathlib import Path
 from reconciler import platforms
 from reconciler.errors import Diagnostic, UsageError
 from reconciler.loader import CONFIG_NAMES, Project, ResolvedSchedule, load_project
+from reconciler.model import Schedule
 from reconciler.validate import check_project
 
 log = logging.getLogger("reconciler.runner")
@@ -28,9 +29,26 @@ log = logging.getLogger("reconciler.runner")
 WATCH_DEBOUNCE_MS = 200  # editors write a file in several steps; one reload per save
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A schedule as the runner keeps it: the model, without the parsed YAML and positions a
+    ResolvedSchedule holds for validation (most of a large repository's memory)."""
+
+    key: str
+    target: str
+    schedule: Schedule
+    timezone: str
+    file: str  # as shown to the user
+    index: int  # its document's position in the file
+
+    @classmethod
+    def of(cls, s: ResolvedSchedule) -> Loaded:
+        return cls(s.key, s.target, s.schedule, s.timezone, s.doc.file, s.doc.index)
+
+
 @dataclass
 class Selection:
-    schedules: list[ResolvedSchedule]
+    schedules: list[Loaded]
     platform: str  # of the chosen target: the default --semantics
     target: str | None
     root: Path  # the config's directory, else the current one
@@ -46,9 +64,9 @@ def default_target(project: Project) -> str:
     return defaults[0] if defaults else next(iter(project.config.targets))
 
 
-def choose(project: Project, target: str | None) -> list[ResolvedSchedule]:
+def choose(project: Project, target: str | None) -> list[Loaded]:
     if target is not None:
-        return project.for_target(target)
+        return [Loaded.of(s) for s in project.for_target(target)]
     order = [default_target(project), *project.config.targets]
     rank = {name: i for i, name in enumerate(dict.fromkeys(order))}
     best: dict[str, ResolvedSchedule] = {}
@@ -56,7 +74,7 @@ def choose(project: Project, target: str | None) -> list[ResolvedSchedule]:
         old = best.get(s.key)
         if old is None or rank[s.target] < rank[old.target]:
             best[s.key] = s
-    return sorted(best.values(), key=lambda s: (s.doc.file, s.doc.index))
+    return [Loaded.of(s) for s in sorted(best.values(), key=lambda s: (s.doc.file, s.doc.index))]
 
 
 def load_selection(
@@ -67,37 +85,38 @@ def load_selection(
     # An unknown --target is one of the loader's diagnostics: it stops the run like a bad file.
     project = load_project(paths, config, only_targets=(target,) if target else ())
     findings = check_project(project, now)
-    # The files' own errors stop the run; a platform's are what --semantics reproduces.
-    errors = sorted(set(d for d in findings.own if d.severity == "error"))
-    warnings = [d for d in findings.all() if d.severity == "warning"]
-    warnings += [replace(d, severity="warning") for d in findings.platform if d.severity == "error"]
     name = target if target is not None else default_target(project)
     chosen = project.config.targets.get(name)
-    platform = chosen.platform if chosen is not None else platforms.default_name()
-    return Selection(
+    selection = Selection(
         schedules=choose(project, target),
-        platform=platform,
+        platform=chosen.platform if chosen is not None else platforms.default_name(),
         target=target,
         root=project.root,
-        errors=errors,
-        warnings=sorted(set(warnings)),
         config_file=project.config_file,
         globs=list(project.config.schedules),
         token_envs=frozenset(t.token_env for t in project.config.targets.values() if t.token_env),
     )
+    del project  # the parsed YAML: freed before the diagnostics are sorted, not after
+    # The files' own errors stop the run; a platform's are what --semantics reproduces.
+    selection.errors = sorted(set(d for d in findings.own if d.severity == "error"))
+    warnings = {d for d in findings.own if d.severity == "warning"}
+    for d in findings.platform:
+        warnings.add(d if d.severity == "warning" else replace(d, severity="warning"))
+    selection.warnings = sorted(warnings)
+    return selection
 
 
-def keep_last_good(old: Sequence[ResolvedSchedule], new: Selection) -> list[ResolvedSchedule]:
+def keep_last_good(old: Sequence[Loaded], new: Selection) -> list[Loaded]:
     """The new schedules, except that a file with errors keeps its last good version."""
     bad = {d.file for d in new.errors}
     if not bad:
         return new.schedules
-    schedule_files = {s.doc.file for s in old} | {s.doc.file for s in new.schedules}
+    schedule_files = {s.file for s in old} | {s.file for s in new.schedules}
     if new.config_file in bad or not bad <= schedule_files | {d.file for d in new.errors}:
         return list(old)  # the config itself is broken: nothing new can be trusted
-    kept = [s for s in new.schedules if s.doc.file not in bad]
+    kept = [s for s in new.schedules if s.file not in bad]
     keys = {s.key for s in kept}
-    kept += [s for s in old if s.doc.file in bad and s.key not in keys]
+    kept += [s for s in old if s.file in bad and s.key not in keys]
     return kept
 
 
@@ -193,8 +212,8 @@ def reloader(
     paths: Sequence[str],
     config: str | None,
     target: str | None,
-    current: Callable[[], list[ResolvedSchedule]],
-    apply: Callable[[list[ResolvedSchedule], frozenset[str]], object],
+    current: Callable[[], list[Loaded]],
+    apply: Callable[[list[Loaded], frozenset[str]], object],
 ) -> Callable[[], None]:
     """The watch callback: reload, keep the last good version of broken files, apply."""
 
