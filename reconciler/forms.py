@@ -180,6 +180,22 @@ class DesiredTask:
         matches this form (see fingerprint_row)."""
         return _ROW_ENCODER.encode(self.normalized)
 
+    @cached_property
+    def _encoded_items(self) -> tuple[list[str], dict[str, int]]:
+        """`normalized_json`'s `"path": value` items in key order, and each path's place."""
+        paths = sorted(self.normalized)
+        items = [f"{_quote(p)}: {_ROW_ENCODER.encode(self.normalized[p])}" for p in paths]
+        return items, {p: i for i, p in enumerate(paths)}
+
+    def edited_json(self, values: Mapping[str, Any]) -> str:
+        """`normalized` with the values of some of its paths replaced, encoded as
+        normalized_json encodes it: only the replaced items are encoded again."""
+        items, place = self._encoded_items
+        items = list(items)
+        for path, value in values.items():
+            items[place[path]] = f"{_quote(path)}: {_ROW_ENCODER.encode(value)}"
+        return "{" + ", ".join(items) + "}"
+
 
 def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:
     """Whether `task` is what was sent as `marked` / `normalized`, with the marker cut off.

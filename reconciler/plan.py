@@ -313,10 +313,13 @@ def _path_rank(path: str) -> tuple[int, str]:
 def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     if before is after or before == after:  # the common case: in sync (often the same dict)
         return ()
-    # A path on one side only differs unless its value is None (what the other side reads).
-    changed = [p for p, value in before.items() if after.get(p) != value]
-    changed += [p for p, value in after.items() if p not in before and value is not None]
-    changed.sort(key=_path_rank)
+    if before.keys() == after.keys():  # the common case of an edit: values differ, not paths
+        changed = [p for p, value in before.items() if after[p] != value]
+    else:  # a path on one side only differs unless its value is None (what the other reads)
+        changed = [p for p, value in before.items() if after.get(p) != value]
+        changed += [p for p, value in after.items() if p not in before and value is not None]
+    if len(changed) > 1:
+        changed.sort(key=_path_rank)
     return tuple([FieldChange(p, before.get(p), after.get(p)) for p in changed])
 
 
@@ -378,7 +381,8 @@ def diff_target(
     has ended.
     """
     now = now or datetime.now(timezone.utc)
-    wanted = {d.key: d for d in desired if selected(d.key, select, exclude)}
+    chosen = bool(select or exclude)  # else every key is selected: no glob is matched
+    wanted = {d.key: d for d in desired if not chosen or selected(d.key, select, exclude)}
     olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
@@ -396,7 +400,7 @@ def diff_target(
         if task.marker is None:
             unmarked.setdefault(task.title, []).append(task)
         elif task.marker.owner in ours:
-            if task.marker.key in olds or selected(task.marker.key, select, exclude):
+            if not chosen or task.marker.key in olds or selected(task.marker.key, select, exclude):
                 owned.setdefault(task.marker.key, []).append(task)
         else:
             others_by_key.setdefault(task.marker.key, task)
@@ -458,7 +462,7 @@ def diff_target(
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")
-            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore))
+            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore)) if d.ignore else ()
             if ignored:
                 fields = tuple(f for f in fields if f not in ignored)
             mine = f"{owner}/{key}"

@@ -592,6 +592,11 @@ class RestProvider(ABC):
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
     enabled_field: ClassVar[str] = "enabled"  # the remote field that switches a task on and off
+    # Remote fields (paths) that from_remote copies as they are, when they hold text or true /
+    # false, to a document path that normalize leaves as it is: an object edited in these
+    # only is read from its desired form (see _edited). tests/reconcile/test_fast_paths.py
+    # checks each against from_remote.
+    plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {}
     # The bounds of one listing (see iter_pages).
     max_pages: int = MAX_PAGES
     max_listing_seconds: float = MAX_LISTING_SECONDS
@@ -659,20 +664,30 @@ class RestProvider(ABC):
 
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
         """The LiveTask of a remote object; one that cannot be read is marked so, with why."""
+        return self._read(remote, hints)[0]
+
+    def _read(
+        self, remote: Json, hints: Mapping[str, DesiredTask] | None
+    ) -> tuple[LiveTask, str | None]:
+        """live(), and the task's comparison form encoded when it came from its hint."""
         try:
             title, marker = self.split_marker(remote)
             hint = (
                 hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
             )
+            encoded = None
             if hint is not None and _holds(remote, hint.payload):
                 # Every field the platform holds equals what would be sent: the forms are the
                 # same (from_remote reads only those fields), so the conversion is skipped.
                 document, normalized = hint.document, hint.normalized
+                encoded = hint.normalized_json
+            elif hint is not None and (edited := self._edited(remote, hint)) is not None:
+                document, normalized, encoded = edited
             else:
                 document = self.from_remote(remote)
                 normalized = normalize(document, self.defaults)
             rid = remote["id"]
-            return LiveTask(
+            task = LiveTask(
                 id=rid if type(rid) is str and rid else live_id(rid),
                 title=title,
                 marker=marker,
@@ -682,8 +697,41 @@ class RestProvider(ABC):
                 created_at=_created_at(remote),
                 marked="" if marker else self._marked(remote),
             )
+            return task, encoded
         except READ_ERRORS as exc:
-            return self._unreadable(remote, exc)
+            return self._unreadable(remote, exc), None
+
+    def _edited(
+        self, remote: Mapping[str, Any], hint: DesiredTask
+    ) -> tuple[Json, Json, str] | None:
+        """The forms of an object edited on the platform in plain fields only (a prompt, say):
+        its hint's, with those values, and the form encoded as normalized_json encodes it.
+        None when anything else differs: the object is then converted in full."""
+        values: dict[tuple[str, ...], Any] = {}  # document path -> the platform's value
+        for key, sent in hint.payload.items():
+            got = remote.get(key)
+            if got == sent:
+                continue
+            if type(sent) is dict and type(got) is dict and got.keys() == sent.keys():
+                edits = [((key, k), got[k], v) for k, v in sent.items() if got[k] != v]
+            else:
+                edits = [((key,), got, sent)]
+            for field_path, value, was in edits:
+                path = self.plain_fields.get(field_path)
+                if path is None or type(value) is not type(was) or type(was) not in (str, bool):
+                    return None
+                values[path] = value
+        document = dict(hint.document)
+        flat: dict[str, Any] = {}
+        for path, value in values.items():
+            inner = document
+            for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
+                inner[step] = inner = dict(inner[step])
+            inner[path[-1]] = value
+            flat[".".join(path)] = value
+        if not flat.keys() <= hint.normalized.keys():
+            return None
+        return document, {**hint.normalized, **flat}, hint.edited_json(flat)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
@@ -781,13 +829,9 @@ class RestProvider(ABC):
         hints = known() if known is not None else None
         out = []
         for item in page:
-            task = self.live(item, hints)
-            hint = hints.get(task.marker.key) if hints and task.marker else None
-            # A task that took its hint's form shares the hint's encoding of it too.
-            if hint is not None and hint.normalized is task.normalized:
-                out.append((task, fingerprint_row(task, hint.normalized_json)))
-            else:
-                out.append((task, fingerprint_row(task)))
+            # A task read from its hint shares the hint's encoding of its form too.
+            task, encoded = self._read(item, hints)
+            out.append((task, fingerprint_row(task, encoded)))
         return out
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:
