@@ -558,16 +558,6 @@ def weekday_names(days: Sequence[int]) -> list[str]:
     return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
 
 
-def _holds(remote: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-    """Whether every field of `payload` has its value in `remote` (a missing one reads None)."""
-    # The item views compare in C; only a field the platform leaves out needs the slow loop.
-    if payload.items() <= remote.items():
-        return True
-    return not payload.keys() <= remote.keys() and all(
-        remote.get(k) == v for k, v in payload.items()
-    )
-
-
 def _created_at(remote: Mapping[str, Any]) -> str | None:
     # Not in either platform document, but common (the engine sandbox writes createdAt).
     value = remote.get("createdAt", remote.get("created_at"))
@@ -597,9 +587,23 @@ class RestProvider(ABC):
     # only is read from its desired form (see _edited). tests/reconcile/test_fast_paths.py
     # checks each against from_remote.
     plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {}
+    # plain_fields by remote key: (document path, flat path), or those of the keys inside it.
+    _plain: ClassVar[dict[str, Any]] = {}
     # The bounds of one listing (see iter_pages).
     max_pages: int = MAX_PAGES
     max_listing_seconds: float = MAX_LISTING_SECONDS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        plain: dict[str, Any] = {}
+        for (key, *inner), path in cls.plain_fields.items():
+            at = (path, ".".join(path))
+            if inner:
+                (sub,) = inner  # one level down at most
+                plain.setdefault(key, {})[sub] = at
+            else:
+                plain[key] = at
+        cls._plain = plain
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         self.client = client
@@ -675,16 +679,11 @@ class RestProvider(ABC):
             hint = (
                 hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
             )
-            encoded = None
-            if hint is not None and _holds(remote, hint.payload):
-                # Every field the platform holds equals what would be sent: the forms are the
-                # same (from_remote reads only those fields), so the conversion is skipped.
-                document, normalized = hint.document, hint.normalized
-                encoded = hint.normalized_json
-            elif hint is not None and (edited := self._edited(remote, hint)) is not None:
-                document, normalized, encoded = edited
+            forms = self._from_hint(remote, hint) if hint is not None else None
+            if forms is not None:
+                document, normalized, encoded = forms
             else:
-                document = self.from_remote(remote)
+                document, encoded = self.from_remote(remote), None
                 normalized = normalize(document, self.defaults)
             rid = remote["id"]
             task = LiveTask(
@@ -701,37 +700,43 @@ class RestProvider(ABC):
         except READ_ERRORS as exc:
             return self._unreadable(remote, exc), None
 
-    def _edited(
+    def _from_hint(
         self, remote: Mapping[str, Any], hint: DesiredTask
     ) -> tuple[Json, Json, str] | None:
-        """The forms of an object edited on the platform in plain fields only (a prompt, say):
-        its hint's, with those values, and the form encoded as normalized_json encodes it.
-        None when anything else differs: the object is then converted in full."""
-        values: dict[tuple[str, ...], Any] = {}  # document path -> the platform's value
-        for key, sent in hint.payload.items():
-            got = remote.get(key)
-            if got == sent:
-                continue
-            if type(sent) is dict and type(got) is dict and got.keys() == sent.keys():
-                edits = [((key, k), got[k], v) for k, v in sent.items() if got[k] != v]
-            else:
-                edits = [((key,), got, sent)]
-            for field_path, value, was in edits:
-                path = self.plain_fields.get(field_path)
-                if path is None or type(value) is not type(was) or type(was) not in (str, bool):
+        """The forms of a remote object (document, normalized, normalized encoded) read from
+        the desired task of its key, without converting it; None when they cannot be.
+
+        from_remote reads only the fields a payload has, so an object that holds every field
+        of `hint.payload` has the hint's forms; one that differs in plain fields only (a
+        prompt edited on the platform, say) has them with its values of those fields.
+        """
+        payload = hint.payload
+        if payload.items() <= remote.items():  # the item views compare in C
+            return hint.document, hint.normalized, hint.normalized_json
+        edited = [k for k, v in payload.items() if remote.get(k) != v]  # a missing field: None
+        if not edited:
+            return hint.document, hint.normalized, hint.normalized_json
+        plain = self._plain
+        document, normalized, flat = dict(hint.document), dict(hint.normalized), {}
+        for key in edited:
+            where, got, sent = plain.get(key), remote.get(key), payload[key]
+            if type(where) is dict:  # a nested field: some of the keys inside it are plain
+                if type(sent) is not dict or type(got) is not dict or got.keys() != sent.keys():
                     return None
-                values[path] = value
-        document = dict(hint.document)
-        flat: dict[str, Any] = {}
-        for path, value in values.items():
-            inner = document
-            for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
-                inner[step] = inner = dict(inner[step])
-            inner[path[-1]] = value
-            flat[".".join(path)] = value
-        if not flat.keys() <= hint.normalized.keys():
-            return None
-        return document, {**hint.normalized, **flat}, hint.edited_json(flat)
+                edits = [(where.get(k), got[k], v) for k, v in sent.items() if got[k] != v]
+            else:
+                edits = [(where, got, sent)]
+            for at, value, was in edits:
+                if at is None or type(value) is not type(was) or type(was) not in (str, bool):
+                    return None
+                path, flat_path = at
+                if flat_path not in normalized:
+                    return None
+                inner = document
+                for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
+                    inner[step] = inner = dict(inner[step])
+                inner[path[-1]] = normalized[flat_path] = flat[flat_path] = value
+        return document, normalized, hint.edited_json(flat)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
