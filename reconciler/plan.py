@@ -310,11 +310,19 @@ def _path_rank(path: str) -> tuple[int, str]:
     return (_PATH_ORDER.index(head) if head in _PATH_ORDER else len(_PATH_ORDER), path)
 
 
-def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    if before is after or before == after:  # the common case: in sync (often the same dict)
+def field_diff(
+    before: Mapping[str, Any], after: Mapping[str, Any], edits: Sequence[str] | None = None
+) -> tuple[FieldChange, ...]:
+    """The paths whose values differ. `edits`: the only paths that can (`before` is `after`
+    with the values of those paths replaced)."""
+    if before is after:  # the common case: in sync, the listing took the desired form
         return ()
-    if before.keys() == after.keys():  # the common case of an edit: values differ, not paths
+    if edits is not None:
+        changed = [p for p in edits if before[p] != after[p]]
+    elif before.keys() == after.keys():  # values differ, not paths (or none differs)
         changed = [p for p, value in before.items() if after[p] != value]
+        if not changed:
+            return ()
     else:  # a path on one side only differs unless its value is None (what the other reads)
         changed = [p for p, value in before.items() if after.get(p) != value]
         changed += [p for p, value in after.items() if p not in before and value is not None]
@@ -451,14 +459,17 @@ def diff_target(
                 )
             )
         elif group:
-            keep = oldest(group)
+            keep = group[0] if len(group) == 1 else oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
+            elif keep.edited_from is d.normalized:  # read from the hint, some values edited
+                fields = field_diff(keep.normalized, d.normalized, keep.edits)
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
+            # Stays disabled while paused: that is the pause, not drift.
+            kept = paused(keep, now) if keep.marker.pause is not None else None
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")

@@ -679,11 +679,11 @@ class RestProvider(ABC):
             hint = (
                 hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
             )
-            forms = self._from_hint(remote, hint) if hint is not None else None
-            if forms is not None:
-                document, normalized, encoded = forms
+            if hint is not None and (forms := self._from_hint(remote, hint)) is not None:
+                document, normalized, encoded, edits = forms
+                edited_from = hint.normalized if edits else None
             else:
-                document, encoded = self.from_remote(remote), None
+                document, encoded, edits, edited_from = self.from_remote(remote), None, (), None
                 normalized = normalize(document, self.defaults)
             rid = remote["id"]
             task = LiveTask(
@@ -695,6 +695,8 @@ class RestProvider(ABC):
                 status=self.status_of(remote),
                 created_at=_created_at(remote),
                 marked="" if marker else self._marked(remote),
+                edited_from=edited_from,
+                edits=edits,
             )
             return task, encoded
         except READ_ERRORS as exc:
@@ -702,9 +704,10 @@ class RestProvider(ABC):
 
     def _from_hint(
         self, remote: Mapping[str, Any], hint: DesiredTask
-    ) -> tuple[Json, Json, str] | None:
-        """The forms of a remote object (document, normalized, normalized encoded) read from
-        the desired task of its key, without converting it; None when they cannot be.
+    ) -> tuple[Json, Json, str, tuple[str, ...]] | None:
+        """The forms of a remote object (document, normalized, normalized encoded, and the
+        paths edited) read from the desired task of its key, without converting it; None when
+        they cannot be.
 
         from_remote reads only the fields a payload has, so an object that holds every field
         of `hint.payload` has the hint's forms; one that differs in plain fields only (a
@@ -712,10 +715,10 @@ class RestProvider(ABC):
         """
         payload = hint.payload
         if payload.items() <= remote.items():  # the item views compare in C
-            return hint.document, hint.normalized, hint.normalized_json
+            return hint.document, hint.normalized, hint.normalized_json, ()
         edited = [k for k, v in payload.items() if remote.get(k) != v]  # a missing field: None
         if not edited:
-            return hint.document, hint.normalized, hint.normalized_json
+            return hint.document, hint.normalized, hint.normalized_json, ()
         plain = self._plain
         document, normalized, flat = dict(hint.document), dict(hint.normalized), {}
         for key in edited:
@@ -736,7 +739,7 @@ class RestProvider(ABC):
                 for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
                     inner[step] = inner = dict(inner[step])
                 inner[path[-1]] = normalized[flat_path] = flat[flat_path] = value
-        return document, normalized, hint.edited_json(flat)
+        return document, normalized, hint.edited_json(flat), tuple(flat)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
