@@ -390,8 +390,21 @@ def diff_target(
     """
     now = now or datetime.now(timezone.utc)
     chosen = bool(select or exclude)  # else every key is selected: no glob is matched
-    wanted = {d.key: d for d in desired if not chosen or selected(d.key, select, exclude)}
-    olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
+    wanted: dict[str, DesiredTask] = {}
+    olds: set[str] = set()  # keys being renamed
+    guarded: set[str] = set()  # keys of schedules with `protect: true`
+    count = 0
+    for d in desired:  # one pass over the desired tasks
+        if not chosen or selected(d.key, select, exclude):
+            wanted[d.key] = d
+            count += 1
+            if d.renamed_from:
+                olds.update(d.renamed_from)
+            if d.protect:
+                guarded.add(d.key)
+    if count != len(wanted):  # a key given twice: the last one counts, as in `wanted`
+        olds = {old for d in wanted.values() for old in d.renamed_from}
+        guarded = {k for k, d in wanted.items() if d.protect}
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
     unmarked: dict[str, list[LiveTask]] = {}
@@ -428,8 +441,6 @@ def diff_target(
             f"{sum(map(len, owned.values()))} object(s) of owner {owner!r}; "
             "pass --allow-empty if that is what you want"
         )
-
-    guarded = {k for k, d in wanted.items() if d.protect}
 
     def shielded(key: str) -> bool:
         return key not in allow_delete and (
@@ -575,7 +586,8 @@ def diff_target(
         else:
             owned[old] = [t for t in owned[old] if t is not task]
     # A renamed key kept outside the selection is left alone: a selection never prunes out of it.
-    for key in sorted(k for k in set(owned) - set(wanted) if selected(k, select, exclude)):
+    gone = [k for k in owned if k not in wanted and (not chosen or selected(k, select, exclude))]
+    for key in sorted(gone):
         group = owned[key]
         if prune and key not in elsewhere:
             plan.changes.extend(
