@@ -584,7 +584,7 @@ class RestProvider(ABC):
     enabled_field: ClassVar[str] = "enabled"  # the remote field that switches a task on and off
     # Remote fields (paths) that from_remote copies as they are, when they hold text or true /
     # false, to a document path that normalize leaves as it is: an object edited in these
-    # only is read from its desired form (see _edited). tests/reconcile/test_fast_paths.py
+    # only is read from its desired form (see _from_hint). tests/reconcile/test_fast_paths.py
     # checks each against from_remote.
     plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {}
     # plain_fields by remote key: (document path, flat path), or those of the keys inside it.
