@@ -348,7 +348,13 @@ def bench_updates(kind: str, platform: str, count: int) -> Result:
 
 
 def bench_per_task(platform: str, count: int = 2_000, repeat: int = 7) -> list[Result]:
-    """A live task's share of list_tasks + diff_target over recorded pages (no network)."""
+    """A live task's share of list_tasks + diff_target over recorded pages (no network).
+
+    In sync, each task takes its desired form; edited (every prompt changed on the platform, a
+    plain field: RestProvider.plain_fields), each is read from its desired form with the new
+    prompt, its encoding put in place, its diff the one path. The desired forms are built
+    before the clock and nothing is cached on them across the repeats.
+    """
     from reconciler import platforms
     from reconciler.http import ApiClient
     from reconciler.plan import diff_target

@@ -158,6 +158,10 @@ class LiveTask:
     unreadable: str | None = None
     # Unmarked objects only: the text of the field a marker sits in (see cut_copy).
     marked: str = ""
+    # Read from a desired form with plain fields edited (RestProvider._from_hint): that form
+    # and the paths it changed, so that a diff against the form compares those paths only.
+    edited_from: Json | None = field(default=None, compare=False, repr=False)
+    edits: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,20 @@ class DesiredTask:
         """`normalized` as a fingerprint row holds it: encoded once, for every live task that
         matches this form (see fingerprint_row)."""
         return _ROW_ENCODER.encode(self.normalized)
+
+    def edited_json(self, values: Mapping[str, Any]) -> str:
+        """`normalized` with the values of some of its paths replaced, encoded as
+        normalized_json encodes it: each item put in place in that text, not encoded again."""
+        text = self.normalized_json
+        for path, value in values.items():
+            key = _quote(path)
+            old = f"{key}: {_encoded(self.normalized[path])}"
+            # `"path": ` is a key wherever it stands (a string value never precedes `: `), so
+            # a single match is this item; two (the same key and value nested) are encoded.
+            if text.count(old) != 1:
+                return _ROW_ENCODER.encode({**self.normalized, **values})
+            text = text.replace(old, f"{key}: {_encoded(value)}")
+        return text
 
 
 def cut_copy(task: LiveTask, marked: str, normalized: Mapping[str, Any]) -> bool:
@@ -209,6 +227,11 @@ class Listing:
 # YAML, so the check for cycles is skipped.
 _ROW_ENCODER = json.JSONEncoder(sort_keys=True, check_circular=False)
 _quote = json.encoder.encode_basestring_ascii  # a str as _ROW_ENCODER writes it
+
+
+def _encoded(value: Any) -> str:
+    """One value as _ROW_ENCODER writes it; text, the usual edit, without the encoder's call."""
+    return _quote(value) if type(value) is str else _ROW_ENCODER.encode(value)
 
 
 def fingerprint_row(task: LiveTask, normalized_json: str | None = None) -> str:

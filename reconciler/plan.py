@@ -310,13 +310,24 @@ def _path_rank(path: str) -> tuple[int, str]:
     return (_PATH_ORDER.index(head) if head in _PATH_ORDER else len(_PATH_ORDER), path)
 
 
-def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    if before is after or before == after:  # the common case: in sync (often the same dict)
+def field_diff(
+    before: Mapping[str, Any], after: Mapping[str, Any], edits: Sequence[str] | None = None
+) -> tuple[FieldChange, ...]:
+    """The paths whose values differ. `edits`: the only paths that can (`before` is `after`
+    with the values of those paths replaced)."""
+    if before is after:  # the common case: in sync, the listing took the desired form
         return ()
-    # A path on one side only differs unless its value is None (what the other side reads).
-    changed = [p for p, value in before.items() if after.get(p) != value]
-    changed += [p for p, value in after.items() if p not in before and value is not None]
-    changed.sort(key=_path_rank)
+    if edits is not None:
+        changed = [p for p in edits if before[p] != after[p]]
+    elif before.keys() == after.keys():  # values differ, not paths (or none differs)
+        changed = [p for p, value in before.items() if after[p] != value]
+        if not changed:
+            return ()
+    else:  # a path on one side only differs unless its value is None (what the other reads)
+        changed = [p for p, value in before.items() if after.get(p) != value]
+        changed += [p for p, value in after.items() if p not in before and value is not None]
+    if len(changed) > 1:
+        changed.sort(key=_path_rank)
     return tuple([FieldChange(p, before.get(p), after.get(p)) for p in changed])
 
 
@@ -378,8 +389,22 @@ def diff_target(
     has ended.
     """
     now = now or datetime.now(timezone.utc)
-    wanted = {d.key: d for d in desired if selected(d.key, select, exclude)}
-    olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
+    chosen = bool(select or exclude)  # else every key is selected: no glob is matched
+    wanted: dict[str, DesiredTask] = {}
+    olds: set[str] = set()  # keys being renamed
+    guarded: set[str] = set()  # keys of schedules with `protect: true`
+    count = 0
+    for d in desired:  # one pass over the desired tasks
+        if not chosen or selected(d.key, select, exclude):
+            wanted[d.key] = d
+            count += 1
+            if d.renamed_from:
+                olds.update(d.renamed_from)
+            if d.protect:
+                guarded.add(d.key)
+    if count != len(wanted):  # a key given twice: the last one counts, as in `wanted`
+        olds = {old for d in wanted.values() for old in d.renamed_from}
+        guarded = {k for k, d in wanted.items() if d.protect}
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
     unmarked: dict[str, list[LiveTask]] = {}
@@ -396,7 +421,7 @@ def diff_target(
         if task.marker is None:
             unmarked.setdefault(task.title, []).append(task)
         elif task.marker.owner in ours:
-            if task.marker.key in olds or selected(task.marker.key, select, exclude):
+            if not chosen or task.marker.key in olds or selected(task.marker.key, select, exclude):
                 owned.setdefault(task.marker.key, []).append(task)
         else:
             others_by_key.setdefault(task.marker.key, task)
@@ -416,8 +441,6 @@ def diff_target(
             f"{sum(map(len, owned.values()))} object(s) of owner {owner!r}; "
             "pass --allow-empty if that is what you want"
         )
-
-    guarded = {k for k, d in wanted.items() if d.protect}
 
     def shielded(key: str) -> bool:
         return key not in allow_delete and (
@@ -447,18 +470,21 @@ def diff_target(
                 )
             )
         elif group:
-            keep = oldest(group)
+            keep = group[0] if len(group) == 1 else oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
+            elif keep.edited_from is d.normalized:  # read from the hint, some values edited
+                fields = field_diff(keep.normalized, d.normalized, keep.edits)
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
+            # Stays disabled while paused: that is the pause, not drift.
+            kept = paused(keep, now) if keep.marker.pause is not None else None
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")
-            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore))
+            ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore)) if d.ignore else ()
             if ignored:
                 fields = tuple(f for f in fields if f not in ignored)
             mine = f"{owner}/{key}"
@@ -560,7 +586,8 @@ def diff_target(
         else:
             owned[old] = [t for t in owned[old] if t is not task]
     # A renamed key kept outside the selection is left alone: a selection never prunes out of it.
-    for key in sorted(k for k in set(owned) - set(wanted) if selected(k, select, exclude)):
+    gone = [k for k in owned if k not in wanted and (not chosen or selected(k, select, exclude))]
+    for key in sorted(gone):
         group = owned[key]
         if prune and key not in elsewhere:
             plan.changes.extend(

@@ -558,16 +558,6 @@ def weekday_names(days: Sequence[int]) -> list[str]:
     return [WEEKDAY_NAMES[d % 7] for d in sorted(set(days))]
 
 
-def _holds(remote: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-    """Whether every field of `payload` has its value in `remote` (a missing one reads None)."""
-    # The item views compare in C; only a field the platform leaves out needs the slow loop.
-    if payload.items() <= remote.items():
-        return True
-    return not payload.keys() <= remote.keys() and all(
-        remote.get(k) == v for k, v in payload.items()
-    )
-
-
 def _created_at(remote: Mapping[str, Any]) -> str | None:
     # Not in either platform document, but common (the engine sandbox writes createdAt).
     value = remote.get("createdAt", remote.get("created_at"))
@@ -592,9 +582,28 @@ class RestProvider(ABC):
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
     enabled_field: ClassVar[str] = "enabled"  # the remote field that switches a task on and off
+    # Remote fields (paths) that from_remote copies as they are, when they hold text or true /
+    # false, to a document path that normalize leaves as it is: an object edited in these
+    # only is read from its desired form (see _from_hint). tests/reconcile/test_fast_paths.py
+    # checks each against from_remote.
+    plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {}
+    # plain_fields by remote key: (document path, flat path), or those of the keys inside it.
+    _plain: ClassVar[dict[str, Any]] = {}
     # The bounds of one listing (see iter_pages).
     max_pages: int = MAX_PAGES
     max_listing_seconds: float = MAX_LISTING_SECONDS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        plain: dict[str, Any] = {}
+        for (key, *inner), path in cls.plain_fields.items():
+            at = (path, ".".join(path))
+            if inner:
+                (sub,) = inner  # one level down at most
+                plain.setdefault(key, {})[sub] = at
+            else:
+                plain[key] = at
+        cls._plain = plain
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         self.client = client
@@ -659,20 +668,25 @@ class RestProvider(ABC):
 
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
         """The LiveTask of a remote object; one that cannot be read is marked so, with why."""
+        return self._read(remote, hints)[0]
+
+    def _read(
+        self, remote: Json, hints: Mapping[str, DesiredTask] | None
+    ) -> tuple[LiveTask, str | None]:
+        """live(), and the task's comparison form encoded when it came from its hint."""
         try:
             title, marker = self.split_marker(remote)
             hint = (
                 hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
             )
-            if hint is not None and _holds(remote, hint.payload):
-                # Every field the platform holds equals what would be sent: the forms are the
-                # same (from_remote reads only those fields), so the conversion is skipped.
-                document, normalized = hint.document, hint.normalized
+            if hint is not None and (forms := self._from_hint(remote, hint)) is not None:
+                document, normalized, encoded, edits = forms
+                edited_from = hint.normalized if edits else None
             else:
-                document = self.from_remote(remote)
+                document, encoded, edits, edited_from = self.from_remote(remote), None, (), None
                 normalized = normalize(document, self.defaults)
             rid = remote["id"]
-            return LiveTask(
+            task = LiveTask(
                 id=rid if type(rid) is str and rid else live_id(rid),
                 title=title,
                 marker=marker,
@@ -681,9 +695,51 @@ class RestProvider(ABC):
                 status=self.status_of(remote),
                 created_at=_created_at(remote),
                 marked="" if marker else self._marked(remote),
+                edited_from=edited_from,
+                edits=edits,
             )
+            return task, encoded
         except READ_ERRORS as exc:
-            return self._unreadable(remote, exc)
+            return self._unreadable(remote, exc), None
+
+    def _from_hint(
+        self, remote: Mapping[str, Any], hint: DesiredTask
+    ) -> tuple[Json, Json, str, tuple[str, ...]] | None:
+        """The forms of a remote object (document, normalized, normalized encoded, and the
+        paths edited) read from the desired task of its key, without converting it; None when
+        they cannot be.
+
+        from_remote reads only the fields a payload has, so an object that holds every field
+        of `hint.payload` has the hint's forms; one that differs in plain fields only (a
+        prompt edited on the platform, say) has them with its values of those fields.
+        """
+        payload = hint.payload
+        if payload.items() <= remote.items():  # the item views compare in C
+            return hint.document, hint.normalized, hint.normalized_json, ()
+        edited = [k for k, v in payload.items() if remote.get(k) != v]  # a missing field: None
+        if not edited:
+            return hint.document, hint.normalized, hint.normalized_json, ()
+        plain = self._plain
+        document, normalized, flat = dict(hint.document), dict(hint.normalized), {}
+        for key in edited:
+            where, got, sent = plain.get(key), remote.get(key), payload[key]
+            if type(where) is dict:  # a nested field: some of the keys inside it are plain
+                if type(sent) is not dict or type(got) is not dict or got.keys() != sent.keys():
+                    return None
+                edits = [(where.get(k), got[k], v) for k, v in sent.items() if got[k] != v]
+            else:
+                edits = [(where, got, sent)]
+            for at, value, was in edits:
+                if at is None or type(value) is not type(was) or type(was) not in (str, bool):
+                    return None
+                path, flat_path = at
+                if flat_path not in normalized:
+                    return None
+                inner = document
+                for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
+                    inner[step] = inner = dict(inner[step])
+                inner[path[-1]] = normalized[flat_path] = flat[flat_path] = value
+        return document, normalized, hint.edited_json(flat), tuple(flat)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
@@ -781,13 +837,9 @@ class RestProvider(ABC):
         hints = known() if known is not None else None
         out = []
         for item in page:
-            task = self.live(item, hints)
-            hint = hints.get(task.marker.key) if hints and task.marker else None
-            # A task that took its hint's form shares the hint's encoding of it too.
-            if hint is not None and hint.normalized is task.normalized:
-                out.append((task, fingerprint_row(task, hint.normalized_json)))
-            else:
-                out.append((task, fingerprint_row(task)))
+            # A task read from its hint shares the hint's encoding of its form too.
+            task, encoded = self._read(item, hints)
+            out.append((task, fingerprint_row(task, encoded)))
         return out
 
     def _task(self, body: Any, fallback_id: str | None = None) -> LiveTask:

@@ -7,12 +7,14 @@ operations. Each is checked here against the general path it stands in for.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import ssl
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +22,23 @@ import httpx
 import pytest
 
 from reconciler import yamlpos
-from reconciler.forms import DesiredTask, Json, LiveTask, Marker, fingerprint_row, normalize
+from reconciler.forms import (
+    DesiredTask,
+    Json,
+    LiveTask,
+    Marker,
+    Pause,
+    fingerprint_row,
+    normalize,
+)
 from reconciler.http import ApiClient
 from reconciler.loader import show_path
 from reconciler.model import Target
-from reconciler.plan import FieldChange, field_diff
+from reconciler.plan import FieldChange, Plan, diff_target, field_diff
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
-from reconciler.platforms.rest import MarkerStyle
+from reconciler.platforms.rest import MarkerStyle, RestProvider
+from reconciler.render.plan import render_markdown, render_plan
 
 OWNER = "team-a"
 
@@ -54,7 +65,25 @@ def engine_task(key: str, prompt: str = "Summarise.", **extra: Any) -> Json:
     return {**body, **extra}
 
 
-def desired_from(provider: EngineProvider, key: str, payload: Json) -> DesiredTask:
+def aitroop() -> AitroopProvider:
+    target = Target(platform="aitroop", url="http://h")
+    return AitroopProvider(ApiClient("http://h"), target, target_name="t", owner=OWNER)
+
+
+def aitroop_task(key: str, prompt: str = "Go.", **extra: Any) -> Json:
+    body = {
+        "name": f"Report {key} [[{OWNER}/{key}]]",
+        "enabled": True,
+        "schedule_type": "weekly",
+        "schedule_config": {"time": "08:30", "days": [1, 3, 5]},
+        "timezone": "Europe/Rome",
+        "action_type": "send_message",
+        "action_config": {"prompt": prompt},
+    }
+    return {**body, **extra}
+
+
+def desired_from(provider: RestProvider, key: str, payload: Json) -> DesiredTask:
     """The desired form of `payload` as RestProvider.desired builds it from a document."""
     document = provider.from_remote(payload)
     return DesiredTask(
@@ -62,7 +91,7 @@ def desired_from(provider: EngineProvider, key: str, payload: Json) -> DesiredTa
     )
 
 
-def listed(provider: EngineProvider, items: list[Json]) -> EngineProvider:
+def listed(provider: RestProvider, items: list[Json]) -> RestProvider:
     """The provider, listing `items` as one page."""
     page = json.dumps({"items": items, "next_cursor": None}).encode()
     provider.client = ApiClient(
@@ -108,6 +137,151 @@ def test_a_listing_with_hints_fingerprints_as_one_without() -> None:
         if t.marker and t.marker.key in wanted and t.normalized is wanted[t.marker.key].normalized
     ]
     assert took_form == ["1", "3"]  # not the edited one, nor another owner's of the same key
+
+
+TRICKY = 'Say "hi" \\ caf\u00e9 \U0001f680 "action.prompt": "Summarise."'  # quotes, a key's text
+# Objects edited on the platform: (the edit, the paths read from the desired form, or None when
+# the object is converted in full).
+ENGINE_EDITS: list[tuple[Json, tuple[str, ...] | None]] = [
+    ({"prompt": "Changed on the platform."}, ("action.prompt",)),
+    ({"prompt": ""}, ("action.prompt",)),
+    ({"prompt": TRICKY}, ("action.prompt",)),
+    ({"name": "Renamed"}, ("title",)),
+    ({"enabled": False}, ("enabled",)),
+    ({"deleteAfterRun": True}, ("delete_after_run",)),
+    ({"prompt": "Two.", "name": "Fields"}, ("title", "action.prompt")),
+    ({"prompt": None}, None),  # null: from_remote reads it as ""
+    ({"prompt": 5}, None),  # unreadable
+    ({"enabled": "no"}, None),
+    ({"maxRetries": 5}, None),
+    ({"keepHistory": False}, None),
+    ({"schedule": {"type": "cron", "expression": "0 10 * * *", "timezone": "UTC"}}, None),
+    ({"description": f"Notes.\n\n[schedctl:{OWNER}/k]"}, None),
+    ({"outboundChannel": "slack", "outboundTarget": "#ops"}, None),
+]
+AITROOP_EDITS: list[tuple[Json, tuple[str, ...] | None]] = [
+    ({"action_config": {"prompt": "Changed."}}, ("action.prompt",)),
+    ({"action_config": {"prompt": TRICKY}}, ("action.prompt",)),
+    ({"enabled": False, "action_config": {"prompt": "Both."}}, ("enabled", "action.prompt")),
+    ({"action_config": {"prompt": None}}, None),
+    ({"action_config": {"prompt": "x", "extra": 1}}, None),
+    ({"action_config": "x"}, None),  # unreadable
+    ({"action_type": "run_app", "action_config": {"app_id": "a", "app_input": {}}}, None),
+    ({"name": f"Other [[{OWNER}/k]]"}, None),  # the title shares its field with the marker
+    ({"timezone": "UTC"}, None),
+    ({"schedule_config": {"time": "09:00", "days": [1, 3, 5]}}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "body", "edits"),
+    [(engine, engine_task, e) for e in ENGINE_EDITS]
+    + [(aitroop, aitroop_task, e) for e in AITROOP_EDITS],
+)
+def test_an_object_edited_on_the_platform_reads_as_its_full_conversion(
+    make: Any, body: Any, edits: tuple[Json, tuple[str, ...] | None]
+) -> None:
+    provider = make()
+    wanted = desired_from(provider, "k", body("k"))
+    kept = copy.deepcopy((wanted.document, wanted.normalized))
+    remote = {**body("k"), **edits[0], "id": "1"}
+    hinted = listed(provider, [remote]).list_tasks(lambda: {"k": wanted})
+    plain = listed(provider, [remote]).list_tasks()
+    task, full = hinted.tasks[0], plain.tasks[0]
+    assert hinted.fingerprint == plain.fingerprint  # saved plans keep their fingerprints
+    assert (task.document, task.normalized, task.unreadable) == (
+        full.document,
+        full.normalized,
+        full.unreadable,
+    )
+    assert list(task.document) == list(full.document)  # in the same order too
+    assert list(task.normalized) == list(full.normalized)
+    assert task.edits == (edits[1] or ())  # read from the desired form, or converted in full
+    assert (wanted.document, wanted.normalized) == kept  # the desired form is left as it was
+
+
+def test_every_plain_field_reads_from_the_desired_form_as_from_remote_reads_it() -> None:
+    for provider, body in ((engine(), engine_task("k")), (aitroop(), aitroop_task("k"))):
+        hints = {"k": desired_from(provider, "k", body)}
+        for field_path, path in provider.plain_fields.items():
+            remote = {**copy.deepcopy(body), "id": "1"}
+            inner = remote
+            for step in field_path[:-1]:
+                inner = inner[step]
+            old = inner[field_path[-1]]
+            inner[field_path[-1]] = (not old) if type(old) is bool else f"{old} (edited \u00e9)"
+            task = listed(provider, [remote]).list_tasks(hints.copy).tasks[0]
+            full = listed(provider, [remote]).list_tasks().tasks[0]
+            assert task.edits == (".".join(path),), field_path
+            assert (task.document, task.normalized) == (full.document, full.normalized)
+
+
+def test_an_edited_form_encodes_as_the_encoder_would() -> None:
+    form = {
+        "title": 'Caf\u00e9 "24/7"',
+        "action.app.input": {"title": 'Caf\u00e9 "24/7"', "n": [1, None]},  # the same key nested
+        "action.prompt": "p",
+        "enabled": True,
+        "schedule.weekly.days": [1, 2],
+    }
+    desired = DesiredTask("k", "t", {}, {}, form)
+    for values in (
+        {"action.prompt": TRICKY},
+        {"enabled": False},
+        {"title": "New \U0001f680"},  # its old item is written twice: encoded in full
+        {"action.prompt": "", "enabled": False},
+        {},
+    ):
+        assert desired.edited_json(values) == json.dumps({**form, **values}, sort_keys=True)
+
+
+def test_a_task_edited_in_two_fields_diffs_exactly_those_two_as_a_full_conversion_does() -> None:
+    provider = engine()
+    wanted = {k: desired_from(provider, k, engine_task(k)) for k in ("a", "b", "c")}
+    items = [
+        {**engine_task("a", prompt="Edited."), "name": "Renamed", "id": "1"},
+        {**engine_task("b"), "enabled": False, "id": "2"},  # disabled by hand: an update
+        {**engine_task("c"), "id": "3"},
+    ]
+    plans = [
+        diff_target("t", "engine", wanted.values(), listing, owner=OWNER)
+        for listing in (
+            listed(provider, items).list_tasks(lambda: wanted),
+            listed(provider, items).list_tasks(),
+        )
+    ]
+    hinted, plain = plans
+    assert [c.fields for c in hinted.changes] == [
+        (
+            FieldChange("title", "Renamed", "Task a"),
+            FieldChange("action.prompt", "Edited.", "Summarise."),
+        ),
+        (FieldChange("enabled", False, True),),
+    ]
+    assert hinted.to_dict() == plain.to_dict() and hinted.in_sync == 1
+    whole = [Plan([p], owner=OWNER) for p in plans]
+    assert render_plan(whole[0]) == render_plan(whole[1])
+    now = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    assert render_markdown(whole[0], now) == render_markdown(whole[1], now)
+
+
+def test_a_pause_tag_edited_on_the_platform_is_still_seen() -> None:
+    provider = engine()
+    wanted = {"k": desired_from(provider, "k", engine_task("k"))}
+    pauses = [Pause("ana", "outage"), Pause("ana", "outage: longer")]
+    plans, prints = [], []
+    for pause in pauses:
+        tagged = provider.marker_style.attach("", Marker(OWNER, "k", pause))
+        item = {**engine_task("k"), "description": tagged, "enabled": False, "id": "1"}
+        listing = listed(provider, [item]).list_tasks(lambda: wanted)
+        assert listing.tasks[0].marker == Marker(OWNER, "k", pause)
+        prints.append(listing.fingerprint)
+        plans.append(diff_target("t", "engine", wanted.values(), listing, owner=OWNER))
+    assert prints[0] != prints[1]  # a saved plan made before the edit is stale
+    assert [[(c.action, c.pause) for c in p.changes] for p in plans] == [
+        [("paused", pauses[0])],
+        [("paused", pauses[1])],
+    ]
 
 
 def test_markers_are_found_where_a_search_would_find_them() -> None:

@@ -170,6 +170,10 @@ class AitroopProvider(RestProvider):
     marker_field = "name"
     defaults = DEFAULTS
     update_method = "PUT"  # PUT replaces every writable field, so the whole payload goes
+    plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {
+        ("enabled",): ("enabled",),
+        ("action_config", "prompt"): ("action", "prompt"),  # a send_message task's
+    }
 
     def collection_path(self) -> str:
         return "api/scheduled-tasks"

@@ -98,6 +98,12 @@ class EngineProvider(RestProvider):
     marker_field = "description"
     defaults = DEFAULTS
     update_method = "PATCH"
+    plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {
+        ("name",): ("title",),
+        ("prompt",): ("action", "prompt"),
+        ("enabled",): ("enabled",),
+        ("deleteAfterRun",): ("delete_after_run",),
+    }
     # An interval without anchorAt counts from the task's creation (import writes that anchor).
     implicit_anchor: ClassVar[bool] = True
 
