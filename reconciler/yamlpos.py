@@ -60,9 +60,11 @@ def _mark(node: yaml.Node) -> Pos:
 
 
 try:  # the C parser is several times faster; the constructor stays in Python either way
+    from yaml._yaml import CParser as _Events  # libyaml's events alone
+
     _Base: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Base = yaml.SafeLoader
+except ImportError:  # pragma: no cover - libyaml missing
+    _Base = _Events = yaml.SafeLoader  # type: ignore[assignment, misc]
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -376,6 +378,108 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
 
 
 def _load_documents(text: str) -> list[tuple[Any, Pos]]:
+    docs = _plain_documents(text)
+    return docs if docs is not None else _composed_documents(text)
+
+
+# The plain-scalar resolvers by first character, as `_Loader.resolve` reads them.
+_PLAIN = _Loader.yaml_implicit_resolvers
+_NOT_YET = object()  # a mapping's next event is a key
+
+
+def _plain_documents(text: str) -> list[tuple[Any, Pos]] | None:
+    """The common file in one pass over libyaml's events: no anchors, aliases, tags, merge
+    keys or duplicate keys, nothing near a bound, no error. None for any other file, which
+    `_composed_documents` then reads (and words its errors) as before.
+
+    Composing nodes first costs a Python call per node (the resolver) and a Python object
+    per node, then a walk over them; the events come straight from libyaml. The result is
+    the same values and positions: tests/loader/test_yamlpos_paths.py compares the two.
+    """
+    if len(text) > MAX_EXPANDED_CHARS:  # below it, no text bound can be passed without aliases
+        return None
+    parser = _Events(text)
+    get_event: Callable[[], Any] = parser.get_event  # events as Any: read field by field
+    docs: list[tuple[Any, Pos]] = []
+    new_pos = tuple.__new__
+    try:
+        get_event()  # the stream's start
+        while type(get_event()) is yaml.DocumentStartEvent:
+            # One document: `stack` holds the open collections, `keys` each mapping's key
+            # waiting for its value (and position), `_NOT_YET` while the key is to come.
+            stack: list[Any] = []
+            keys: list[Any] = []
+            nodes = 0
+            root: Any = None
+            root_pos: Pos | None = None
+            while True:
+                event = get_event()
+                kind = type(event)
+                if kind is yaml.ScalarEvent:
+                    if event.anchor is not None or event.tag is not None:
+                        return None
+                    value = event.value
+                    if event.implicit[0]:  # plain: the core schema decides its type
+                        for tag, regexp in _PLAIN.get(value[:1], ()):
+                            if regexp.match(value):
+                                if tag == _MERGE_TAG:
+                                    return None
+                                value = _SCALARS[tag][1](value)
+                                break
+                    container = None
+                elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    if event.anchor is not None or event.tag is not None:
+                        return None
+                    if len(stack) >= MAX_DEPTH:
+                        return None
+                    container = value = PosDict() if kind is yaml.MappingStartEvent else PosList()
+                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    stack.pop()
+                    keys.pop()
+                    if stack:
+                        continue
+                    break
+                else:  # an alias
+                    return None
+                mark = event.start_mark
+                pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
+                nodes += 1
+                if container is not None:
+                    container.pos = pos
+                if not stack:
+                    root, root_pos = value, pos
+                    if container is None:
+                        break
+                else:
+                    top = stack[-1]
+                    key = keys[-1]
+                    if type(top) is PosList:
+                        top.append(value)
+                        top.item_pos.append(pos)
+                    elif key is _NOT_YET:
+                        if container is not None or value in top:
+                            return None  # a collection as a key, or a duplicate key
+                        keys[-1] = (value, pos)
+                    else:
+                        top[key[0]] = value
+                        top.key_pos[key[0]] = key[1]
+                        top.value_pos[key[0]] = pos
+                        keys[-1] = _NOT_YET
+                if container is not None:
+                    stack.append(container)
+                    keys.append(_NOT_YET)
+            if nodes > MAX_EXPANDED_NODES:
+                return None
+            get_event()  # the document's end
+            docs.append((root, cast(Pos, root_pos)))
+    except (yaml.YAMLError, ValueError):
+        return None
+    finally:
+        parser.dispose()
+    return docs
+
+
+def _composed_documents(text: str) -> list[tuple[Any, Pos]]:
     loader = _Loader(text)
     docs: list[tuple[Any, Pos]] = []
     chars = 0
