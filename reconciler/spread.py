@@ -586,7 +586,11 @@ def crowd_warnings(
     fleets: dict[tuple[str, str], list[int]] = {}
     firsts: dict[tuple[str, str], tuple[int, list[int]]] = {}
     for minute, group in crowded:
+        if len(reported) == len(schedules):  # every schedule warned of: the rest adds nothing
+            break
         fresh = [i for i in group if i not in reported]
+        if not fresh:  # the keys below are sorted only for a minute that warns
+            continue
         reported.update(fresh)
         keys = sorted({schedules[i].key for i in group})
         unspread = any(not (h := schedules[i].hashed) or not h.spread for i in group)

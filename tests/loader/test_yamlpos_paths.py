@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import yamlpos
-from reconciler.loader import load_project
+from reconciler.loader import load_project, read_yaml_file
 from reconciler.validate import validate_project
-from reconciler.yamlpos import Pos, PosDict, PosList, YamlProblem, load_documents
+from reconciler.yamlpos import MAX_FILE_BYTES, Pos, PosDict, PosList, YamlProblem, load_documents
 
 from .test_fuzz_loader import TOKENS
 
@@ -235,3 +235,24 @@ def test_errors_name_the_line_in_nested_aliased_and_later_documents(tmp_path: Pa
     assert ("many.yaml", 17, 18) in spots
     assert ("alias.yaml", 2, 11) in spots
     assert len({d.file for d in found}) == 2
+
+
+def test_reading_a_file_says_what_stat_and_read_would(tmp_path: Path) -> None:
+    """The size is judged before a byte is read; what cannot be read says why."""
+    at_limit = tmp_path / "at-limit.yaml"
+    at_limit.write_bytes(b"name: x\nprompt: " + b"p" * (MAX_FILE_BYTES - 17) + b"\n")
+    assert at_limit.stat().st_size == MAX_FILE_BYTES
+    ((value, _),) = read_yaml_file(at_limit)[0]
+    assert len(value["prompt"]) == MAX_FILE_BYTES - 17
+    over = tmp_path / "over.yaml"
+    over.write_bytes(b"a: 1\n" + b"#" * MAX_FILE_BYTES)
+    cases = {
+        over: f"file is {MAX_FILE_BYTES + 5} bytes, over the {MAX_FILE_BYTES}-byte limit "
+        "for a schedule file",
+        tmp_path / "gone.yaml": "cannot read: No such file or directory",
+        tmp_path: "cannot read: Is a directory",
+    }
+    for path, message in cases.items():
+        with pytest.raises(YamlProblem) as exc:
+            read_yaml_file(path)
+        assert (exc.value.message, exc.value.pos) == (message, (1, 1))
