@@ -400,22 +400,30 @@ def _plain_documents(text: str) -> list[tuple[Any, Pos]] | None:
         return None
     parser = _Events(text)
     get_event: Callable[[], Any] = parser.get_event  # events as Any: read field by field
-    docs: list[tuple[Any, Pos]] = []
     new_pos = tuple.__new__
+    scalar, mapping_end, sequence_end = (
+        yaml.ScalarEvent,
+        yaml.MappingEndEvent,
+        yaml.SequenceEndEvent,
+    )
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    docs: list[tuple[Any, Pos]] = []
     try:
         get_event()  # the stream's start
         while type(get_event()) is yaml.DocumentStartEvent:
-            # One document: `stack` holds the open collections, `keys` each mapping's key
-            # waiting for its value (and position), `_NOT_YET` while the key is to come.
-            stack: list[Any] = []
-            keys: list[Any] = []
+            # The open collection (`top`, None at the document's level) and whether it is a
+            # sequence; in a mapping, its key waiting for a value (`_NOT_YET` while the key
+            # is to come); the enclosing collections on `stack`.
+            stack: list[tuple[Any, bool]] = []
+            top: Any = None
+            is_list = False
+            key: Any = _NOT_YET
+            key_pos: Pos | None = None
             nodes = 0
-            root: Any = None
-            root_pos: Pos | None = None
             while True:
                 event = get_event()
                 kind = type(event)
-                if kind is yaml.ScalarEvent:
+                if kind is scalar:
                     if event.anchor is not None or event.tag is not None:
                         return None
                     value = event.value
@@ -426,52 +434,57 @@ def _plain_documents(text: str) -> list[tuple[Any, Pos]] | None:
                                     return None
                                 value = _SCALARS[tag][1](value)
                                 break
-                    container = None
-                elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    mark = event.start_mark
+                    pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
+                    nodes += 1
+                    if top is None:
+                        docs.append((value, pos))
+                        break
+                    if is_list:
+                        top.append(value)
+                        top.item_pos.append(pos)
+                    elif key is _NOT_YET:
+                        if value in top:
+                            return None  # a duplicate key: the composed path words it
+                        key, key_pos = value, pos
+                    else:
+                        top[key] = value
+                        top.key_pos[key] = key_pos
+                        top.value_pos[key] = pos
+                        key = _NOT_YET
+                elif kind is mapping_start or kind is sequence_start:
                     if event.anchor is not None or event.tag is not None:
                         return None
                     if len(stack) >= MAX_DEPTH:
                         return None
-                    container = value = PosDict() if kind is yaml.MappingStartEvent else PosList()
-                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                    stack.pop()
-                    keys.pop()
-                    if stack:
-                        continue
-                    break
-                else:  # an alias
-                    return None
-                mark = event.start_mark
-                pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
-                nodes += 1
-                if container is not None:
-                    container.pos = pos
-                if not stack:
-                    root, root_pos = value, pos
-                    if container is None:
-                        break
-                else:
-                    top = stack[-1]
-                    key = keys[-1]
-                    if type(top) is PosList:
+                    value = PosDict() if kind is mapping_start else PosList()
+                    mark = event.start_mark
+                    value.pos = pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
+                    nodes += 1
+                    if top is None:
+                        docs.append((value, pos))
+                    elif is_list:
                         top.append(value)
                         top.item_pos.append(pos)
                     elif key is _NOT_YET:
-                        if container is not None or value in top:
-                            return None  # a collection as a key, or a duplicate key
-                        keys[-1] = (value, pos)
+                        return None  # a collection as a key
                     else:
-                        top[key[0]] = value
-                        top.key_pos[key[0]] = key[1]
-                        top.value_pos[key[0]] = pos
-                        keys[-1] = _NOT_YET
-                if container is not None:
-                    stack.append(container)
-                    keys.append(_NOT_YET)
+                        top[key] = value
+                        top.key_pos[key] = key_pos
+                        top.value_pos[key] = pos
+                        key = _NOT_YET
+                    stack.append((top, is_list))
+                    top, is_list = value, kind is sequence_start
+                elif kind is mapping_end or kind is sequence_end:
+                    # The parent's key took this collection as its value: none is waiting.
+                    top, is_list = stack.pop()
+                    if top is None:
+                        break
+                else:  # an alias
+                    return None
             if nodes > MAX_EXPANDED_NODES:
                 return None
             get_event()  # the document's end
-            docs.append((root, cast(Pos, root_pos)))
     except (yaml.YAMLError, ValueError):
         return None
     finally:
