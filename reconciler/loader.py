@@ -36,6 +36,7 @@ from reconciler.yamlpos import (
 # How a document that is not a mapping is named in the error (bool before int: a subclass).
 _KINDS = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
+_BODY_KEYS = frozenset(ScheduleBody.model_fields)  # what an override may set
 YAML_SUFFIXES = (".yaml", ".yml")
 # Sections whose forms exclude each other: an override naming one form replaces the others.
 _EXCLUSIVE = {
@@ -586,7 +587,7 @@ def _resolve_document(
             Diagnostic(doc.file, pos.line, pos.column, f"overrides.{name}: {problem}")
         )
 
-    body_keys = set(ScheduleBody.model_fields)
+    body_keys = _BODY_KEYS
     raw_overrides = doc.data.get("overrides") or {}
     for target in dict.fromkeys(targets):
         if target not in config.targets or (only_targets and target not in only_targets):
