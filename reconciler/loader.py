@@ -8,7 +8,9 @@ overrides into one ResolvedSchedule per (target, key).
 from __future__ import annotations
 
 import copy
+import errno
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,8 +253,33 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(p.startswith(".") for p in parts[:-1])
 
 
-def _inside(path: Path, real_root: str, resolved_dirs: dict[str, str]) -> bool:
-    """Whether `path`, links followed, stays under `real_root` (directories resolved once).
+# What Path.is_file() and is_symlink() take for "no" (any other error is raised, as there).
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _file_kind(path: Path) -> tuple[bool, bool]:
+    """(path.is_file(), path.is_symlink()), from one lstat unless `path` is a link.
+
+    pathlib asks stat and lstat through a Path each: this runs once per matched file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return False, False
+    if not stat.S_ISLNK(mode):
+        return stat.S_ISREG(mode), False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode), True
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return False, True
+
+
+def _inside(path: Path, link: bool, real_root: str, resolved_dirs: dict[str, str]) -> bool:
+    """Whether `path` (a symlink when `link`), links followed, stays under `real_root`
+    (directories resolved once).
 
     As Path.resolve() and is_relative_to() would say, in string operations: this runs once
     per file (resolve() is os.path.realpath)."""
@@ -261,12 +288,12 @@ def _inside(path: Path, real_root: str, resolved_dirs: dict[str, str]) -> bool:
     parent = resolved_dirs.get(head)
     if parent is None:
         parent = resolved_dirs[head] = os.path.realpath(head)
-    real = os.path.realpath(text) if os.path.islink(text) else os.path.join(parent, name)
+    real = os.path.realpath(text) if link else os.path.join(parent, name)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _parts(path: Path) -> tuple[str, ...]:
-    return path.parts
+def _first(item: tuple[tuple[str, ...], Path, bool]) -> tuple[str, ...]:
+    return item[0]
 
 
 def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tuple[int, str]]]:
@@ -282,13 +309,18 @@ def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tup
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             problems.append((index, f"schedule glob {pattern!r} points outside the repository"))
             continue
+        matched: list[tuple[tuple[str, ...], Path, bool]] = []
+        for path in root.glob(pattern):
+            is_file, link = _file_kind(path)
+            if is_file:
+                matched.append((path.parts, path, link))
         # Path order is the order of the parts (a POSIX path's comparison): one key per path
         # is cheaper than a comparison method per pair.
-        matched = sorted((p for p in root.glob(pattern) if p.is_file()), key=_parts)
+        matched.sort(key=_first)
         if not matched:
             problems.append((index, f"schedule glob {pattern!r} matches no file"))
-        for path in matched:
-            if not _inside(path, real_root, resolved_dirs):
+        for _, path, link in matched:
+            if not _inside(path, link, real_root, resolved_dirs):
                 problems.append(
                     (index, f"{show_path(path)} resolves outside the repository: not read")
                 )
