@@ -41,7 +41,8 @@ class PosDict(dict[Any, Any]):
     pos: Pos = Pos(1, 1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        if args or kwargs:  # most are made empty, one per mapping of every file
+            super().__init__(*args, **kwargs)
         self.key_pos: dict[Any, Pos] = {}
         self.value_pos: dict[Any, Pos] = {}
 
@@ -544,7 +545,7 @@ _EDITOR_BREAK = re.compile("\r\n|[\r\n]")
 
 def _editor_lines(text: str) -> Callable[[Pos], Pos] | None:
     """A map from libyaml's line:column to the editor's, or None when they are the same."""
-    if not any(ch in text for ch in "\x85\u2028\u2029"):
+    if text.isascii() or not any(ch in text for ch in "\x85\u2028\u2029"):
         return None
     yaml_starts = [0, *(m.end() for m in _YAML_BREAK.finditer(text))]
     editor_starts = [0, *(m.end() for m in _EDITOR_BREAK.finditer(text))]
