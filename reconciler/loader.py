@@ -8,7 +8,9 @@ overrides into one ResolvedSchedule per (target, key).
 from __future__ import annotations
 
 import copy
+import errno
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ from reconciler.yamlpos import (
 # How a document that is not a mapping is named in the error (bool before int: a subclass).
 _KINDS = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 CONFIG_NAMES = ("schedctl.yaml", "schedctl.yml")
+_BODY_KEYS = frozenset(ScheduleBody.model_fields)  # what an override may set
 YAML_SUFFIXES = (".yaml", ".yml")
 # Sections whose forms exclude each other: an override naming one form replaces the others.
 _EXCLUSIVE = {
@@ -123,26 +126,56 @@ def show_path(path: Path) -> str:
 def read_yaml_file(path: Path) -> tuple[list[tuple[Any, Pos]], str]:
     """Load every document of a file; raises YamlProblem for unreadable or invalid files."""
     shown = show_path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1)) from None
-    if size > MAX_FILE_BYTES:
-        raise YamlProblem(
-            f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a schedule file",
-            Pos(1, 1),
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1)) from None
-    text = decode(data)
+    text = decode(_read_bytes(path))
     if not text.strip():
         raise YamlProblem("file is empty", Pos(1, 1))
     docs = load_documents(text)
     if not docs:
         raise YamlProblem("file holds only comments: no YAML document", Pos(1, 1))
     return docs, shown
+
+
+def _too_big(size: int) -> YamlProblem | None:
+    if size <= MAX_FILE_BYTES:
+        return None
+    return YamlProblem(
+        f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a schedule file",
+        Pos(1, 1),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, if it is within the size limit (as stat then read_bytes would say).
+
+    In os calls: a file object, and a buffer sized for more than the file, cost more than
+    reading a small file does (this runs once per file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise _unopened(path, exc) from None
+    try:
+        size = os.fstat(fd).st_size
+        problem = _too_big(size)
+        if problem is not None:
+            raise problem
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, max(size + 1, 65536) if not chunks else 65536):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1)) from None
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _unopened(path: Path, exc: OSError) -> YamlProblem:
+    """Why a file did not open, as stat then open would say: a file over the limit is that,
+    readable or not."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as stat_exc:
+        return YamlProblem(f"cannot read: {stat_exc.strerror}", Pos(1, 1))
+    return _too_big(size) or YamlProblem(f"cannot read: {exc.strerror}", Pos(1, 1))
 
 
 def _pydantic_diagnostics(
@@ -220,13 +253,47 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(p.startswith(".") for p in parts[:-1])
 
 
-def _inside(path: Path, real_root: Path, resolved_dirs: dict[Path, Path]) -> bool:
-    """Whether `path`, links followed, stays under `real_root` (directories resolved once)."""
-    parent = resolved_dirs.get(path.parent)
+# What Path.is_file() and is_symlink() take for "no" (any other error is raised, as there).
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _file_kind(path: Path) -> tuple[bool, bool]:
+    """(path.is_file(), path.is_symlink()), from one lstat unless `path` is a link.
+
+    pathlib asks stat and lstat through a Path each: this runs once per matched file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return False, False
+    if not stat.S_ISLNK(mode):
+        return stat.S_ISREG(mode), False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode), True
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return False, True
+
+
+def _inside(path: Path, link: bool, real_root: str, resolved_dirs: dict[str, str]) -> bool:
+    """Whether `path` (a symlink when `link`), links followed, stays under `real_root`
+    (directories resolved once).
+
+    As Path.resolve() and is_relative_to() would say, in string operations: this runs once
+    per file (resolve() is os.path.realpath)."""
+    text = os.fspath(path)
+    head, name = os.path.split(text)
+    parent = resolved_dirs.get(head)
     if parent is None:
-        parent = resolved_dirs[path.parent] = path.parent.resolve()
-    real = path.resolve() if path.is_symlink() else parent / path.name
-    return real.is_relative_to(real_root)
+        parent = resolved_dirs[head] = os.path.realpath(head)
+    real = os.path.realpath(text) if link else os.path.join(parent, name)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _first(item: tuple[tuple[str, ...], Path, bool]) -> tuple[str, ...]:
+    return item[0]
 
 
 def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tuple[int, str]]]:
@@ -236,17 +303,24 @@ def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tup
     """
     files: dict[Path, None] = {}  # ordered and O(1) membership: 5,000-file repositories exist
     problems: list[tuple[int, str]] = []
-    real_root = root.resolve()
-    resolved_dirs: dict[Path, Path] = {}
+    real_root = os.fspath(root.resolve())
+    resolved_dirs: dict[str, str] = {}
     for index, pattern in enumerate(globs):
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             problems.append((index, f"schedule glob {pattern!r} points outside the repository"))
             continue
-        matched = sorted(p for p in root.glob(pattern) if p.is_file())
+        matched: list[tuple[tuple[str, ...], Path, bool]] = []
+        for path in root.glob(pattern):
+            is_file, link = _file_kind(path)
+            if is_file:
+                matched.append((path.parts, path, link))
+        # Path order is the order of the parts (a POSIX path's comparison): one key per path
+        # is cheaper than a comparison method per pair.
+        matched.sort(key=_first)
         if not matched:
             problems.append((index, f"schedule glob {pattern!r} matches no file"))
-        for path in matched:
-            if not _inside(path, real_root, resolved_dirs):
+        for _, path, link in matched:
+            if not _inside(path, link, real_root, resolved_dirs):
                 problems.append(
                     (index, f"{show_path(path)} resolves outside the repository: not read")
                 )
@@ -545,7 +619,7 @@ def _resolve_document(
             Diagnostic(doc.file, pos.line, pos.column, f"overrides.{name}: {problem}")
         )
 
-    body_keys = set(ScheduleBody.model_fields)
+    body_keys = _BODY_KEYS
     raw_overrides = doc.data.get("overrides") or {}
     for target in dict.fromkeys(targets):
         if target not in config.targets or (only_targets and target not in only_targets):

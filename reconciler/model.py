@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
+import os
 import re
 import unicodedata
+import zoneinfo
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -90,7 +92,7 @@ def check_timezone(name: str) -> str:
     """Return `name` if it is an IANA zone in the zone database, else raise ValueError."""
     # ZoneInfo also opens files such as "localtime", "posixrules", the posix/ and right/ copies,
     # and on a case-insensitive disk "europe/rome": only the database's own names pass.
-    if not ZONE_NAME.match(name) or name in _NOT_ZONES or name not in _zone_names():
+    if not ZONE_NAME.match(name) or name in _NOT_ZONES or not _listed_zone(name):
         raise ValueError(_unknown_zone(name))
     try:
         timing.get_zone(name)  # the database lists it; this says whether it loads
@@ -109,6 +111,56 @@ def _unknown_zone(name: str) -> str:
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+def _listed_zone(name: str) -> bool:
+    """`name in available_timezones()`, found as that walk would find it but along `name`
+    alone: listing the whole database opens each of its hundreds of files."""
+    if name == "posixrules":
+        return False
+    parts = name.split("/")
+    if len(parts) == 1 or parts[0] not in ("right", "posix"):  # the walk skips those two
+        for root in zoneinfo.TZPATH:  # read now: reset_tzpath() may have changed it
+            if _walk_finds(root, parts):
+                return True
+    return name in _tzdata_zones()
+
+
+def _walk_finds(root: str, parts: list[str]) -> bool:
+    """Whether os.walk(root) lists the file root/parts[0]/.../parts[-1] and it is a zone."""
+    directory = root
+    for i, part in enumerate(parts):
+        try:
+            with os.scandir(directory) as entries:
+                entry = next((e for e in entries if e.name == part), None)
+        except OSError:  # the walk skips what it cannot list
+            return False
+        if entry is None:
+            return False
+        if i == len(parts) - 1:  # a file, not a directory; and its magic says TZif
+            if entry.is_dir():
+                return False
+            try:
+                with open(entry.path, "rb") as file:
+                    return file.read(4) == b"TZif"
+            except OSError:
+                return False
+        if not entry.is_dir() or entry.is_symlink():  # the walk goes into no link
+            return False
+        directory = entry.path
+    return False
+
+
+@lru_cache(maxsize=1)
+def _tzdata_zones() -> frozenset[str]:
+    """The zones the tzdata package lists (the first of available_timezones' sources)."""
+    from importlib import resources
+
+    try:
+        with resources.files("tzdata").joinpath("zones").open("r") as f:
+            return frozenset(zone.strip() for zone in f if zone.strip())
+    except (ImportError, FileNotFoundError):
+        return frozenset()
 
 
 def _too_long(duration: str) -> bool:
@@ -339,7 +391,9 @@ class StrictModel(BaseModel):
     """Unknown keys are errors everywhere: a typo must never be silently ignored."""
 
     # strict: YAML `enabled: "yes"` or `max_retries: "3"` are errors, as in the JSON schema.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a model validated only inside another (or only for templates) builds its
+    # own validator when first used, not at every start; Schedule and Config build at import.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 def _time_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -723,6 +777,7 @@ class Schedule(ScheduleBody):
     """One schedule file document."""
 
     model_config = ConfigDict(
+        defer_build=False,
         json_schema_extra={
             "examples": [
                 {
@@ -735,7 +790,7 @@ class Schedule(ScheduleBody):
                     "deliver": {"channel": "slack", "target": "C012345678"},
                 }
             ]
-        }
+        },
     )
 
     name: str = Field(
@@ -794,6 +849,7 @@ class ScheduleTemplate(Schedule):
     name, title, description, action.prompt, action.app.input, deliver and targets."""
 
     model_config = ConfigDict(
+        defer_build=True,
         json_schema_extra={
             "examples": [
                 {
@@ -804,7 +860,7 @@ class ScheduleTemplate(Schedule):
                     "spread": True,
                 }
             ]
-        }
+        },
     )
 
     name: str = Field(
@@ -941,6 +997,8 @@ def _default_platform() -> str:
 
 class Config(StrictModel):
     """schedctl.yaml"""
+
+    model_config = ConfigDict(defer_build=False)
 
     owner: str = Field(
         default=DEFAULT_OWNER,

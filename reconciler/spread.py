@@ -586,12 +586,19 @@ def crowd_warnings(
     fleets: dict[tuple[str, str], list[int]] = {}
     firsts: dict[tuple[str, str], tuple[int, list[int]]] = {}
     for minute, group in crowded:
+        if len(reported) == len(schedules):  # every schedule warned of: the rest adds nothing
+            break
         fresh = [i for i in group if i not in reported]
+        if not fresh:  # the keys below are sorted only for a minute that warns
+            continue
         reported.update(fresh)
         keys = sorted({schedules[i].key for i in group})
         unspread = any(not (h := schedules[i].hashed) or not h.spread for i in group)
         hint = "; an H time with `spread: true` keeps such schedules apart" if unspread else ""
         at = datetime.fromtimestamp(minute * 60, timezone.utc)
+        said = (
+            f"{len(group)} tasks are due at {at:%Y-%m-%d %H:%M} UTC ({_named(keys)}); {limit}{hint}"
+        )
         for i in fresh:
             s = schedules[i]
             if s.template is not None:
@@ -600,12 +607,7 @@ def crowd_warnings(
                 firsts.setdefault(fleet, (minute, group))
                 continue
             out.append(
-                s.diagnostic(
-                    ("schedule",),
-                    f"{name} target {s.target!r}: {len(group)} tasks are due at "
-                    f"{at:%Y-%m-%d %H:%M} UTC ({_named(keys)}); {limit}{hint}",
-                    "warning",
-                )
+                s.diagnostic(("schedule",), f"{name} target {s.target!r}: {said}", "warning")
             )
     for fleet, members in fleets.items():
         minute, group = firsts[fleet]

@@ -41,7 +41,8 @@ class PosDict(dict[Any, Any]):
     pos: Pos = Pos(1, 1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        if args or kwargs:  # most are made empty, one per mapping of every file
+            super().__init__(*args, **kwargs)
         self.key_pos: dict[Any, Pos] = {}
         self.value_pos: dict[Any, Pos] = {}
 
@@ -60,9 +61,11 @@ def _mark(node: yaml.Node) -> Pos:
 
 
 try:  # the C parser is several times faster; the constructor stays in Python either way
+    from yaml._yaml import CParser as _Events  # libyaml's events alone
+
     _Base: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Base = yaml.SafeLoader
+except ImportError:  # pragma: no cover - libyaml missing
+    _Base = _Events = yaml.SafeLoader  # type: ignore[assignment, misc]
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -376,6 +379,121 @@ def load_documents(text: str) -> list[tuple[Any, Pos]]:
 
 
 def _load_documents(text: str) -> list[tuple[Any, Pos]]:
+    docs = _plain_documents(text)
+    return docs if docs is not None else _composed_documents(text)
+
+
+# The plain-scalar resolvers by first character, as `_Loader.resolve` reads them.
+_PLAIN = _Loader.yaml_implicit_resolvers
+_NOT_YET = object()  # a mapping's next event is a key
+
+
+def _plain_documents(text: str) -> list[tuple[Any, Pos]] | None:
+    """The common file in one pass over libyaml's events: no anchors, aliases, tags, merge
+    keys or duplicate keys, nothing near a bound, no error. None for any other file, which
+    `_composed_documents` then reads (and words its errors) as before.
+
+    Composing nodes first costs a Python call per node (the resolver) and a Python object
+    per node, then a walk over them; the events come straight from libyaml. The result is
+    the same values and positions: tests/loader/test_yamlpos_paths.py compares the two.
+    """
+    if len(text) > MAX_EXPANDED_CHARS:  # below it, no text bound can be passed without aliases
+        return None
+    parser = _Events(text)
+    get_event: Callable[[], Any] = parser.get_event  # events as Any: read field by field
+    new_pos = tuple.__new__
+    scalar, mapping_end, sequence_end = (
+        yaml.ScalarEvent,
+        yaml.MappingEndEvent,
+        yaml.SequenceEndEvent,
+    )
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    docs: list[tuple[Any, Pos]] = []
+    try:
+        get_event()  # the stream's start
+        while type(get_event()) is yaml.DocumentStartEvent:
+            # The open collection (`top`, None at the document's level) and whether it is a
+            # sequence; in a mapping, its key waiting for a value (`_NOT_YET` while the key
+            # is to come); the enclosing collections on `stack`.
+            stack: list[tuple[Any, bool]] = []
+            top: Any = None
+            is_list = False
+            key: Any = _NOT_YET
+            key_pos: Pos | None = None
+            nodes = 0
+            while True:
+                event = get_event()
+                kind = type(event)
+                if kind is scalar:
+                    if event.anchor is not None or event.tag is not None:
+                        return None
+                    value = event.value
+                    if event.implicit[0]:  # plain: the core schema decides its type
+                        for tag, regexp in _PLAIN.get(value[:1], ()):
+                            if regexp.match(value):
+                                if tag == _MERGE_TAG:
+                                    return None
+                                value = _SCALARS[tag][1](value)
+                                break
+                    mark = event.start_mark
+                    pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
+                    nodes += 1
+                    if top is None:
+                        docs.append((value, pos))
+                        break
+                    if is_list:
+                        top.append(value)
+                        top.item_pos.append(pos)
+                    elif key is _NOT_YET:
+                        if value in top:
+                            return None  # a duplicate key: the composed path words it
+                        key, key_pos = value, pos
+                    else:
+                        top[key] = value
+                        top.key_pos[key] = key_pos
+                        top.value_pos[key] = pos
+                        key = _NOT_YET
+                elif kind is mapping_start or kind is sequence_start:
+                    if event.anchor is not None or event.tag is not None:
+                        return None
+                    if len(stack) >= MAX_DEPTH:
+                        return None
+                    value = PosDict() if kind is mapping_start else PosList()
+                    mark = event.start_mark
+                    value.pos = pos = new_pos(Pos, (mark.line + 1, mark.column + 1))
+                    nodes += 1
+                    if top is None:
+                        docs.append((value, pos))
+                    elif is_list:
+                        top.append(value)
+                        top.item_pos.append(pos)
+                    elif key is _NOT_YET:
+                        return None  # a collection as a key
+                    else:
+                        top[key] = value
+                        top.key_pos[key] = key_pos
+                        top.value_pos[key] = pos
+                        key = _NOT_YET
+                    stack.append((top, is_list))
+                    top, is_list = value, kind is sequence_start
+                elif kind is mapping_end or kind is sequence_end:
+                    # The parent's key took this collection as its value: none is waiting.
+                    top, is_list = stack.pop()
+                    if top is None:
+                        break
+                else:  # an alias
+                    return None
+            if nodes > MAX_EXPANDED_NODES:
+                return None
+            get_event()  # the document's end
+    except (yaml.YAMLError, ValueError):
+        return None
+    finally:
+        parser.dispose()
+    return docs
+
+
+def _composed_documents(text: str) -> list[tuple[Any, Pos]]:
     loader = _Loader(text)
     docs: list[tuple[Any, Pos]] = []
     chars = 0
@@ -427,7 +545,7 @@ _EDITOR_BREAK = re.compile("\r\n|[\r\n]")
 
 def _editor_lines(text: str) -> Callable[[Pos], Pos] | None:
     """A map from libyaml's line:column to the editor's, or None when they are the same."""
-    if not any(ch in text for ch in "\x85\u2028\u2029"):
+    if text.isascii() or not any(ch in text for ch in "\x85\u2028\u2029"):
         return None
     yaml_starts = [0, *(m.end() for m in _YAML_BREAK.finditer(text))]
     editor_starts = [0, *(m.end() for m in _EDITOR_BREAK.finditer(text))]
