@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from sys import intern
 from typing import Any, ClassVar, NamedTuple, cast
 
 import yaml
@@ -37,21 +38,28 @@ class YamlProblem(Exception):
         self.pos = pos
 
 
+_START = Pos(1, 1)
+
+
 class PosDict(dict[Any, Any]):
-    pos: Pos = Pos(1, 1)
+    # Slots, not an instance dict: one of these per mapping of every file adds up (10 MB of a
+    # 10,000-schedule repository).
+    __slots__ = ("key_pos", "pos", "value_pos")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:  # most are made empty, one per mapping of every file
             super().__init__(*args, **kwargs)
+        self.pos = _START
         self.key_pos: dict[Any, Pos] = {}
         self.value_pos: dict[Any, Pos] = {}
 
 
 class PosList(list[Any]):
-    pos: Pos = Pos(1, 1)
+    __slots__ = ("item_pos", "pos")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
+        self.pos = _START
         self.item_pos: list[Pos] = []
 
 
@@ -447,7 +455,9 @@ def _plain_documents(text: str) -> list[tuple[Any, Pos]] | None:
                     elif key is _NOT_YET:
                         if value in top:
                             return None  # a duplicate key: the composed path words it
-                        key, key_pos = value, pos
+                        # Keys repeat in every file: one string each, not one per mapping.
+                        key = intern(value) if type(value) is str else value
+                        key_pos = pos
                     else:
                         top[key] = value
                         top.key_pos[key] = key_pos
