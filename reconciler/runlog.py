@@ -16,8 +16,10 @@ findings are made from part of a log, where a slot would look missed.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -285,9 +287,12 @@ def fetch_log(conn: Connection, path: str, since: float, task_id: str | None = N
 
 @dataclass
 class _Fetch:
-    """One target's run log fetches under way."""
+    """One target's run log fetches under way: its global log's, or one per audited task,
+    started as the listing's pages come in (see _start)."""
 
     futures: list[tuple[str | None, Future[RunLog]]] = field(default_factory=list)
+    started: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _max_retries(resolved: ResolvedSchedule, rules: platforms.RunRules | None) -> int | None:
@@ -355,21 +360,22 @@ def audit_project(
     results: dict[str, TargetAudit] = {}
     with ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool:
         fetches = {name: _Fetch() for name in conns}
-        # A global log needs no task ids: it is read beside the listing.
+        per_task: dict[str, Callable[[list[LiveTask]], None]] = {}
         for name, conn in conns.items():
             path = _global_path(conn)
-            if path is not None:
+            if path is not None:  # a global log needs no task ids: read beside the listing
                 fetches[name].futures.append((None, pool.submit(fetch_log, conn, path, start)))
-        found = surveys if surveys is not None else survey(project, conns)
-        for name, conn in conns.items():
+            elif callable(getattr(conn.provider, "runs_path", None)):
+                per_task[name] = functools.partial(
+                    _start, pool, conn, fetches[name], start, owner, keep
+                )
+        # Each task's log is asked for as soon as its listing page is read, so the fan-out
+        # overlaps the listing's round trips (`listed`, called on the listing's page worker).
+        found = surveys if surveys is not None else survey(project, conns, per_task)
+        for name, start_fetches in per_task.items():  # what no page handed on (surveys given)
             listing = found[name].listing if name in found else None
-            if listing is None or _global_path(conn) is not None:
-                continue
-            runs_path = getattr(conn.provider, "runs_path", None)
-            for task in listing.tasks:
-                if runs_path is not None and _audited(task, owner, keep):
-                    future = pool.submit(fetch_log, conn, runs_path(task.id), start, task.id)
-                    fetches[name].futures.append((task.id, future))
+            if listing is not None:
+                start_fetches(listing.tasks)
         for name, conn in conns.items():
             results[name] = _audit_one_target(
                 project, conn, found.get(name), fetches[name], start, end, keep, tolerance
@@ -381,6 +387,25 @@ def audit_project(
         results[name] = TargetAudit(name, platform, "", start, end, error=why)
     ordered = [results[n] for n in project.config.targets if n in results]
     return AuditReport(owner, start, end, ordered, project.config_file)
+
+
+def _start(
+    pool: ThreadPoolExecutor,
+    conn: Connection,
+    fetch: _Fetch,
+    since: float,
+    owner: str,
+    keep: Callable[[str], bool],
+    tasks: Sequence[LiveTask],
+) -> None:
+    """Ask for the run log of each audited task not asked for yet."""
+    runs_path = conn.provider.runs_path  # type: ignore[attr-defined]
+    with fetch.lock:
+        for task in tasks:
+            if task.id not in fetch.started and _audited(task, owner, keep):
+                fetch.started.add(task.id)
+                future = pool.submit(fetch_log, conn, runs_path(task.id), since, task.id)
+                fetch.futures.append((task.id, future))
 
 
 def _global_path(conn: Connection) -> str | None:
@@ -408,6 +433,9 @@ def _audit_one_target(
         return TargetAudit(name, conn.platform, where, start, end, error=error)
     runs: list[Run] = []
     notes: list[str] = []
+    # Woken once, when every log is in: waiting on each in turn wakes this thread (and takes
+    # the GIL from the fetching workers) as often as there are logs.
+    wait([future for _, future in fetch.futures])
     try:
         for _, future in fetch.futures:
             log = future.result()
