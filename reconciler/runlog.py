@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -30,10 +30,12 @@ from reconciler.audit import (
     DEFAULT_TOLERANCE,
     AuditReport,
     Expected,
+    Judge,
     Run,
     TargetAudit,
     TargetInput,
     audit_target,
+    in_window,
 )
 from reconciler.cost import spend_findings
 from reconciler.errors import ListingError, SchedctlError
@@ -43,7 +45,7 @@ from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
 
 if TYPE_CHECKING:
-    from reconciler.forms import LiveTask
+    from reconciler.forms import Listing, LiveTask
     from reconciler.loader import Project, ResolvedSchedule
     from reconciler.reconcile import Survey
     from reconciler.targets import Connection
@@ -287,12 +289,26 @@ def fetch_log(conn: Connection, path: str, since: float, task_id: str | None = N
 
 @dataclass
 class _Fetch:
-    """One target's run log fetches under way: its global log's, or one per audited task,
-    started as the listing's pages come in (see _start)."""
+    """One target's run logs under way: its global log, or one log per audited task, asked
+    for as the listing's pages come in (_start).
 
+    Once the listing is whole (_prepare) each task's log is judged as it comes in
+    (_arrived): a desired key as soon as the logs of all its live copies are in, on the
+    worker that fetched the last of them, so that the judging overlaps the other requests.
+    """
+
+    since: float
+    until: float
     futures: list[tuple[str | None, Future[RunLog]]] = field(default_factory=list)
     started: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    judge: Judge | None = None
+    by_task: dict[str, list[Run]] = field(default_factory=dict)  # the window's runs so far
+    ids_of: dict[str, list[str]] = field(default_factory=dict)  # key -> its copies' task ids
+    key_of: dict[str, str] = field(default_factory=dict)  # task id -> its desired key
+    waiting: dict[str, int] = field(default_factory=dict)  # key -> its logs still to come
+    # A row naming another task than its log does: then the whole is judged at the end.
+    mixed: bool = False
 
 
 def _max_retries(resolved: ResolvedSchedule, rules: platforms.RunRules | None) -> int | None:
@@ -359,26 +375,27 @@ def audit_project(
 
     results: dict[str, TargetAudit] = {}
     with ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool:
-        fetches = {name: _Fetch() for name in conns}
+        fetches = {name: _Fetch(start, end) for name in conns}
         per_task: dict[str, Callable[[list[LiveTask]], None]] = {}
         for name, conn in conns.items():
             path = _global_path(conn)
             if path is not None:  # a global log needs no task ids: read beside the listing
                 fetches[name].futures.append((None, pool.submit(fetch_log, conn, path, start)))
             elif callable(getattr(conn.provider, "runs_path", None)):
-                per_task[name] = functools.partial(
-                    _start, pool, conn, fetches[name], start, owner, keep
-                )
+                per_task[name] = functools.partial(_start, pool, conn, fetches[name], owner, keep)
         # Each task's log is asked for as soon as its listing page is read, so the fan-out
         # overlaps the listing's round trips (`listed`, called on the listing's page worker).
         found = surveys if surveys is not None else survey(project, conns, per_task)
-        for name, start_fetches in per_task.items():  # what no page handed on (surveys given)
+        for name, conn in conns.items():
             listing = found[name].listing if name in found else None
-            if listing is not None:
-                start_fetches(listing.tasks)
+            if listing is None:
+                continue
+            if name in per_task:  # what no page handed on (surveys given)
+                per_task[name](listing.tasks)
+            _prepare(project, conn, listing, fetches[name], keep, tolerance)
         for name, conn in conns.items():
             results[name] = _audit_one_target(
-                project, conn, found.get(name), fetches[name], start, end, keep, tolerance
+                project, conn, found.get(name), fetches[name], keep, tolerance
             )
     for audited in results.values():  # actual spend against the budgets
         audited.findings.extend(spend_findings(audited, project))
@@ -393,7 +410,6 @@ def _start(
     pool: ThreadPoolExecutor,
     conn: Connection,
     fetch: _Fetch,
-    since: float,
     owner: str,
     keep: Callable[[str], bool],
     tasks: Sequence[LiveTask],
@@ -404,8 +420,85 @@ def _start(
         for task in tasks:
             if task.id not in fetch.started and _audited(task, owner, keep):
                 fetch.started.add(task.id)
-                future = pool.submit(fetch_log, conn, runs_path(task.id), since, task.id)
+                future = pool.submit(_fetch_task, conn, fetch, runs_path(task.id), task.id)
                 fetch.futures.append((task.id, future))
+
+
+def _fetch_task(conn: Connection, fetch: _Fetch, path: str, task_id: str) -> RunLog:
+    log = fetch_log(conn, path, fetch.since, task_id)
+    _arrived(fetch, task_id, log)
+    return log
+
+
+def _arrived(fetch: _Fetch, task_id: str, log: RunLog) -> None:
+    """One task's log is in: its window's runs kept, and its key judged once all are in."""
+    if any(run.task_id != task_id for run in log.runs):
+        with fetch.lock:
+            fetch.mixed = True
+        return
+    part = in_window(log.runs, fetch.since, fetch.until)
+    with fetch.lock:
+        fetch.by_task.update(part)
+        fetch.by_task.setdefault(task_id, [])  # in, with no run in the window
+        key = fetch.key_of.get(task_id)
+        if fetch.judge is None or key is None or fetch.mixed:
+            return  # not judged yet: _prepare or the end does it
+        fetch.waiting[key] -= 1
+        if fetch.waiting[key]:
+            return
+        judge, by_task = fetch.judge, {t: fetch.by_task[t] for t in fetch.ids_of[key]}
+    judge.judge_key(key, by_task)
+
+
+def _target_input(
+    project: Project,
+    conn: Connection,
+    listing: Listing,
+    keep: Callable[[str], bool],
+    runs: Sequence[Run] = (),
+    notes: Sequence[str] = (),
+) -> TargetInput:
+    platform = platforms.get(conn.platform)
+    owner = project.config.owner
+    ids = {t.id for t in listing.tasks if _audited(t, owner, keep)}
+    expected = expected_of(project.for_target(conn.name), platform.rules)
+    return TargetInput(
+        target=conn.name,
+        platform=conn.platform,
+        where=conn.provider.describe_target(),
+        tick=platform.facts.tick or DEFAULT_TICK,
+        expected=[e for e in expected if keep(e.key)],
+        tasks=[t for t in listing.tasks if t.id in ids],
+        runs=[r for r in runs if r.task_id in ids],
+        owner=owner,
+        notes=notes,
+    )
+
+
+def _prepare(
+    project: Project,
+    conn: Connection,
+    listing: Listing,
+    fetch: _Fetch,
+    keep: Callable[[str], bool],
+    tolerance: timedelta,
+) -> None:
+    """The listing is whole: per-task logs are judged from now on as they come in, and the
+    keys whose logs are all in already are judged here."""
+    if not fetch.started:  # a global log (or none): judged at the end
+        return
+    inp = _target_input(project, conn, listing, keep)
+    judge = Judge(inp, fetch.since, fetch.until, tolerance)
+    with fetch.lock:
+        fetch.ids_of = judge.needs()
+        for key, ids in fetch.ids_of.items():
+            fetch.key_of.update(dict.fromkeys(ids, key))
+            fetch.waiting[key] = sum(tid not in fetch.by_task for tid in ids)
+        fetch.judge = judge
+        ready = [] if fetch.mixed else [k for k, count in fetch.waiting.items() if not count]
+        parts = {k: {t: fetch.by_task[t] for t in fetch.ids_of[k]} for k in ready}
+    for key, by_task in parts.items():
+        judge.judge_key(key, by_task)
 
 
 def _global_path(conn: Connection) -> str | None:
@@ -418,14 +511,11 @@ def _audit_one_target(
     conn: Connection,
     found: Survey | None,
     fetch: _Fetch,
-    start: float,
-    end: float,
     keep: Callable[[str], bool],
     tolerance: timedelta,
 ) -> TargetAudit:
-    name = conn.name
+    name, start, end = conn.name, fetch.since, fetch.until
     where = conn.provider.describe_target()
-    platform = platforms.get(conn.platform)
     if found is None or found.listing is None:
         for _, future in fetch.futures:
             future.cancel()
@@ -433,9 +523,9 @@ def _audit_one_target(
         return TargetAudit(name, conn.platform, where, start, end, error=error)
     runs: list[Run] = []
     notes: list[str] = []
-    # Woken once, when every log is in: waiting on each in turn wakes this thread (and takes
-    # the GIL from the fetching workers) as often as there are logs.
-    wait([future for _, future in fetch.futures])
+    # Woken once, when every log is in (or one failed): waiting on each in turn wakes this
+    # thread, and takes the GIL from the fetching workers, as often as there are logs.
+    wait([future for _, future in fetch.futures], return_when=FIRST_EXCEPTION)
     try:
         for _, future in fetch.futures:
             log = future.result()
@@ -449,17 +539,8 @@ def _audit_one_target(
         )
     if len(notes) > NOTES_SHOWN:
         notes = [*notes[:NOTES_SHOWN], f"... and {len(notes) - NOTES_SHOWN} more unreadable runs"]
-    listing = found.listing
-    ids = {t.id for t in listing.tasks if _audited(t, project.config.owner, keep)}
-    inp = TargetInput(
-        target=name,
-        platform=conn.platform,
-        where=where,
-        tick=platform.facts.tick or DEFAULT_TICK,
-        expected=[e for e in expected_of(project.for_target(name), platform.rules) if keep(e.key)],
-        tasks=[t for t in listing.tasks if t.id in ids],
-        runs=[r for r in runs if r.task_id in ids],
-        owner=project.config.owner,
-        notes=notes,
-    )
-    return audit_target(inp, start, end, tolerance)
+    inp = _target_input(project, conn, found.listing, keep, runs, notes)
+    if fetch.judge is None or fetch.mixed:
+        return audit_target(inp, start, end, tolerance)
+    # Every log is in, so every key it could judge was judged as its logs came in.
+    return fetch.judge.finish(fetch.by_task, inp)

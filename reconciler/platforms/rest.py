@@ -381,12 +381,16 @@ def iter_pages(
         pages += 1
         repeated: str | None = None
         for item in page.items:
-            if not isinstance(item, Mapping):
-                id_key = None
+            id_key = None
+            if type(item) is not dict and not isinstance(item, Mapping):
+                pass  # (decoded JSON is a dict: the abstract check only for the rest)
             elif only is not None:  # the common case, kept cheap: a listing's every item
                 id_key = only if only in item else None
-            else:
-                id_key = next((k for k in id_keys if k in item), None)
+            else:  # a loop, not a generator: a run log's every row comes here
+                for spelling in id_keys:
+                    if spelling in item:
+                        id_key = spelling
+                        break
             if id_key is None:
                 shown = client.redact(repr(item))[:100]  # redacted before the cut
                 here = client.redact(str(client.url(url)))
