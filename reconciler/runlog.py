@@ -20,6 +20,7 @@ import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from reconciler.plan import selected
 from reconciler.platforms.rest import Unreadable, iter_pages, shown
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
+from reconciler.tuning import fan_out
 
 if TYPE_CHECKING:
     from reconciler.forms import Listing, LiveTask
@@ -374,7 +376,13 @@ def audit_project(
         return selected(key, select, exclude)
 
     results: dict[str, TargetAudit] = {}
-    with ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool:
+    # Per-task logs are a fan-out (see tuning); a global log is one chain of pages, which the
+    # command's short interval suits.
+    fanning = any(_global_path(c) is None for c in conns.values())
+    with (
+        fan_out() if fanning else nullcontext(),
+        ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool,
+    ):
         fetches = {name: _Fetch(start, end) for name in conns}
         per_task: dict[str, Callable[[list[LiveTask]], None]] = {}
         for name, conn in conns.items():
