@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -547,8 +547,10 @@ def _audit_one_target(
         )
     if len(notes) > NOTES_SHOWN:
         notes = [*notes[:NOTES_SHOWN], f"... and {len(notes) - NOTES_SHOWN} more unreadable runs"]
-    inp = _target_input(project, conn, found.listing, keep, runs, notes)
-    if fetch.judge is None or fetch.mixed:
+    judge = fetch.judge
+    if judge is None or fetch.mixed:
+        inp = _target_input(project, conn, found.listing, keep, runs, notes)
         return audit_target(inp, start, end, tolerance)
-    # Every log is in, so every key it could judge was judged as its logs came in.
-    return fetch.judge.finish(fetch.by_task, inp)
+    # Every log is in, so every key it could judge was judged as its logs came in; each run
+    # names the audited task whose log held it (not mixed), so none is left out.
+    return judge.finish(fetch.by_task, replace(judge.inp, runs=runs, notes=notes))
