@@ -6,8 +6,10 @@
 
 Where a platform keeps one log of every task's runs (engine: the instance's global log, see
 the provider's run_log_path) that log is read, beside the task listing; otherwise (aitroop)
-each task's own log is read, concurrently, at most `concurrency` at once. Logs are newest
-first: reading stops at the first page that reaches back past the window.
+each task's own log is read, concurrently, at most `concurrency` at once, asked for as soon as
+the task's listing page is read, and each desired key is judged (audit.Judge) on the worker
+that fetched the last of its copies' logs: the listing, the requests and the judging overlap.
+Logs are newest first: reading stops at the first page that reaches back past the window.
 
 A run row that cannot be read is a note on its target's result, never a crash; a log that
 cannot be read at all (a failed request, an incomplete listing) is the target's error: no
