@@ -12,7 +12,9 @@ part of its latency; an untimed first audit has every page made): what remains a
 is schedctl's own cost (reading 100,000 run rows, the expected fires of 1,000 schedules, the
 matching). Each task runs every 100 minutes from its creation a day before the window, 12 s
 after each slot: about 100 runs each in the week. Measured: audit_project (listing, run logs,
-the audit); loading the YAML is validate's cost and is left out.
+the audit); loading the YAML is validate's cost and is left out. schedctl asks for a task's
+log as soon as the listing page naming it is read, so the two overlap; the aitroop floor still
+counts them one after the other (a lower bound only for a client that waits for the listing).
 """
 
 from __future__ import annotations

@@ -507,6 +507,125 @@ def match_slots(
     return matched, unexpected
 
 
+def in_window(runs: Iterable[Run], since: float, until: float) -> dict[str, list[Run]]:
+    """The runs that started in [since, until], by task, each task's by start."""
+    by_task: dict[str, list[Run]] = {}
+    for run in runs:
+        if since <= run.started <= until:
+            by_task.setdefault(run.task_id, []).append(run)
+    for runs_of in by_task.values():
+        runs_of.sort(key=lambda r: r.started)
+    return by_task
+
+
+class Judge:
+    """audit_target in parts, for a caller whose runs come in task by task: a desired key can
+    be judged (judge_key) as soon as the runs of all its live copies are in, on any thread
+    (keys are independent; the shared slot cache only saves work); finish judges the rest and
+    puts the result together, in the order audit_target gives it."""
+
+    def __init__(
+        self,
+        inp: TargetInput,
+        since: float,
+        until: float,
+        tolerance: timedelta = DEFAULT_TOLERANCE,
+    ) -> None:
+        self.inp, self.since, self.until = inp, since, until
+        self.tick = inp.tick.total_seconds()
+        self.grace = self.tick + tolerance.total_seconds()
+        self.copies = live_copies(inp.tasks, inp.owner)
+        self.desired = {e.key: e for e in inp.expected}
+        self.slot_cache: SlotCache = {}
+        self.judged: dict[str, tuple[TaskHealth, list[Finding]]] = {}
+
+    def needs(self) -> dict[str, list[str]]:
+        """The desired keys that are live, each with the task ids whose runs it is judged by."""
+        return {key: [t.id for t in self.copies[key]] for key in self.desired if key in self.copies}
+
+    def judge_key(self, key: str, by_task: Mapping[str, list[Run]]) -> None:
+        """Judge one desired, live key; `by_task` (see in_window) holds its copies' runs."""
+        work = _Task(self.inp, self.desired[key], key)
+        health = _audit_one(
+            work,
+            self.copies[key],
+            by_task,
+            self.since,
+            self.until,
+            self.tick,
+            self.grace,
+            self.slot_cache,
+        )
+        self.judged[key] = (health, work.findings)
+
+    def finish(
+        self, by_task: Mapping[str, list[Run]], inp: TargetInput | None = None
+    ) -> TargetAudit:
+        """Every key not judged yet, the orphans, and the whole; `inp`: what was audited, as
+        the report reads it (default: the input given at the start)."""
+        inp = inp or self.inp
+        since, until = self.since, self.until
+        tasks: list[TaskHealth] = []
+        findings: list[Finding] = []
+        for exp in inp.expected:
+            if exp.key not in self.copies:
+                tasks.append(
+                    TaskHealth(
+                        inp.target,
+                        exp.key,
+                        exp.title,
+                        NOT_AUDITED,
+                        note="not on the platform (apply creates it)",
+                        file=exp.file,
+                        line=exp.line,
+                        zone=exp.timezone,
+                    )
+                )
+                continue
+            if exp.key not in self.judged:
+                self.judge_key(exp.key, by_task)
+            health, found = self.judged[exp.key]
+            tasks.append(health)
+            findings.extend(found)
+        # This owner's tasks that no desired schedule of this target names: every scheduler
+        # run of theirs is unexpected.
+        for key in sorted(set(self.copies) - set(self.desired)):
+            work = _Task(inp, None, key)
+            live = self.copies[key]
+            runs = [r for t in live for r in by_task.get(t.id, ())]
+            scheduled = [r for r in runs if r.trigger != "manual"]
+            if scheduled:
+                work.finding(
+                    "unexpected",
+                    live[0].title,
+                    f"{_plural(len(scheduled), 'run')} of a task the repository no longer has "
+                    "(an orphan: `apply --prune` deletes it)",
+                    runs=[_ref(r) for r in scheduled],
+                    reason="orphan",
+                )
+            if runs:
+                tasks.append(
+                    TaskHealth(
+                        inp.target,
+                        key,
+                        live[0].title,
+                        work.findings[0].kind if work.findings else HEALTHY,
+                        task_ids=tuple(t.id for t in live),
+                        runs=len(runs),
+                        manual=len(runs) - len(scheduled),
+                        errors=sum(r.status == "error" for r in runs),
+                        tokens=_tokens(runs),
+                        days=(until - since) / 86_400,
+                        note="not in the repository",
+                    )
+                )
+                findings.extend(work.findings)
+        return TargetAudit(
+            inp.target, inp.platform, inp.where, since, until, tasks, findings, list(inp.notes),
+            source=inp,
+        )  # fmt: skip
+
+
 def audit_target(
     inp: TargetInput,
     since: float,
@@ -514,76 +633,7 @@ def audit_target(
     tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> TargetAudit:
     """Every desired schedule of one target against its live tasks and run log."""
-    tick = inp.tick.total_seconds()
-    grace = tick + tolerance.total_seconds()
-    copies = live_copies(inp.tasks, inp.owner)
-    by_task: dict[str, list[Run]] = {}
-    for run in inp.runs:
-        if since <= run.started <= until:
-            by_task.setdefault(run.task_id, []).append(run)
-    for runs in by_task.values():
-        runs.sort(key=lambda r: r.started)
-
-    tasks: list[TaskHealth] = []
-    findings: list[Finding] = []
-    desired = {e.key: e for e in inp.expected}
-    slot_cache: SlotCache = {}
-    for exp in inp.expected:
-        work = _Task(inp, exp, exp.key)
-        live = copies.get(exp.key, [])
-        if not live:
-            tasks.append(
-                TaskHealth(
-                    inp.target,
-                    exp.key,
-                    exp.title,
-                    NOT_AUDITED,
-                    note="not on the platform (apply creates it)",
-                    file=exp.file,
-                    line=exp.line,
-                    zone=exp.timezone,
-                )
-            )
-            continue
-        tasks.append(_audit_one(work, live, by_task, since, until, tick, grace, slot_cache))
-        findings.extend(work.findings)
-    # This owner's tasks that no desired schedule of this target names: every scheduler run
-    # of theirs is unexpected.
-    for key in sorted(set(copies) - set(desired)):
-        work = _Task(inp, None, key)
-        live = copies[key]
-        runs = [r for t in live for r in by_task.get(t.id, ())]
-        scheduled = [r for r in runs if r.trigger != "manual"]
-        if scheduled:
-            work.finding(
-                "unexpected",
-                live[0].title,
-                f"{_plural(len(scheduled), 'run')} of a task the repository no longer has "
-                "(an orphan: `apply --prune` deletes it)",
-                runs=[_ref(r) for r in scheduled],
-                reason="orphan",
-            )
-        if runs:
-            tasks.append(
-                TaskHealth(
-                    inp.target,
-                    key,
-                    live[0].title,
-                    work.findings[0].kind if work.findings else HEALTHY,
-                    task_ids=tuple(t.id for t in live),
-                    runs=len(runs),
-                    manual=len(runs) - len(scheduled),
-                    errors=sum(r.status == "error" for r in runs),
-                    tokens=_tokens(runs),
-                    days=(until - since) / 86_400,
-                    note="not in the repository",
-                )
-            )
-            findings.extend(work.findings)
-    return TargetAudit(
-        inp.target, inp.platform, inp.where, since, until, tasks, findings, list(inp.notes),
-        source=inp,
-    )  # fmt: skip
+    return Judge(inp, since, until, tolerance).finish(in_window(inp.runs, since, until))
 
 
 N = TypeVar("N", int, float)

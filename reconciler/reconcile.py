@@ -106,12 +106,17 @@ class Survey:
     error: str | None = None
 
 
-def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Survey]:
+def survey(
+    project: Project,
+    conns: Mapping[str, Connection],
+    listed: Mapping[str, Callable[[list[LiveTask]], None]] | None = None,
+) -> dict[str, Survey]:
     """Desired forms and one listing per target, the listings side by side.
 
     A target's desired forms are built by its listing's page worker during the first round
     trip, and serve as hints there (in-sync tasks skip conversion). The collector and the
-    switch interval are the command's (see tuning).
+    switch interval are the command's (see tuning). `listed`: by target, given each page's
+    tasks as they are converted (see RestProvider.list_tasks).
     """
 
     def forms_of(name: str) -> Callable[[], dict[str, DesiredTask]]:
@@ -122,7 +127,9 @@ def survey(project: Project, conns: Mapping[str, Connection]) -> dict[str, Surve
 
     def one(name: str, forms: Callable[[], dict[str, DesiredTask]]) -> Survey:
         try:
-            listing = conns[name].provider.list_tasks(forms)
+            tell, provider = listed.get(name) if listed else None, conns[name].provider
+            # Only when asked: a provider of another package may not take `listed`.
+            listing = provider.list_tasks(forms, tell) if tell else provider.list_tasks(forms)
         except ListingError as exc:
             return Survey(list(forms().values()), None, f"target {name!r}: {exc}")
         return Survey(list(forms().values()), listing)

@@ -6,8 +6,10 @@
 
 Where a platform keeps one log of every task's runs (engine: the instance's global log, see
 the provider's run_log_path) that log is read, beside the task listing; otherwise (aitroop)
-each task's own log is read, concurrently, at most `concurrency` at once. Logs are newest
-first: reading stops at the first page that reaches back past the window.
+each task's own log is read, concurrently, at most `concurrency` at once, asked for as soon as
+the task's listing page is read, and each desired key is judged (audit.Judge) on the worker
+that fetched the last of its copies' logs: the listing, the requests and the judging overlap.
+Logs are newest first: reading stops at the first page that reaches back past the window.
 
 A run row that cannot be read is a note on its target's result, never a crash; a log that
 cannot be read at all (a failed request, an incomplete listing) is the target's error: no
@@ -16,9 +18,12 @@ findings are made from part of a log, where a slot would look missed.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -28,20 +33,23 @@ from reconciler.audit import (
     DEFAULT_TOLERANCE,
     AuditReport,
     Expected,
+    Judge,
     Run,
     TargetAudit,
     TargetInput,
     audit_target,
+    in_window,
 )
 from reconciler.cost import spend_findings
 from reconciler.errors import ListingError, SchedctlError
 from reconciler.plan import selected
-from reconciler.platforms.rest import Unreadable, iter_pages, shown
+from reconciler.platforms.rest import RestProvider, Unreadable, iter_pages, shown
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
+from reconciler.tuning import fan_out
 
 if TYPE_CHECKING:
-    from reconciler.forms import LiveTask
+    from reconciler.forms import Listing, LiveTask
     from reconciler.loader import Project, ResolvedSchedule
     from reconciler.reconcile import Survey
     from reconciler.targets import Connection
@@ -193,6 +201,10 @@ def read_run(raw: Any, task_id: str | None = None) -> Run:
         run = _plain(raw, task_id)
         if run is not None:
             return run
+    return _tolerant(raw, task_id)
+
+
+def _tolerant(raw: Any, task_id: str | None) -> Run:
     if not isinstance(raw, Mapping):
         raise Unreadable(f"a run is {shown(raw)}, not an object")
     run_id = _id(_first(raw, RUN_ID_KEYS), "runId")
@@ -225,9 +237,14 @@ class RunLog:
 
 def _read_page(page: Sequence[Any], task_id: str | None, where: str, conn: Connection) -> RunLog:
     out = RunLog(pages=1)
-    for raw in page:
+    keep = out.runs.append
+    for raw in page:  # read_run, inlined: a week's log is 100,000 rows
+        run = _plain(raw, task_id) if type(raw) is dict else None
+        if run is not None:
+            keep(run)
+            continue
         try:
-            out.runs.append(read_run(raw, task_id))
+            keep(_tolerant(raw, task_id))
         except Unreadable as exc:
             why = conn.client.redact(str(exc))
             out.notes.append(f"GET {where}: a run cannot be read: {why}")
@@ -285,9 +302,26 @@ def fetch_log(conn: Connection, path: str, since: float, task_id: str | None = N
 
 @dataclass
 class _Fetch:
-    """One target's run log fetches under way."""
+    """One target's run logs under way: its global log, or one log per audited task, asked
+    for as the listing's pages come in (_start).
 
+    Once the listing is whole (_prepare) each task's log is judged as it comes in
+    (_arrived): a desired key as soon as the logs of all its live copies are in, on the
+    worker that fetched the last of them, so that the judging overlaps the other requests.
+    """
+
+    since: float
+    until: float
     futures: list[tuple[str | None, Future[RunLog]]] = field(default_factory=list)
+    started: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    judge: Judge | None = None
+    by_task: dict[str, list[Run]] = field(default_factory=dict)  # the window's runs so far
+    ids_of: dict[str, list[str]] = field(default_factory=dict)  # key -> its copies' task ids
+    key_of: dict[str, str] = field(default_factory=dict)  # task id -> its desired key
+    waiting: dict[str, int] = field(default_factory=dict)  # key -> its logs still to come
+    # A row naming another task than its log does: then the whole is judged at the end.
+    mixed: bool = False
 
 
 def _max_retries(resolved: ResolvedSchedule, rules: platforms.RunRules | None) -> int | None:
@@ -353,26 +387,36 @@ def audit_project(
         return selected(key, select, exclude)
 
     results: dict[str, TargetAudit] = {}
-    with ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool:
-        fetches = {name: _Fetch() for name in conns}
-        # A global log needs no task ids: it is read beside the listing.
+    # Per-task logs are a fan-out (see tuning); a global log is one chain of pages, which the
+    # command's short interval suits.
+    fanning = any(_global_path(c) is None for c in conns.values())
+    with (
+        fan_out() if fanning else nullcontext(),
+        ThreadPoolExecutor(max(concurrency, 1), "runlog") as pool,
+    ):
+        fetches = {name: _Fetch(start, end) for name in conns}
+        per_task: dict[str, Callable[[list[LiveTask]], None]] = {}
         for name, conn in conns.items():
             path = _global_path(conn)
-            if path is not None:
+            if path is not None:  # a global log needs no task ids: read beside the listing
                 fetches[name].futures.append((None, pool.submit(fetch_log, conn, path, start)))
-        found = surveys if surveys is not None else survey(project, conns)
+            elif callable(getattr(conn.provider, "runs_path", None)):
+                per_task[name] = functools.partial(_start, pool, conn, fetches[name], owner, keep)
+        # Each task's log is asked for as soon as its listing page is read, so the fan-out
+        # overlaps the listing's round trips (`listed`, called on the listing's page worker),
+        # where the listing is RestProvider's own (another may not take `listed`).
+        told = {n: f for n, f in per_task.items() if _tells_pages(conns[n])}
+        found = surveys if surveys is not None else survey(project, conns, told)
         for name, conn in conns.items():
             listing = found[name].listing if name in found else None
-            if listing is None or _global_path(conn) is not None:
+            if listing is None:
                 continue
-            runs_path = getattr(conn.provider, "runs_path", None)
-            for task in listing.tasks:
-                if runs_path is not None and _audited(task, owner, keep):
-                    future = pool.submit(fetch_log, conn, runs_path(task.id), start, task.id)
-                    fetches[name].futures.append((task.id, future))
+            if name in per_task:  # what no page handed on (surveys given)
+                per_task[name](listing.tasks)
+            _prepare(project, conn, listing, fetches[name], keep, tolerance)
         for name, conn in conns.items():
             results[name] = _audit_one_target(
-                project, conn, found.get(name), fetches[name], start, end, keep, tolerance
+                project, conn, found.get(name), fetches[name], keep, tolerance
             )
     for audited in results.values():  # actual spend against the budgets
         audited.findings.extend(spend_findings(audited, project))
@@ -381,6 +425,105 @@ def audit_project(
         results[name] = TargetAudit(name, platform, "", start, end, error=why)
     ordered = [results[n] for n in project.config.targets if n in results]
     return AuditReport(owner, start, end, ordered, project.config_file)
+
+
+def _start(
+    pool: ThreadPoolExecutor,
+    conn: Connection,
+    fetch: _Fetch,
+    owner: str,
+    keep: Callable[[str], bool],
+    tasks: Sequence[LiveTask],
+) -> None:
+    """Ask for the run log of each audited task not asked for yet."""
+    runs_path = conn.provider.runs_path  # type: ignore[attr-defined]
+    with fetch.lock:
+        for task in tasks:
+            if task.id not in fetch.started and _audited(task, owner, keep):
+                fetch.started.add(task.id)
+                future = pool.submit(_fetch_task, conn, fetch, runs_path(task.id), task.id)
+                fetch.futures.append((task.id, future))
+
+
+def _fetch_task(conn: Connection, fetch: _Fetch, path: str, task_id: str) -> RunLog:
+    log = fetch_log(conn, path, fetch.since, task_id)
+    _arrived(fetch, task_id, log)
+    return log
+
+
+def _arrived(fetch: _Fetch, task_id: str, log: RunLog) -> None:
+    """One task's log is in: its window's runs kept, and its key judged once all are in."""
+    if any(run.task_id != task_id for run in log.runs):
+        with fetch.lock:
+            fetch.mixed = True
+        return
+    part = in_window(log.runs, fetch.since, fetch.until)
+    with fetch.lock:
+        fetch.by_task.update(part)
+        fetch.by_task.setdefault(task_id, [])  # in, with no run in the window
+        key = fetch.key_of.get(task_id)
+        if fetch.judge is None or key is None or fetch.mixed:
+            return  # not judged yet: _prepare or the end does it
+        fetch.waiting[key] -= 1
+        if fetch.waiting[key]:
+            return
+        judge, by_task = fetch.judge, {t: fetch.by_task[t] for t in fetch.ids_of[key]}
+    judge.judge_key(key, by_task)
+
+
+def _target_input(
+    project: Project,
+    conn: Connection,
+    listing: Listing,
+    keep: Callable[[str], bool],
+    runs: Sequence[Run] = (),
+    notes: Sequence[str] = (),
+) -> TargetInput:
+    platform = platforms.get(conn.platform)
+    owner = project.config.owner
+    ids = {t.id for t in listing.tasks if _audited(t, owner, keep)}
+    expected = expected_of(project.for_target(conn.name), platform.rules)
+    return TargetInput(
+        target=conn.name,
+        platform=conn.platform,
+        where=conn.provider.describe_target(),
+        tick=platform.facts.tick or DEFAULT_TICK,
+        expected=[e for e in expected if keep(e.key)],
+        tasks=[t for t in listing.tasks if t.id in ids],
+        runs=[r for r in runs if r.task_id in ids],
+        owner=owner,
+        notes=notes,
+    )
+
+
+def _prepare(
+    project: Project,
+    conn: Connection,
+    listing: Listing,
+    fetch: _Fetch,
+    keep: Callable[[str], bool],
+    tolerance: timedelta,
+) -> None:
+    """The listing is whole: per-task logs are judged from now on as they come in, and the
+    keys whose logs are all in already are judged here."""
+    if not fetch.started:  # a global log (or none): judged at the end
+        return
+    inp = _target_input(project, conn, listing, keep)
+    judge = Judge(inp, fetch.since, fetch.until, tolerance)
+    with fetch.lock:
+        fetch.ids_of = judge.needs()
+        for key, ids in fetch.ids_of.items():
+            fetch.key_of.update(dict.fromkeys(ids, key))
+            fetch.waiting[key] = sum(tid not in fetch.by_task for tid in ids)
+        fetch.judge = judge
+        ready = [] if fetch.mixed else [k for k, count in fetch.waiting.items() if not count]
+        parts = {k: {t: fetch.by_task[t] for t in fetch.ids_of[k]} for k in ready}
+    for key, by_task in parts.items():
+        judge.judge_key(key, by_task)
+
+
+def _tells_pages(conn: Connection) -> bool:
+    return getattr(type(conn.provider), "list_tasks", None) is RestProvider.list_tasks
 
 
 def _global_path(conn: Connection) -> str | None:
@@ -393,14 +536,11 @@ def _audit_one_target(
     conn: Connection,
     found: Survey | None,
     fetch: _Fetch,
-    start: float,
-    end: float,
     keep: Callable[[str], bool],
     tolerance: timedelta,
 ) -> TargetAudit:
-    name = conn.name
+    name, start, end = conn.name, fetch.since, fetch.until
     where = conn.provider.describe_target()
-    platform = platforms.get(conn.platform)
     if found is None or found.listing is None:
         for _, future in fetch.futures:
             future.cancel()
@@ -408,6 +548,9 @@ def _audit_one_target(
         return TargetAudit(name, conn.platform, where, start, end, error=error)
     runs: list[Run] = []
     notes: list[str] = []
+    # Woken once, when every log is in (or one failed): waiting on each in turn wakes this
+    # thread, and takes the GIL from the fetching workers, as often as there are logs.
+    wait([future for _, future in fetch.futures], return_when=FIRST_EXCEPTION)
     try:
         for _, future in fetch.futures:
             log = future.result()
@@ -421,17 +564,10 @@ def _audit_one_target(
         )
     if len(notes) > NOTES_SHOWN:
         notes = [*notes[:NOTES_SHOWN], f"... and {len(notes) - NOTES_SHOWN} more unreadable runs"]
-    listing = found.listing
-    ids = {t.id for t in listing.tasks if _audited(t, project.config.owner, keep)}
-    inp = TargetInput(
-        target=name,
-        platform=conn.platform,
-        where=where,
-        tick=platform.facts.tick or DEFAULT_TICK,
-        expected=[e for e in expected_of(project.for_target(name), platform.rules) if keep(e.key)],
-        tasks=[t for t in listing.tasks if t.id in ids],
-        runs=[r for r in runs if r.task_id in ids],
-        owner=project.config.owner,
-        notes=notes,
-    )
-    return audit_target(inp, start, end, tolerance)
+    judge = fetch.judge
+    if judge is None or fetch.mixed:
+        inp = _target_input(project, conn, found.listing, keep, runs, notes)
+        return audit_target(inp, start, end, tolerance)
+    # Every log is in, so every key it could judge was judged as its logs came in; each run
+    # names the audited task whose log held it (not mixed), so none is left out.
+    return judge.finish(fetch.by_task, replace(judge.inp, runs=runs, notes=notes))

@@ -82,7 +82,9 @@ class Provider(Protocol):
     owner: str
 
     def list_tasks(
-        self, known: Callable[[], Mapping[str, DesiredTask]] | None = None
+        self,
+        known: Callable[[], Mapping[str, DesiredTask]] | None = None,
+        listed: Callable[[list[LiveTask]], None] | None = None,
     ) -> Listing: ...
     def desired(self, resolved: ResolvedSchedule) -> DesiredTask: ...
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask: ...
@@ -379,12 +381,16 @@ def iter_pages(
         pages += 1
         repeated: str | None = None
         for item in page.items:
-            if not isinstance(item, Mapping):
-                id_key = None
+            id_key = None
+            if type(item) is not dict and not isinstance(item, Mapping):
+                pass  # (decoded JSON is a dict: the abstract check only for the rest)
             elif only is not None:  # the common case, kept cheap: a listing's every item
                 id_key = only if only in item else None
-            else:
-                id_key = next((k for k in id_keys if k in item), None)
+            else:  # a loop, not a generator: a run log's every row comes here
+                for spelling in id_keys:
+                    if spelling in item:
+                        id_key = spelling
+                        break
             if id_key is None:
                 shown = client.redact(repr(item))[:100]  # redacted before the cut
                 here = client.redact(str(client.url(url)))
@@ -566,6 +572,19 @@ def _created_at(remote: Mapping[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # The shared implementation
+
+
+def _tell(
+    listed: Callable[[list[LiveTask]], None],
+) -> Callable[[Future[list[tuple[LiveTask, str]]]], None]:
+    """A page's done-callback handing its converted tasks on (a failed page hands nothing: its
+    error is the listing's)."""
+
+    def done(future: Future[list[tuple[LiveTask, str]]]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            listed([task for task, _ in future.result()])
+
+    return done
 
 
 class RestProvider(ABC):
@@ -790,8 +809,14 @@ class RestProvider(ABC):
         task.normalized_json  # noqa: B018  encoded beside the form, not per live task
         return task
 
-    def list_tasks(self, known: Callable[[], Mapping[str, DesiredTask]] | None = None) -> Listing:
-        """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion."""
+    def list_tasks(
+        self,
+        known: Callable[[], Mapping[str, DesiredTask]] | None = None,
+        listed: Callable[[list[LiveTask]], None] | None = None,
+    ) -> Listing:
+        """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion;
+        `listed` is given each page's tasks as they are converted, in page order (the audit
+        starts reading their run logs while the listing still pages)."""
         # Each page is converted on a worker while the next one is in flight: waiting on the
         # socket frees the GIL, so the listing costs little more than its round trips. The
         # worker takes a turn only once the next request is written (`waiting`), never
@@ -811,6 +836,8 @@ class RestProvider(ABC):
                 )
                 for page in pages:
                     futures.append(pool.submit(self._live_page, page, known, turns))
+                    if listed is not None:  # the one worker: after that page's conversion
+                        futures[-1].add_done_callback(_tell(listed))
             finally:
                 for _ in range(len(futures) + 1):  # no job is left waiting for its turn
                     turns.release()
