@@ -44,7 +44,7 @@ _START = Pos(1, 1)
 class PosDict(dict[Any, Any]):
     # Slots, not an instance dict: one of these per mapping of every file adds up (10 MB of a
     # 10,000-schedule repository).
-    __slots__ = ("key_pos", "pos", "value_pos")
+    __slots__ = ("__weakref__", "key_pos", "pos", "value_pos")  # weakref: tests watch them go
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:  # most are made empty, one per mapping of every file
@@ -55,7 +55,7 @@ class PosDict(dict[Any, Any]):
 
 
 class PosList(list[Any]):
-    __slots__ = ("item_pos", "pos")
+    __slots__ = ("__weakref__", "item_pos", "pos")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
