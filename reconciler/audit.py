@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from reconciler import timing
+from reconciler.records import fields_of, source_of
 
 if TYPE_CHECKING:
     from reconciler.forms import LiveTask
@@ -135,15 +136,11 @@ class RunRef:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id,
-            "task_id": self.task_id,
-            "trigger": self.trigger,
-            "status": self.status,
+            **fields_of(self, "run_id", "task_id", "trigger", "status"),
             "started_at": iso(self.started),
             "slot": None if self.slot is None else iso(self.slot),
             "lateness_s": None if self.lateness is None else round(self.lateness, 3),
-            "duration_ms": self.duration_ms,
-            "error": self.error,
+            **fields_of(self, "duration_ms", "error"),
         }
 
 
@@ -164,12 +161,8 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "target": self.target,
-            "key": self.key,
-            "title": self.title,
-            "message": self.message,
-            "source": {"file": self.file or None, "line": self.line or None},
+            **fields_of(self, "kind", "target", "key", "title", "message"),
+            "source": source_of(self.file, self.line),
             "timezone": self.zone,
             "slots": [iso(s) for s in self.slots],
             "slot_count": self.slot_count,
@@ -213,22 +206,15 @@ class TaskHealth:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key": self.key,
-            "title": self.title,
-            "health": self.health,
+            **fields_of(self, "key", "title", "health"),
             "task_ids": list(self.task_ids),
-            "expected": self.expected,
-            "ran": self.ran,
-            "runs": self.runs,
-            "manual": self.manual,
-            "errors": self.errors,
-            "tokens": self.tokens,
+            **fields_of(self, "expected", "ran", "runs", "manual", "errors", "tokens"),
             "runs_per_day": round(self.runs_per_day, 3),
             "tokens_per_day": None if self.tokens is None else round(self.tokens_per_day or 0, 1),
             "lateness_p50_s": _rounded(self.lateness_p50),
             "lateness_p95_s": _rounded(self.lateness_p95),
             "note": self.note or None,
-            "source": {"file": self.file or None, "line": self.line or None},
+            "source": source_of(self.file, self.line),
         }
 
 
@@ -264,10 +250,7 @@ class TargetAudit:
     def to_dict(self) -> dict[str, Any]:
         days = self.days
         return {
-            "target": self.target,
-            "platform": self.platform,
-            "where": self.where,
-            "error": self.error,
+            **fields_of(self, "target", "platform", "where", "error"),
             "summary": counts(self.findings),
             "cost": {
                 "runs": self.runs,
@@ -314,8 +297,7 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
-            "owner": self.owner,
-            "config": self.config,
+            **fields_of(self, "owner", "config"),
             "since": iso(self.since),
             "until": iso(self.until),
             "summary": counts(self.findings),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from reconciler.loader import Project
     from reconciler.model import Config
+    from reconciler.plan import Plan
     from reconciler.platforms import Kind
     from reconciler.render import Formats
     from reconciler.targets import Connection
@@ -563,6 +564,24 @@ def _one_target(ctx: Context, config: Config, config_file: Path | None) -> str:
     return name
 
 
+@contextmanager
+def _one_task(ctx: Context, config: Config, root: Path, config_file: Path | None,
+              name: str) -> Iterator[tuple[str, Any, Any]]:  # fmt: skip
+    """The one target, its connected provider and its task NAME (a key, a title or an id)."""
+    from reconciler.errors import UsageError
+    from reconciler.status import find_task
+    from reconciler.targets import connect
+
+    target = _one_target(ctx, config, config_file)
+    with _about(target, config_file):
+        empty = _nothing_there(config, root, target)
+        if empty is not None:
+            raise UsageError(f"no task {name!r}: {empty}")
+        with connect(config, root, [target], create=False) as conns:
+            provider = _connection(conns, target).provider
+            yield target, provider, find_task(provider.list_tasks(), name, config.owner)
+
+
 def _connection(conns: Mapping[str, Connection], name: str) -> Connection:
     from reconciler.errors import SchedctlError
     from reconciler.targets import failed_targets
@@ -653,6 +672,38 @@ def selection_options(func: Any) -> Any:
     return common_paths(command)
 
 
+def seconds_option(name: str, default: float, least: float, what: str) -> Callable[[Any], Any]:
+    """A number of seconds, at least `least`: "Seconds {what}"."""
+    return defaulted(
+        name, default=default, type=click.FloatRange(min=least), help=f"Seconds {what}"
+    )
+
+
+def planned(
+    project: Project,
+    conns: Mapping[str, Connection],
+    selection: Selection,
+    prune: bool | None,
+    allow_empty: bool,
+    repository: Mapping[str, frozenset[str]] | None,
+    allow_delete: Sequence[str] = (),
+) -> Plan:
+    """The plan of `project` on `conns` for the selected keys: plan's and apply's one call."""
+    from reconciler.reconcile import make_plan
+
+    return make_plan(
+        project,
+        conns,
+        prune=prune,
+        allow_empty=allow_empty,
+        repository=repository,
+        paths=selection.paths,
+        allow_delete=allow_delete,
+        select=selection.select,
+        exclude=selection.exclude,
+    )
+
+
 def concurrency_option(default: int, help: str) -> Callable[[Any], Any]:
     return defaulted("--concurrency", default=default, type=click.IntRange(1, 64), help=help)
 
@@ -696,7 +747,6 @@ def plan(
     """
     from pathlib import Path
 
-    from reconciler.reconcile import make_plan
     from reconciler.render import plan as render
     from reconciler.targets import connect, select_targets
 
@@ -706,16 +756,7 @@ def plan(
     names = select_targets(project, ctx.targets, every=pruning)
     # A plan only reads: a sandbox never applied to is planned as empty, not created.
     with connect(project.config, project.root, names, create=False) as conns:
-        result = make_plan(
-            project,
-            conns,
-            prune=prune,
-            allow_empty=allow_empty,
-            repository=repository,
-            paths=selection.paths,
-            select=selection.select,
-            exclude=selection.exclude,
-        )
+        result = planned(project, conns, selection, prune, allow_empty, repository)
     if out_file:
         Path(out_file).write_text(render.render_json(result) + "\n", encoding="utf-8")
     emit(render.FORMATS, fmt, result, ctx)
@@ -776,7 +817,6 @@ def apply(
         allow_deletes,
         apply_plan,
         check_fresh,
-        make_plan,
         saved_plan,
     )
     from reconciler.render import plan as render
@@ -815,16 +855,8 @@ def apply(
             allow_deletes(the_plan, allow_delete)
             check_fresh(the_plan, conns, owner=config.owner, previous_owners=config.previous_owners)
         else:
-            the_plan = make_plan(
-                project,
-                conns,
-                prune=prune,
-                allow_empty=allow_empty,
-                repository=repository,
-                paths=selection.paths,
-                allow_delete=allow_delete,
-                select=selection.select,
-                exclude=selection.exclude,
+            the_plan = planned(
+                project, conns, selection, prune, allow_empty, repository, allow_delete
             )
         click.echo(render.render_plan(the_plan, color=color), color=color)
         if the_plan.over_budget:
@@ -996,20 +1028,9 @@ def trigger(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
     """
     import json
 
-    from reconciler.errors import UsageError
-    from reconciler.status import find_task
-    from reconciler.targets import connect
-
     config, root, config_file = _config_only(ctx, paths)
-    target = _one_target(ctx, config, config_file)
-    with _about(target, config_file):
-        empty = _nothing_there(config, root, target)
-        if empty is not None:
-            raise UsageError(f"no task {name!r}: {empty}")
-        with connect(config, root, [target], create=False) as conns:
-            provider = _connection(conns, target).provider
-            task = find_task(provider.list_tasks(), name, config.owner)
-            answer = provider.run(task.id)
+    with _one_task(ctx, config, root, config_file, name) as (target, provider, task):
+        answer = provider.run(task.id)
     echo(f"triggered {task.title!r} (id {task.id}) on {target}")
     if answer:
         echo(json.dumps(answer, indent=2, ensure_ascii=False))
@@ -1184,11 +1205,6 @@ def runs(
       schedctl runs --local
       schedctl runs --local --store-env SCHEDCTL_STORE_URL
     """
-
-    from reconciler.errors import UsageError
-    from reconciler.status import find_task
-    from reconciler.targets import connect
-
     names, paths = split_names_and_paths(name_or_paths)
     if len(names) > 1:
         fail(f"one task at a time (got {', '.join(names)})")
@@ -1206,16 +1222,9 @@ def runs(
     else:
         if name is None:
             fail("name a task (or pass --local for the local runner's history)")
-        target = _one_target(ctx, config, config_file)
-        with _about(target, config_file):
-            empty = _nothing_there(config, root, target)
-            if empty is not None:
-                raise UsageError(f"no task {name!r}: {empty}")
-            with connect(config, root, [target], create=False) as conns:
-                provider = _connection(conns, target).provider
-                task = find_task(provider.list_tasks(), name, config.owner)
-                records = provider.runs(task.id, count)
-                zone = task.document.get("schedule", {}).get("timezone")
+        with _one_task(ctx, config, root, config_file, name) as (_, provider, task):
+            records = provider.runs(task.id, count)
+            zone = task.document.get("schedule", {}).get("timezone")
     from reconciler.render.live import RUNS_FORMATS, RunLog
 
     emit(RUNS_FORMATS, fmt, RunLog(records, zone), ctx, wide=wide)
@@ -1457,13 +1466,10 @@ def _runner_logging(verbose: int) -> None:
     help="Runs database (default: .schedctl/runs.db next to the config, else in the current directory).",
 )
 @store_options
-@defaulted(
-    "--lease",
-    default=30.0,
-    type=click.FloatRange(min=1),
-    help="Seconds a replica may fall silent before the others interrupt its runs "
-    "(renewed every third of it).",
-)
+@seconds_option(
+    "--lease", 30.0, 1, "a replica may fall silent before the others interrupt its runs "
+    "(renewed every third of it)."
+)  # fmt: skip
 @defaulted(
     "--executor",
     default="print",
@@ -1487,18 +1493,8 @@ def _runner_logging(verbose: int) -> None:
     type=PlatformChoice(),
     help="Whose run rules apply (default: the chosen target's platform).",
 )
-@defaulted(
-    "--timeout",
-    default=600.0,
-    type=click.FloatRange(min=0.1),
-    help="Seconds one run may take (command, http, openai).",
-)
-@defaulted(
-    "--grace",
-    default=30.0,
-    type=click.FloatRange(min=0),
-    help="Seconds running runs get to finish after Ctrl-C / SIGTERM.",
-)
+@seconds_option("--timeout", 600.0, 0.1, "one run may take (command, http, openai).")
+@seconds_option("--grace", 30.0, 0, "running runs get to finish after Ctrl-C / SIGTERM.")
 @click.option("--watch", is_flag=True, help="Reload when schedule files change.")
 @click.option(
     "--once",

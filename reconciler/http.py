@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 # httpx imports its own command-line client at import time when rich and pygments are
 # installed, as schedctl's dependencies make them: tens of milliseconds on every command that
@@ -47,12 +47,23 @@ from reconciler.errors import AmbiguousWrite, ApiError, ConfigError  # noqa: E40
 from reconciler.render.text import printable  # noqa: E402
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
+
     from reconciler.model import Target
 
 log = logging.getLogger("reconciler.http")
 # httpx logs every request itself; -v shows ours (with timings), so theirs would be noise.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+class Sending(TypedDict, total=False):
+    """What `ApiClient.send` (and `request`) take beside the method and path."""
+
+    json_body: Any
+    params: Mapping[str, str] | None
+    waiting: Callable[[], None] | None
+
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A POST answered with these was refused before any processing, so sending it again is safe.
@@ -364,16 +375,9 @@ class ApiClient:
 
     # -- requests -------------------------------------------------------------------------
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> Any:
-        """Send with retries; the parsed JSON body (None when empty), or ApiError."""
-        response = self.send(method, path, json_body=json_body, params=params)
+    def request(self, method: str, path: str, **how: Unpack[Sending]) -> Any:
+        """send(), and the parsed JSON body (None when empty), or ApiError."""
+        response = self.send(method, path, **how)
         if not response.content:
             return None
         try:

@@ -49,6 +49,7 @@ from reconciler.forms import (
     TemplateRef,
     cut_copy,
 )
+from reconciler.records import fields_of
 
 # 2: orphans are their own kind, counted in the summaries; the kinds rename, blocked-delete
 # and ignored-drift; Change.renamed_from and .blocked; TargetPlan.notes; Plan.select, .exclude.
@@ -178,16 +179,10 @@ class TargetPlan:
 
     def to_dict(self) -> Json:
         return {
-            "target": self.target,
-            "platform": self.platform,
-            "where": self.where,
-            "summary": self.summary,
+            **fields_of(self, "target", "platform", "where", "summary"),
             "changes": [c.to_dict() for c in self.changes],
             "orphans": [c.to_dict() for c in self.orphans],
-            "in_sync": self.in_sync,
-            "pages": self.pages,
-            "fingerprint": self.fingerprint,
-            "error": self.error,
+            **fields_of(self, "in_sync", "pages", "fingerprint", "error"),
             "unreadable": [asdict(u) for u in self.unreadable],
             "notes": list(self.notes),
             "cost": None if self.cost is None else self.cost.to_dict(),

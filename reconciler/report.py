@@ -49,6 +49,7 @@ from reconciler.audit import (
     parse_instant,
     slots_of,
 )
+from reconciler.records import fields_of, source_of
 
 if TYPE_CHECKING:
     from reconciler.loader import Project, ResolvedSchedule
@@ -213,15 +214,10 @@ class Row(_Spend):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target,
-            "key": self.key,
-            "title": self.title,
-            "template": self.template,
+            **fields_of(self, "target", "key", "title", "template"),
             "timezone": self.zone,
-            "description": self.description,
-            "health": self.health,
-            "anchor": self.anchor,
-            "source": {"file": self.file or None, "line": self.line or None},
+            **fields_of(self, "description", "health", "anchor"),
+            "source": source_of(self.file, self.line),
             "task_ids": list(self.task_ids),
             "note": self.note or None,
             "tally": dict(self.tally),
@@ -260,11 +256,7 @@ class Group(_Spend):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target,
-            "template": self.template,
-            "runs": self.runs,
-            "tokens": self.tokens,
-            "money": self.money,
+            **fields_of(self, "target", "template", "runs", "tokens", "money"),
             "rows": [r.to_dict() for r in self.rows],
         }
 
@@ -300,10 +292,7 @@ class Load:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "capacity": self.capacity,
-            "tick_seconds": self.tick_seconds,
-            "peak": self.peak,
-            "started_peak": self.started_peak,
+            **fields_of(self, "capacity", "tick_seconds", "peak", "started_peak"),
             "crowded": [c.to_dict() for c in self.crowded],
             "due": [[iso(m), n] for m, n in self.due],
             "started": [[iso(m), n] for m, n in self.started],
@@ -324,10 +313,7 @@ class TargetReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target,
-            "platform": self.platform,
-            "where": self.where,
-            "error": self.error,
+            **fields_of(self, "target", "platform", "where", "error"),
             "notes": list(self.notes),
             "findings": dict(self.findings),
             "load": None if self.load is None else self.load.to_dict(),
@@ -381,8 +367,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
-            "owner": self.owner,
-            "config": self.config,
+            **fields_of(self, "owner", "config"),
             "since": iso(self.since),
             "now": iso(self.now),
             "until": iso(self.until),

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from reconciler import platforms, timing
 from reconciler.loader import Project, ResolvedSchedule
+from reconciler.records import fields_of
 
 
 @dataclass
@@ -93,10 +94,7 @@ class TargetLoad:
     def to_dict(self) -> dict[str, object]:
         peak = self.peak
         return {
-            "target": self.target,
-            "platform": self.platform,
-            "capacity": self.capacity,
-            "tick_seconds": self.tick_seconds,
+            **fields_of(self, "target", "platform", "capacity", "tick_seconds"),
             "from": self.start.isoformat(),
             "until": self.until.isoformat(),
             "peak": len(peak.keys) if peak else 0,

@@ -97,7 +97,6 @@ class EngineProvider(RestProvider):
     marker_style = MARKER
     marker_field = "description"
     defaults = DEFAULTS
-    update_method = "PATCH"
     plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {
         ("name",): ("title",),
         ("prompt",): ("action", "prompt"),
