@@ -321,19 +321,9 @@ def test_a_field_diff_names_what_differs_in_path_order() -> None:
 
 
 def test_aitroop_takes_its_desired_form_for_an_unchanged_task() -> None:
-    target = Target(platform="aitroop", url="http://h")
-    provider = AitroopProvider(ApiClient("http://h"), target, target_name="t", owner=OWNER)
-    payload = {
-        "name": f"Report [[{OWNER}/r]]",
-        "enabled": True,
-        "schedule_type": "weekly",
-        "schedule_config": {"time": "08:30", "days": [1, 3, 5]},
-        "timezone": "Europe/Rome",
-        "action_type": "send_message",
-        "action_config": {"prompt": "Go."},
-    }
-    document = provider.from_remote(payload)
-    wanted = DesiredTask("r", "Report", payload, document, normalize(document, provider.defaults))
+    provider = aitroop()
+    payload = aitroop_task("r")
+    wanted = desired_from(provider, "r", payload)
     remote = {**payload, "id": "task_1", "cron_expr": "30 8 * * 1,3,5", "run_count": 2}
     task = provider.live(remote, {"r": wanted})
     assert task.normalized is wanted.normalized and task.document is wanted.document
