@@ -13,6 +13,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -292,10 +293,6 @@ def _inside(path: Path, link: bool, real_root: str, resolved_dirs: dict[str, str
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _first(item: tuple[tuple[str, ...], Path, bool]) -> tuple[str, ...]:
-    return item[0]
-
-
 def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tuple[int, str]]]:
     """Files matched by the config's globs, kept inside the repository root.
 
@@ -316,7 +313,7 @@ def expand_globs(root: Path, globs: Iterable[str]) -> tuple[list[Path], list[tup
                 matched.append((path.parts, path, link))
         # Path order is the order of the parts (a POSIX path's comparison): one key per path
         # is cheaper than a comparison method per pair.
-        matched.sort(key=_first)
+        matched.sort(key=itemgetter(0))
         if not matched:
             problems.append((index, f"schedule glob {pattern!r} matches no file"))
         for _, path, link in matched:

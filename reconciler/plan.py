@@ -385,21 +385,9 @@ def diff_target(
     """
     now = now or datetime.now(timezone.utc)
     chosen = bool(select or exclude)  # else every key is selected: no glob is matched
-    wanted: dict[str, DesiredTask] = {}
-    olds: set[str] = set()  # keys being renamed
-    guarded: set[str] = set()  # keys of schedules with `protect: true`
-    count = 0
-    for d in desired:  # one pass over the desired tasks
-        if not chosen or selected(d.key, select, exclude):
-            wanted[d.key] = d
-            count += 1
-            if d.renamed_from:
-                olds.update(d.renamed_from)
-            if d.protect:
-                guarded.add(d.key)
-    if count != len(wanted):  # a key given twice: the last one counts, as in `wanted`
-        olds = {old for d in wanted.values() for old in d.renamed_from}
-        guarded = {k for k, d in wanted.items() if d.protect}
+    wanted = {d.key: d for d in desired if not chosen or selected(d.key, select, exclude)}
+    olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
+    guarded = {k for k, d in wanted.items() if d.protect}  # `protect: true`
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
     unmarked: dict[str, list[LiveTask]] = {}
@@ -465,7 +453,7 @@ def diff_target(
                 )
             )
         elif group:
-            keep = group[0] if len(group) == 1 else oldest(group)
+            keep = oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
@@ -474,8 +462,7 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            # Stays disabled while paused: that is the pause, not drift.
-            kept = paused(keep, now) if keep.marker.pause is not None else None
+            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")

@@ -237,14 +237,9 @@ class RunLog:
 
 def _read_page(page: Sequence[Any], task_id: str | None, where: str, conn: Connection) -> RunLog:
     out = RunLog(pages=1)
-    keep = out.runs.append
-    for raw in page:  # read_run, inlined: a week's log is 100,000 rows
-        run = _plain(raw, task_id) if type(raw) is dict else None
-        if run is not None:
-            keep(run)
-            continue
+    for raw in page:
         try:
-            keep(_tolerant(raw, task_id))
+            out.runs.append(read_run(raw, task_id))
         except Unreadable as exc:
             why = conn.client.redact(str(exc))
             out.notes.append(f"GET {where}: a run cannot be read: {why}")
