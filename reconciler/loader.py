@@ -11,8 +11,9 @@ import copy
 import errno
 import os
 import stat
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,15 @@ class ResolvedSchedule:
     merged: PosDict  # the merged raw mapping, positions pointing at the lines they came from
     template: TemplateRef | None = None  # the template and item it was made from
     hashed: Hashed | None = None  # its H time, as written and as resolved (`schedule` has it)
+    reread: Reread | None = None  # a lean load's: `doc` and `merged` let go, read again on demand
 
     @property
     def title(self) -> str:
         return self.schedule.display_title
 
     def where(self, loc: Sequence[str | int] = (), *, key: bool = False) -> Pos:
-        return position_of(self.merged, tuple(loc), key=key)
+        merged = self.merged if self.reread is None else self.reread.merged(self)
+        return position_of(merged, tuple(loc), key=key)
 
     def diagnostic(
         self, loc: Sequence[str | int], message: str, severity: Severity = "error"
@@ -109,6 +112,48 @@ class Project:
 
     def for_target(self, target: str) -> list[ResolvedSchedule]:
         return [s for s in self.schedules if s.target == target]
+
+
+_LET_GO = PosDict()  # a lean load's documents: their data is read again when asked for
+
+
+class Reread:
+    """Where a lean load's schedules stood: their file read and resolved again when asked.
+
+    The local runner loads lean: each file's parsed YAML and its positions go once its
+    schedules are resolved (they were two thirds of a large repository's peak memory), and
+    only a diagnostic found later asks for a line. A file changed since names line 1.
+    """
+
+    FILES = 16  # kept resolved: checks go through the schedules mostly file by file
+
+    def __init__(self, project: Project, only_targets: Sequence[str]) -> None:
+        self._project = Project(project.config, project.config_file, project.root)
+        self._only_targets = only_targets
+        self.paths: dict[str, Path] = {}  # shown name -> the path it was read from
+        self._files: OrderedDict[str, dict[tuple[str, str], PosDict]] = OrderedDict()
+
+    def merged(self, resolved: ResolvedSchedule) -> PosDict:
+        file = resolved.doc.file
+        found = self._files.get(file)
+        if found is None:
+            scratch = replace(self._project, schedules=[], diagnostics=[], fleets={})
+            _load_file(scratch, self.paths[file], _Reading(self._only_targets))
+            found = self._files[file] = {(s.target, s.key): s.merged for s in scratch.schedules}
+            if len(self._files) > self.FILES:
+                self._files.popitem(last=False)
+        else:
+            self._files.move_to_end(file)
+        return found.get((resolved.target, resolved.key), _LET_GO)
+
+
+@dataclass
+class _Reading:
+    """What resolving each file needs from the whole load."""
+
+    only_targets: Sequence[str]
+    seen: dict[tuple[str, str], ResolvedSchedule] = field(default_factory=dict)  # first of each
+    reread: Reread | None = None  # a lean load
 
 
 def show_path(path: Path) -> str:
@@ -424,8 +469,12 @@ def load_project(
     config_path: str | None = None,
     *,
     only_targets: Sequence[str] = (),
+    lean: bool = False,
 ) -> Project:
-    """Read the config and every schedule file; resolve per target. Never raises for bad input."""
+    """Read the config and every schedule file; resolve per target. Never raises for bad input.
+
+    `lean`: keep no parsed YAML once a file is resolved; positions are read again (`Reread`).
+    """
     cfg_file = find_config(paths, config_path)
     if config_path and not Path(config_path).is_file():
         return Project(
@@ -461,9 +510,11 @@ def load_project(
     if not files and not problems:
         project.diagnostics.append(Diagnostic.general("no schedule files found"))
 
-    seen: dict[tuple[str, str], ResolvedSchedule] = {}
+    reading = _Reading(only_targets)
+    if lean:
+        reading.reread = Reread(project, only_targets)
     for path in files:
-        _load_file(project, path, seen, only_targets)
+        _load_file(project, path, reading)
     resolve_hashed(project)  # H times, once every schedule of every target is known
     return project
 
@@ -497,12 +548,7 @@ def _unknown_target_option(name: str, project: Project) -> str:
     )
 
 
-def _load_file(
-    project: Project,
-    path: Path,
-    seen: dict[tuple[str, str], ResolvedSchedule],
-    only_targets: Sequence[str],
-) -> None:
+def _load_file(project: Project, path: Path, reading: _Reading) -> None:
     try:
         docs, shown = read_yaml_file(path)
     except YamlProblem as exc:
@@ -512,6 +558,8 @@ def _load_file(
         )
         return
     project.files.append(shown)
+    if reading.reread is not None:
+        reading.reread.paths[shown] = path
     for index, (data, pos) in enumerate(docs):
         if data is None:
             project.diagnostics.append(Diagnostic(shown, pos.line, pos.column, "empty document"))
@@ -528,17 +576,12 @@ def _load_file(
             )
             continue
         if fleet.is_template(data):
-            _expand_template(project, Document(shown, index, data), seen, only_targets)
+            _expand_template(project, Document(shown, index, data), reading)
             continue
-        _resolve_document(project, Document(shown, index, data), seen, only_targets)
+        _resolve_document(project, Document(shown, index, data), reading)
 
 
-def _expand_template(
-    project: Project,
-    doc: Document,
-    seen: dict[tuple[str, str], ResolvedSchedule],
-    only_targets: Sequence[str],
-) -> None:
+def _expand_template(project: Project, doc: Document, reading: _Reading) -> None:
     """A template document: each item's document resolved like a file's, its problems named
     `fleet[item]` at the template's lines."""
     expansion = fleet.expand(doc.data, doc.file, project.config.vars)
@@ -558,7 +601,7 @@ def _expand_template(
     project.fleets[info.name] = info
     for data, ref in expansion.documents:
         start = len(project.diagnostics)
-        _resolve_document(project, Document(doc.file, doc.index, data), seen, only_targets, ref)
+        _resolve_document(project, Document(doc.file, doc.index, data), reading, ref)
         for i in range(start, len(project.diagnostics)):
             d = project.diagnostics[i]
             project.diagnostics[i] = Diagnostic(
@@ -567,11 +610,7 @@ def _expand_template(
 
 
 def _resolve_document(
-    project: Project,
-    doc: Document,
-    seen: dict[tuple[str, str], ResolvedSchedule],
-    only_targets: Sequence[str],
-    template: TemplateRef | None = None,
+    project: Project, doc: Document, reading: _Reading, template: TemplateRef | None = None
 ) -> None:
     config = project.config
     try:
@@ -618,6 +657,8 @@ def _resolve_document(
 
     body_keys = _BODY_KEYS
     raw_overrides = doc.data.get("overrides") or {}
+    only_targets, seen, reread = reading.only_targets, reading.seen, reading.reread
+    kept = doc if reread is None else Document(doc.file, doc.index, _LET_GO)
     for target in dict.fromkeys(targets):
         if target not in config.targets or (only_targets and target not in only_targets):
             continue
@@ -653,14 +694,15 @@ def _resolve_document(
             schedule=schedule,
             timezone=zone or "UTC",
             timezone_explicit=zone is not None,
-            doc=doc,
-            merged=merged,
+            doc=kept,
+            merged=merged if reread is None else _LET_GO,
             template=template,
+            reread=reread,
         )
         first = seen.get((target, schedule.name))
         if first is not None:
             pos = doc.where(("name",))
-            at = f"{first.doc.file}:{first.doc.where(('name',)).line}"
+            at = f"{first.doc.file}:{first.where(('name',)).line}"
             project.diagnostics.append(
                 Diagnostic(doc.file, pos.line, pos.column,
                            f"duplicate schedule {schedule.name!r} for target {target!r} (first defined at {at})")

@@ -395,6 +395,20 @@ class StrictModel(BaseModel):
     # own validator when first used, not at every start; Schedule and Config build at import.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
+    @model_validator(mode="after")
+    def _share_fields_set(self) -> StrictModel:
+        # Which fields a document gave is one of a few sets per model, and a set is 216 bytes
+        # of every model of every schedule: instances share one copy (frozen models never
+        # change it; pydantic copies it before model_copy() adds to it).
+        given = self.__pydantic_fields_set__
+        object.__setattr__(
+            self, "__pydantic_fields_set__", _FIELDS_SETS.setdefault(frozenset(given), given)
+        )
+        return self
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
 
 def _time_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """An H time passes as written (spread.py resolves it); any other text is a plain HH:MM."""

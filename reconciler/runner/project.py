@@ -83,7 +83,7 @@ def load_selection(
     """Load, validate, select. Never raises for bad files: they are in `.errors`."""
     now = now or datetime.now(timezone.utc)
     # An unknown --target is one of the loader's diagnostics: it stops the run like a bad file.
-    project = load_project(paths, config, only_targets=(target,) if target else ())
+    project = load_project(paths, config, only_targets=(target,) if target else (), lean=True)
     findings = check_project(project, now)
     name = target if target is not None else default_target(project)
     chosen = project.config.targets.get(name)
