@@ -146,6 +146,7 @@ def phase_load(root: Path, idle_seconds: float) -> dict[str, Any]:
     started, cpu0 = time.perf_counter(), time.process_time()
     with tuned():  # as `schedctl run` is, until it serves
         selection = load_selection([], None, None)
+        selection.take_warnings()  # `schedctl run` says them, then lets them go
         runner = Runner(selection.schedules, RunnerOptions(db_path=root / ".schedctl" / "runs.db"))
         timed("runner_start", runner.start)()
     load_s, load_cpu_s = time.perf_counter() - started, time.process_time() - cpu0
@@ -343,6 +344,7 @@ def phase_schedctl(root: Path, boundaries: int, parity: int | None) -> dict[str,
     db = root / ".schedctl" / "runs.db"
     with tuned():  # as `schedctl run` is, until it serves
         selection = load_selection([], None, None)
+        selection.take_warnings()  # `schedctl run` says them, then lets them go
         runner = Runner(selection.schedules, RunnerOptions(db_path=db))
         runner.start()
     serving = threading.Thread(target=runner.serve)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from reconciler.errors import Diagnostic
     from reconciler.loader import Project
     from reconciler.model import Config
     from reconciler.plan import Plan
@@ -209,6 +210,11 @@ def common_options(func: Any) -> Any:
     return func
 
 
+def say_warnings(warnings: Sequence[Diagnostic]) -> None:
+    if warnings:  # one write, not one per line: a big repository has thousands
+        echo("\n".join(map(str, warnings)), err=True)
+
+
 def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project:
     """Load and validate; print problems and exit 1 when anything is invalid."""
     from reconciler.loader import load_project
@@ -216,8 +222,7 @@ def load(ctx: Context, paths: Sequence[str], *, strict: bool = False) -> Project
 
     project = load_project(paths, ctx.config, only_targets=ctx.targets)
     project.diagnostics = validate_project(project)
-    if project.warnings:  # one write, not one per line: a big repository has thousands
-        echo("\n".join(map(str, project.warnings)), err=True)
+    say_warnings(project.warnings)
     if project.errors or (strict and project.warnings):
         from reconciler.errors import InvalidInput
 
@@ -1558,8 +1563,7 @@ def run_cmd(
     )
     _runner_logging(ctx.verbose)
     selection = runner.load_selection(paths, request.config, request.target)
-    for d in selection.warnings:
-        echo(str(d), err=True)
+    say_warnings(selection.take_warnings())
     if selection.errors:
         from reconciler.errors import InvalidInput
 

@@ -11,9 +11,8 @@ import copy
 import errno
 import os
 import stat
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,10 @@ from reconciler.spread import Hashed, resolve_hashed
 from reconciler.targets import Collection, collection_of
 from reconciler.yamlpos import (
     MAX_FILE_BYTES,
+    Layouts,
     Pos,
     PosDict,
+    Positions,
     YamlProblem,
     decode,
     load_documents,
@@ -72,15 +73,16 @@ class ResolvedSchedule:
     merged: PosDict  # the merged raw mapping, positions pointing at the lines they came from
     template: TemplateRef | None = None  # the template and item it was made from
     hashed: Hashed | None = None  # its H time, as written and as resolved (`schedule` has it)
-    reread: Reread | None = None  # a lean load's: `doc` and `merged` let go, read again on demand
+    positions: Positions | None = None  # a lean load's: `doc` and `merged` let go, these kept
 
     @property
     def title(self) -> str:
         return self.schedule.display_title
 
     def where(self, loc: Sequence[str | int] = (), *, key: bool = False) -> Pos:
-        merged = self.merged if self.reread is None else self.reread.merged(self)
-        return position_of(merged, tuple(loc), key=key)
+        if self.positions is not None:
+            return self.positions.of(tuple(loc), key=key)
+        return position_of(self.merged, tuple(loc), key=key)
 
     def diagnostic(
         self, loc: Sequence[str | int], message: str, severity: Severity = "error"
@@ -114,37 +116,7 @@ class Project:
         return [s for s in self.schedules if s.target == target]
 
 
-_LET_GO = PosDict()  # a lean load's documents: their data is read again when asked for
-
-
-class Reread:
-    """Where a lean load's schedules stood: their file read and resolved again when asked.
-
-    The local runner loads lean: each file's parsed YAML and its positions go once its
-    schedules are resolved (they were two thirds of a large repository's peak memory), and
-    only a diagnostic found later asks for a line. A file changed since names line 1.
-    """
-
-    FILES = 16  # kept resolved: checks go through the schedules mostly file by file
-
-    def __init__(self, project: Project, only_targets: Sequence[str]) -> None:
-        self._project = Project(project.config, project.config_file, project.root)
-        self._only_targets = only_targets
-        self.paths: dict[str, Path] = {}  # shown name -> the path it was read from
-        self._files: OrderedDict[str, dict[tuple[str, str], PosDict]] = OrderedDict()
-
-    def merged(self, resolved: ResolvedSchedule) -> PosDict:
-        file = resolved.doc.file
-        found = self._files.get(file)
-        if found is None:
-            scratch = replace(self._project, schedules=[], diagnostics=[], fleets={})
-            _load_file(scratch, self.paths[file], _Reading(self._only_targets))
-            found = self._files[file] = {(s.target, s.key): s.merged for s in scratch.schedules}
-            if len(self._files) > self.FILES:
-                self._files.popitem(last=False)
-        else:
-            self._files.move_to_end(file)
-        return found.get((resolved.target, resolved.key), _LET_GO)
+_LET_GO = PosDict()  # a lean load's documents: their positions are kept as `Positions`
 
 
 @dataclass
@@ -153,7 +125,7 @@ class _Reading:
 
     only_targets: Sequence[str]
     seen: dict[tuple[str, str], ResolvedSchedule] = field(default_factory=dict)  # first of each
-    reread: Reread | None = None  # a lean load
+    layouts: Layouts | None = None  # a lean load's: its schedules keep positions only
 
 
 def show_path(path: Path) -> str:
@@ -473,7 +445,9 @@ def load_project(
 ) -> Project:
     """Read the config and every schedule file; resolve per target. Never raises for bad input.
 
-    `lean`: keep no parsed YAML once a file is resolved; positions are read again (`Reread`).
+    `lean` (the local runner's): keep no parsed YAML once a file is resolved, only where each
+    part of a schedule stood (`Positions`): positions and values were two thirds of a large
+    repository's peak memory, and only a diagnostic found later asks for a line.
     """
     cfg_file = find_config(paths, config_path)
     if config_path and not Path(config_path).is_file():
@@ -510,9 +484,7 @@ def load_project(
     if not files and not problems:
         project.diagnostics.append(Diagnostic.general("no schedule files found"))
 
-    reading = _Reading(only_targets)
-    if lean:
-        reading.reread = Reread(project, only_targets)
+    reading = _Reading(only_targets, layouts=Layouts() if lean else None)
     for path in files:
         _load_file(project, path, reading)
     resolve_hashed(project)  # H times, once every schedule of every target is known
@@ -558,8 +530,6 @@ def _load_file(project: Project, path: Path, reading: _Reading) -> None:
         )
         return
     project.files.append(shown)
-    if reading.reread is not None:
-        reading.reread.paths[shown] = path
     for index, (data, pos) in enumerate(docs):
         if data is None:
             project.diagnostics.append(Diagnostic(shown, pos.line, pos.column, "empty document"))
@@ -657,8 +627,8 @@ def _resolve_document(
 
     body_keys = _BODY_KEYS
     raw_overrides = doc.data.get("overrides") or {}
-    only_targets, seen, reread = reading.only_targets, reading.seen, reading.reread
-    kept = doc if reread is None else Document(doc.file, doc.index, _LET_GO)
+    only_targets, seen, layouts = reading.only_targets, reading.seen, reading.layouts
+    kept = doc if layouts is None else Document(doc.file, doc.index, _LET_GO)
     for target in dict.fromkeys(targets):
         if target not in config.targets or (only_targets and target not in only_targets):
             continue
@@ -695,9 +665,9 @@ def _resolve_document(
             timezone=zone or "UTC",
             timezone_explicit=zone is not None,
             doc=kept,
-            merged=merged if reread is None else _LET_GO,
+            merged=merged if layouts is None else _LET_GO,
             template=template,
-            reread=reread,
+            positions=None if layouts is None else Positions(merged, layouts),
         )
         first = seen.get((target, schedule.name))
         if first is not None:

@@ -16,6 +16,7 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import PurePosixPath
+from sys import intern
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -98,7 +99,7 @@ def check_timezone(name: str) -> str:
         timing.get_zone(name)  # the database lists it; this says whether it loads
     except ValueError:
         raise ValueError(_unknown_zone(name)) from None
-    return name
+    return intern(name)  # a zone's name repeats in schedule after schedule: one string each
 
 
 def _unknown_zone(name: str) -> str:

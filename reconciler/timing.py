@@ -379,7 +379,7 @@ def _weekday_masks(weekdays: frozenset[int]) -> tuple[int, ...]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per expression a repository spells
 class CronExpr:
     """A parsed cron expression: the value sets of the five fields and Vixie's star flags.
 
@@ -446,10 +446,7 @@ class CronExpr:
     def _month_mask(self, year: int, month: int) -> tuple[int, int]:
         """(bit mask of the matching days of a month, ordinal of its day 1)."""
         first, weekday, length = _month_info(year, month)
-        by_weekday = self._dow_masks[weekday]
-        # Vixie: a field starting with "*" makes both day fields required, else either will do.
-        mask = (self._dom_mask & by_weekday) if self._and_mode else (self._dom_mask | by_weekday)
-        return mask & _LENGTH_MASK[length], first
+        return _day_mask(self._dom_mask, self._dow_masks, self._and_mode, weekday, length), first
 
     def matches_date(self, day: date) -> bool:
         """Whether the day-of-month, month and day-of-week fields accept this date."""
@@ -460,11 +457,12 @@ class CronExpr:
 
     def can_ever_fire(self) -> bool:
         """False when no date can ever match (`0 0 30 2 *`, `0 0 31 4,6 *`)."""
-        return _can_ever_fire(self)
+        return _can_ever_fire(self.months, self._dom_mask, self._dow_masks, self._and_mode)
 
     def runs_per_day(self) -> float:
         """Average fires per day over the 400-year Gregorian cycle (ignoring DST)."""
-        return _runs_per_day(self)
+        days = _matching_days(self.months, self._dom_mask, self._dow_masks, self._and_mode)
+        return days * len(self._sods) / 146097
 
     # -- canonical form ----------------------------------------------------------------------
 
@@ -565,29 +563,43 @@ def _canonical(e: CronExpr) -> str:
     return f"{minute} {hour} {dom} {month} {dow}"
 
 
+def _day_mask(
+    dom_mask: int, dow_masks: tuple[int, ...], and_mode: bool, weekday: int, length: int
+) -> int:
+    """The matching days of a month whose 1st falls on `weekday` and that has `length` days."""
+    by_weekday = dow_masks[weekday]
+    # Vixie: a field starting with "*" makes both day fields required, else either will do.
+    mask = (dom_mask & by_weekday) if and_mode else (dom_mask | by_weekday)
+    return mask & _LENGTH_MASK[length]
+
+
+# Which dates an expression matches depends on its day fields only, and those repeat across
+# expressions far more than whole expressions do: the two below are cached by them.
 @lru_cache(maxsize=4096)
-def _can_ever_fire(e: CronExpr) -> bool:
+def _can_ever_fire(
+    months: frozenset[int], dom_mask: int, dow_masks: tuple[int, ...], and_mode: bool
+) -> bool:
     # Every (month, weekday of the 1st, length) combination occurs in the Gregorian calendar,
     # February with 28 and with 29 days.
-    for month in e.months:
+    for month in months:
         lengths = (28, 29) if month == 2 else (_month_info(2001, month)[2],)
         for length in lengths:
-            for weekday in range(7):
-                by_weekday = e._dow_masks[weekday]
-                mask = (e._dom_mask & by_weekday) if e._and_mode else (e._dom_mask | by_weekday)
-                if mask & _LENGTH_MASK[length]:
-                    return True
+            if any(_day_mask(dom_mask, dow_masks, and_mode, w, length) for w in range(7)):
+                return True
     return False
 
 
 @lru_cache(maxsize=4096)
-def _runs_per_day(e: CronExpr) -> float:
-    # 400 Gregorian years are exactly 146097 days: the average is exact, DST aside.
-    days = 0
+def _matching_days(
+    months: frozenset[int], dom_mask: int, dow_masks: tuple[int, ...], and_mode: bool
+) -> int:
+    """Matching dates in 400 Gregorian years: exactly 146097 days, so averages are exact."""
+    count = 0
     for year in range(2000, 2400):
-        for month in e.months:
-            days += e._month_mask(year, month)[0].bit_count()
-    return days * len(e._sods) / 146097
+        for month in months:
+            _, weekday, length = _month_info(year, month)
+            count += _day_mask(dom_mask, dow_masks, and_mode, weekday, length).bit_count()
+    return count
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,6 +616,8 @@ def _check_aware(t: datetime, what: str = "t") -> None:
 
 class Trigger(ABC):
     """When something fires. All instants in and out are timezone-aware datetimes."""
+
+    __slots__ = ()  # a runner holds one per schedule: no instance dicts
 
     @abstractmethod
     def iter_fires(self, after: datetime) -> Iterator[datetime]:
@@ -649,6 +663,8 @@ class Trigger(ABC):
 
 class CronTrigger(Trigger):
     """A cron expression in an IANA zone, with Vixie cron's DST rules (see the module doc)."""
+
+    __slots__ = ("expr", "tz", "zone")
 
     def __init__(self, expr: str | CronExpr, tz: str | ZoneInfo = "UTC") -> None:
         self.expr: CronExpr = parse_cron(expr) if isinstance(expr, str) else expr
@@ -860,6 +876,8 @@ class IntervalTrigger(Trigger):
     Results are in the anchor's tzinfo (UTC when the anchor is in UTC).
     """
 
+    __slots__ = ("_anchor_utc", "_tz", "anchor", "every")
+
     def __init__(self, every: timedelta, anchor: datetime) -> None:
         if not isinstance(every, timedelta) or every <= timedelta(0):
             raise ValueError(f"an interval must be a positive timedelta, got {every!r}")
@@ -914,6 +932,8 @@ class IntervalTrigger(Trigger):
 
 class OnceTrigger(Trigger):
     """Fires once, at `at` (returned in at's own tzinfo)."""
+
+    __slots__ = ("at",)
 
     def __init__(self, at: datetime) -> None:
         _check_aware(at, "at")

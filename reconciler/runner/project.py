@@ -58,6 +58,12 @@ class Selection:
     globs: list[str] = field(default_factory=list)  # the config's schedule globs
     token_envs: frozenset[str] = frozenset()  # every target's token_env: kept from executors
 
+    def take_warnings(self) -> list[Diagnostic]:
+        """The warnings, once: a runner says them at start and does not keep them while it
+        serves (a crowded repository's are thousands, megabytes of text)."""
+        taken, self.warnings = self.warnings, []
+        return taken
+
 
 def default_target(project: Project) -> str:
     defaults = project.config.default_targets()

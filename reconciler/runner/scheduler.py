@@ -122,12 +122,11 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # one per schedule
 class _Entry:
     item: Runnable
     trigger: timing.Trigger
-    spec_fp: str
-    def_fp: str
+    def_fp: str  # the whole definition's fingerprint (when it fires is the store's to compare)
     gen: int  # heap items of an older generation are stale (the schedule changed or stopped)
     active: bool = False
 
@@ -501,12 +500,12 @@ class Runner:
         states = self.store.sync_states([(k, *fp) for k, fp in fps.items()], seen)
         for item in items:
             state = states[item.key]
-            spec_fp, def_fp = fps[item.key]
+            def_fp = fps[item.key][1]
             trigger = timing.trigger_for(
                 item.schedule.schedule, item.timezone, created_at=state.seen_at
             )
             old = self._entries.get(item.key)
-            entry = _Entry(item, trigger, spec_fp, def_fp, gen=(old.gen + 1) if old else 0)
+            entry = _Entry(item, trigger, def_fp, gen=(old.gen + 1) if old else 0)
             self._entries[item.key] = entry
             if not plan:
                 continue

@@ -256,3 +256,41 @@ def test_reading_a_file_says_what_stat_and_read_would(tmp_path: Path) -> None:
         with pytest.raises(YamlProblem) as exc:
             read_yaml_file(path)
         assert (exc.value.message, exc.value.pos) == (message, (1, 1))
+
+
+def paths_of(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += paths_of(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += paths_of(v, (*path, i))
+    return out
+
+
+def test_kept_positions_answer_as_the_tree_does() -> None:
+    """A lean load keeps `Positions` instead of the tree: every path, a path that runs past a
+    scalar or off a mapping or list, key or value position: the same answer."""
+
+    @SETTINGS
+    @given(dumped(), st.lists(st.sampled_from(["name", "x", 0, 1, 7, -1, True]), max_size=3))
+    def run(text: str, extra: list[Any]) -> None:
+        layouts = yamlpos.Layouts()
+        for data, _ in load_documents(text):
+            kept = yamlpos.Positions(data, layouts)
+            for path in paths_of(data):
+                for loc in (path, (*path, *extra), path[:-1] + tuple(extra)):
+                    for key in (False, True):
+                        assert kept.of(loc, key=key) == yamlpos.position_of(data, loc, key=key)
+
+    run()
+
+
+def test_documents_of_one_shape_share_their_paths() -> None:
+    layouts = yamlpos.Layouts()
+    docs = load_documents("a: 1\nb: [x, y]\n---\na: 2\nb: [z, w]\n---\na: 3\n")
+    first, second, third = (yamlpos.Positions(d, layouts) for d, _ in docs)
+    assert first._layout is second._layout and first._layout is not third._layout
+    assert second.of(("b", 1)) == Pos(5, 8)
+    assert third.of(("b", 1)) == Pos(7, 1)  # no b: where the document starts

@@ -70,7 +70,7 @@ def test_importing_the_runner_leaves_httpx_to_the_http_executors() -> None:
     assert out.split() == ["False", "True"]
 
 
-LATER = {  # files whose problems are found after loading: a lean load reads their lines again
+LATER = {  # problems found after loading: a lean load answers from the positions it kept
     "a.yaml": """
         name: never
         schedule: {cron: "0 0 30 2 *"}
