@@ -138,6 +138,12 @@ def generate_expanded(directory: Path, templates: int, items: int) -> list[Path]
     return files
 
 
+def script(name: str) -> str:
+    """The command installed beside this interpreter (the environment under test), else PATH's."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else shutil.which(name) or name
+
+
 def run_fleet(templates: int = 100, items: int = 100) -> list[Result]:
     tmp = Path(tempfile.mkdtemp(prefix="schedctl-bench-fleet-"))
     try:
@@ -145,7 +151,7 @@ def run_fleet(templates: int = 100, items: int = 100) -> list[Result]:
         (tmp / "expanded").mkdir()
         generate_fleet(tmp / "repo", templates, items)
         files = generate_expanded(tmp / "expanded", templates, items)
-        check = shutil.which("check-jsonschema") or "check-jsonschema"
+        check = script("check-jsonschema")
         ours = median_time(
             lambda: run_command(python_cmd("-m", "reconciler", "validate", str(tmp / "repo"))), 3
         )
@@ -169,7 +175,7 @@ def _validate_time(directory: Path, repeat: int) -> float:
 
 def run(count: int = 5000, scales: tuple[int, ...] = SCALES) -> list[Result]:
     compile_package()
-    check = shutil.which("check-jsonschema") or "check-jsonschema"
+    check = script("check-jsonschema")
     tmp = Path(tempfile.mkdtemp(prefix="schedctl-bench-"))
     try:
         files = generate(tmp, count)
@@ -177,8 +183,8 @@ def run(count: int = 5000, scales: tuple[int, ...] = SCALES) -> list[Result]:
         theirs = median_time(
             lambda: run_command([check, "--schemafile", str(SCHEMA), *map(str, files)]), 3
         )
-        schedctl = shutil.which("schedctl")
-        help_cmd = [schedctl, "--help"] if schedctl else python_cmd("-m", "reconciler", "--help")
+        schedctl = script("schedctl")
+        help_cmd = [schedctl, "--help"]
         help_time = median_time(lambda: run_command(help_cmd), 15)
         version_time = median_time(lambda: run_command([check, "--version"]), 15)
         bare_time = median_time(lambda: run_command(python_cmd("-c", "pass")), 15)

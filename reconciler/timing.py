@@ -1072,8 +1072,13 @@ def duration_seconds(text: str) -> int | None:
 
 def parse_duration(text: str) -> timedelta:
     """ "90s", "15m", "2h", "1d" and compounds in that order ("1h30m") -> timedelta (> 0)."""
-    if not isinstance(text, str):
+    if not isinstance(text, str):  # before the cache: a list from JSON is not hashable
         raise ValueError(f"a duration is text like 15m, not {type(text).__name__}")
+    return _parse_duration(text)
+
+
+@lru_cache(maxsize=4096)  # a runner asks for a schedule's interval at every fire
+def _parse_duration(text: str) -> timedelta:
     compact = "".join(text.split())  # "1h 30m" is fine too
     seconds = duration_seconds(compact) if compact else None
     if seconds is None:
