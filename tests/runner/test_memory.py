@@ -87,13 +87,13 @@ LATER = {  # problems found after loading: a lean load answers from the position
         action: {prompt: again}
         """,
     "fleet.yaml": """
-        for_each: [acme, globex]
+        for_each: [north, south]
         template:
-          name: "digest-{{ item }}"
-          schedule: {daily: "09:00"}
-          action: {prompt: "Summarise {{ item }}."}
-          history: fresh
           targets: [reports]
+          name: "sweep-{{ item }}"
+          history: fresh
+          schedule: {weekly: {at: "07:30", days: [mon]}}
+          action: {prompt: "Sweep the {{ item }} queue."}
         """,
     "over.yaml": """
         name: over
@@ -132,7 +132,7 @@ def test_a_lean_load_names_the_lines_a_full_load_names(
         "schedules/b.yaml:1:7: error: duplicate schedule 'plain' for target 'prod' (first "
         "defined at schedules/a.yaml:5)",
         "schedules/a.yaml:7:9: warning: plain: spread: true changes nothing",
-        "schedules/fleet.yaml:6:12: error: digest[*]: aitroop target 'reports'",
+        "schedules/fleet.yaml:5:12: error: sweep[*]: aitroop target 'reports'",
         "schedules/over.yaml:7:14: error: over: aitroop target 'reports'",
     ):
         assert expected in said
