@@ -647,18 +647,21 @@ class Trigger(ABC):
 
     def stamps_between(self, start: datetime, end: datetime) -> list[float]:
         """The epoch seconds of fires_between(start, end): what a week's slots are compared as."""
-        return [f.timestamp() for f in self.fires_between(start, end)]
+        return [stamp for _, stamp in self._fires_until(start, end)]
 
     def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Fires f with start < f <= end."""
+        return [fire for fire, _ in self._fires_until(start, end)]
+
+    def _fires_until(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, float]]:
+        # Each fire with its epoch seconds, computed once: the end test needs them anyway.
         _check_aware(end, "end")
         limit = end.timestamp()
-        out: list[datetime] = []
         for fire in self.iter_fires(start):
-            if fire.timestamp() > limit:
-                break
-            out.append(fire)
-        return out
+            stamp = fire.timestamp()
+            if stamp > limit:
+                return
+            yield fire, stamp
 
 
 class CronTrigger(Trigger):
