@@ -625,7 +625,7 @@ class Positions:
         """As `position_of(data, loc, key=key)` would answer."""
         layout = self._layout
         for depth in range(len(loc), -1, -1):
-            index = layout.get(loc[:depth] if depth < len(loc) else loc)
+            index = layout.get(loc[:depth])
             if index is not None:
                 number = self._numbers[2 * index + (key and depth == len(loc) and depth > 0)]
                 return Pos(number >> 32, number & 0xFFFFFFFF)
