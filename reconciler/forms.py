@@ -146,6 +146,30 @@ class TemplateRef:
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+
+
+# Paths listed first in a field diff, in this order; the rest follow alphabetically.
+_PATH_ORDER = ("title", "description", "enabled", "schedule", "action", "deliver")
+
+
+def _path_rank(change: FieldChange) -> tuple[int, str]:
+    head = change.path.split(".", 1)[0]
+    return (_PATH_ORDER.index(head) if head in _PATH_ORDER else len(_PATH_ORDER), change.path)
+
+
+def in_path_order(changes: list[FieldChange]) -> tuple[FieldChange, ...]:
+    """A diff's changes as it is shown: title, description, enabled, schedule, action, deliver,
+    then the rest by path."""
+    if len(changes) > 1:
+        changes.sort(key=_path_rank)
+    return tuple(changes)
+
+
+@dataclass(frozen=True)
 class LiveTask:
     id: str
     title: str  # the display name, marker removed
@@ -159,9 +183,9 @@ class LiveTask:
     # Unmarked objects only: the text of the field a marker sits in (see cut_copy).
     marked: str = ""
     # Read from a desired form with plain fields edited (RestProvider._from_hint): that form
-    # and the paths it changed, so that a diff against the form compares those paths only.
+    # and the diff against it (live values before, the form's after), found while reading.
     edited_from: Json | None = field(default=None, compare=False, repr=False)
-    edits: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    edits: tuple[FieldChange, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -173,6 +197,9 @@ class DesiredTask:
     normalized: Json
     source: str = ""  # file:line of the schedule
     marked: str = ""  # the text of the field that carries the marker, as sent
+    # `marked` split as the provider's MarkerStyle.detach splits it: what an object holding
+    # that very text reads as, without reading it again (None: not split).
+    marked_split: tuple[str, Marker | None] | None = None
     template: TemplateRef | None = None  # the template and item it was made from
     renamed_from: tuple[str, ...] = ()  # keys it had before (re-marked in place)
     protect: bool = False  # never deleted without `apply --allow-delete KEY`

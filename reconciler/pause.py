@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from reconciler import timing
 from reconciler.errors import UsageError
-from reconciler.forms import Listing, LiveTask, Pause, utc_iso
-from reconciler.plan import Change, FieldChange, Plan, TargetPlan
+from reconciler.forms import FieldChange, Listing, LiveTask, Pause, utc_iso
+from reconciler.plan import Change, Plan, TargetPlan
 from reconciler.reconcile import survey
 from reconciler.targets import failed_targets
 from reconciler.vcs import git_output

@@ -42,12 +42,14 @@ from reconciler.cost import ChangeCost, CostTotal, PlanCost, total
 from reconciler.errors import UsageError
 from reconciler.forms import (
     DesiredTask,
+    FieldChange,
     Json,
     Listing,
     LiveTask,
     Pause,
     TemplateRef,
     cut_copy,
+    in_path_order,
 )
 from reconciler.records import fields_of
 
@@ -69,15 +71,6 @@ KINDS: tuple[Action, ...] = (*ACTIONS, "orphan")  # what a summary counts
 NOTE_ACTIONS: tuple[Action, ...] = ("blocked-delete", "ignored-drift", "paused")
 # Kinds apply writes in place (a create, or an update of the object at remote_id).
 WRITE_ACTIONS: tuple[Action, ...] = ("create", "update", "rename", "pause", "resume")
-# Paths listed first in a field diff, in this order; the rest follow alphabetically.
-_PATH_ORDER = ("title", "description", "enabled", "schedule", "action", "deliver")
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    path: str
-    before: Any
-    after: Any
 
 
 @dataclass(frozen=True)
@@ -300,30 +293,18 @@ class Plan:
 # ---------------------------------------------------------------------------------------------
 
 
-def _path_rank(path: str) -> tuple[int, str]:
-    head = path.split(".", 1)[0]
-    return (_PATH_ORDER.index(head) if head in _PATH_ORDER else len(_PATH_ORDER), path)
-
-
-def field_diff(
-    before: Mapping[str, Any], after: Mapping[str, Any], edits: Sequence[str] | None = None
-) -> tuple[FieldChange, ...]:
-    """The paths whose values differ. `edits`: the only paths that can (`before` is `after`
-    with the values of those paths replaced)."""
+def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """The paths whose values differ."""
     if before is after:  # the common case: in sync, the listing took the desired form
         return ()
-    if edits is not None:
-        changed = [p for p in edits if before[p] != after[p]]
-    elif before.keys() == after.keys():  # values differ, not paths (or none differs)
+    if before.keys() == after.keys():  # values differ, not paths (or none differs)
         changed = [p for p, value in before.items() if after[p] != value]
         if not changed:
             return ()
     else:  # a path on one side only differs unless its value is None (what the other reads)
         changed = [p for p, value in before.items() if after.get(p) != value]
         changed += [p for p, value in after.items() if p not in before and value is not None]
-    if len(changed) > 1:
-        changed.sort(key=_path_rank)
-    return tuple([FieldChange(p, before.get(p), after.get(p)) for p in changed])
+    return in_path_order([FieldChange(p, before.get(p), after.get(p)) for p in changed])
 
 
 def _created(value: str | None) -> float | None:
@@ -458,7 +439,7 @@ def diff_target(
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
             elif keep.edited_from is d.normalized:  # read from the hint, some values edited
-                fields = field_diff(keep.normalized, d.normalized, keep.edits)
+                fields = keep.edits
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""

@@ -14,6 +14,7 @@ collection (list, create, update, delete, run, runs) and change with RestProvide
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -29,6 +30,7 @@ from reconciler import timing
 from reconciler.errors import ApiError, ListingError, MarkerLost, map_exceptions
 from reconciler.forms import (
     DesiredTask,
+    FieldChange,
     Json,
     Listing,
     LiveTask,
@@ -38,6 +40,7 @@ from reconciler.forms import (
     cut_copy,
     fingerprint,
     fingerprint_row,
+    in_path_order,
     normalize,
     utc_iso,
 )
@@ -587,6 +590,28 @@ def _tell(
     return done
 
 
+@dataclass(frozen=True)
+class _Hints:
+    """The desired forms a listing's objects are read from: by key, and by the text of the
+    field that carries the marker, as sent."""
+
+    by_key: Mapping[str, DesiredTask]
+    by_marked: dict[str, DesiredTask]
+
+    @classmethod
+    def of(cls, known: Mapping[str, DesiredTask]) -> _Hints:
+        return cls(known, {d.marked: d for d in known.values() if d.marked_split is not None})
+
+
+def _hints_of(
+    known: Callable[[], Mapping[str, DesiredTask]] | None,
+) -> Callable[[], _Hints | None]:
+    """The hints of `known`, built once on first use (an error is raised again at each use)."""
+    if known is None:
+        return lambda: None
+    return functools.cache(lambda: _Hints.of(known()))
+
+
 class RestProvider(ABC):
     """A REST platform with list / create / update / delete / run / runs endpoints.
 
@@ -598,6 +623,7 @@ class RestProvider(ABC):
     name: ClassVar[str]
     marker_style: ClassVar[MarkerStyle]
     marker_field: ClassVar[str]  # the remote field the marker is written into
+    title_field: ClassVar[str] = "name"  # the display title's (the marker cut off if the same)
     defaults: ClassVar[Mapping[str, Any]]
     update_method: ClassVar[str] = "PATCH"
     enabled_field: ClassVar[str] = "enabled"  # the remote field that switches a task on and off
@@ -608,6 +634,7 @@ class RestProvider(ABC):
     plain_fields: ClassVar[Mapping[tuple[str, ...], tuple[str, ...]]] = {}
     # plain_fields by remote key: (document path, flat path), or those of the keys inside it.
     _plain: ClassVar[dict[str, Any]] = {}
+    _splits_by_style: ClassVar[bool] = True  # split_marker is RestProvider's
     # The bounds of one listing (see iter_pages).
     max_pages: int = MAX_PAGES
     max_listing_seconds: float = MAX_LISTING_SECONDS
@@ -623,6 +650,7 @@ class RestProvider(ABC):
             else:
                 plain[key] = at
         cls._plain = plain
+        cls._splits_by_style = cls.split_marker is RestProvider.split_marker
 
     def __init__(self, client: ApiClient, target: Target, *, target_name: str, owner: str) -> None:
         self.client = client
@@ -664,10 +692,6 @@ class RestProvider(ABC):
         """The neutral document for platform JSON; its `name` is the marker's key, if any."""
 
     @abstractmethod
-    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
-        """(display title, marker) of a remote object."""
-
-    @abstractmethod
     def status_of(self, remote: Mapping[str, Any]) -> TaskStatus: ...
 
     @abstractmethod
@@ -685,19 +709,50 @@ class RestProvider(ABC):
     def marker(self, key: str) -> Marker:
         return Marker(self.owner, key)
 
+    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
+        """(display title, marker) of a remote object; text fields only (from_remote says what
+        is wrong with the others). A platform that overrides it is split its own way."""
+        title, marker, _ = self._split_by_style(remote, None)
+        return title, marker
+
+    def _split_by_style(
+        self, remote: Mapping[str, Any], hints: _Hints | None
+    ) -> tuple[str, Marker | None, DesiredTask | None]:
+        """split_marker by `marker_style`, and the desired task that sent the very text of the
+        marker field: an object holding it is split as that text was, once."""
+        text = remote.get(self.marker_field)
+        if type(text) is not str:
+            text = ""
+        hint = hints.by_marked.get(text) if hints is not None else None
+        if hint is not None and hint.marked_split is not None:  # (always, in by_marked)
+            rest, marker = hint.marked_split
+        else:
+            rest, marker = self.marker_style.detach(text)
+        if self.title_field != self.marker_field:
+            title = remote.get(self.title_field)
+            rest = title if type(title) is str else ""
+        return rest, marker, hint
+
+    def _split(
+        self, remote: Mapping[str, Any], hints: _Hints | None
+    ) -> tuple[str, Marker | None, DesiredTask | None]:
+        """split_marker, and the desired task of its marker's key (ours only)."""
+        if self._splits_by_style:
+            title, marker, hint = self._split_by_style(remote, hints)
+        else:
+            (title, marker), hint = self.split_marker(remote), None
+        if hint is None and hints is not None and marker is not None and marker.owner == self.owner:
+            hint = hints.by_key.get(marker.key)
+        return title, marker, hint
+
     def live(self, remote: Json, hints: Mapping[str, DesiredTask] | None = None) -> LiveTask:
         """The LiveTask of a remote object; one that cannot be read is marked so, with why."""
-        return self._read(remote, hints)[0]
+        return self._read(remote, _Hints.of(hints) if hints is not None else None)[0]
 
-    def _read(
-        self, remote: Json, hints: Mapping[str, DesiredTask] | None
-    ) -> tuple[LiveTask, str | None]:
+    def _read(self, remote: Json, hints: _Hints | None) -> tuple[LiveTask, str | None]:
         """live(), and the task's comparison form encoded when it came from its hint."""
         try:
-            title, marker = self.split_marker(remote)
-            hint = (
-                hints.get(marker.key) if hints and marker and marker.owner == self.owner else None
-            )
+            title, marker, hint = self._split(remote, hints)
             if hint is not None and (forms := self._from_hint(remote, hint)) is not None:
                 document, normalized, encoded, edits = forms
                 edited_from = hint.normalized if edits else None
@@ -723,10 +778,10 @@ class RestProvider(ABC):
 
     def _from_hint(
         self, remote: Mapping[str, Any], hint: DesiredTask
-    ) -> tuple[Json, Json, str, tuple[str, ...]] | None:
-        """The forms of a remote object (document, normalized, normalized encoded, and the
-        paths edited) read from the desired task of its key, without converting it; None when
-        they cannot be.
+    ) -> tuple[Json, Json, str, tuple[FieldChange, ...]] | None:
+        """The forms of a remote object (document, normalized, normalized encoded, and how it
+        differs from the hint's) read from the desired task of its key, without converting it;
+        None when they cannot be.
 
         from_remote reads only the fields a payload has, so an object that holds every field
         of `hint.payload` has the hint's forms; one that differs in plain fields only (a
@@ -740,6 +795,7 @@ class RestProvider(ABC):
             return hint.document, hint.normalized, hint.normalized_json, ()
         plain = self._plain
         document, normalized, flat = dict(hint.document), dict(hint.normalized), {}
+        changes = []
         for key in edited:
             where, got, sent = plain.get(key), remote.get(key), payload[key]
             if type(where) is dict:  # a nested field: some of the keys inside it are plain
@@ -758,7 +814,8 @@ class RestProvider(ABC):
                 for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
                     inner[step] = inner = dict(inner[step])
                 inner[path[-1]] = normalized[flat_path] = flat[flat_path] = value
-        return document, normalized, hint.edited_json(flat), tuple(flat)
+                changes.append(FieldChange(flat_path, value, was))  # plain: the forms' values
+        return document, normalized, hint.edited_json(flat), in_path_order(changes)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
@@ -789,6 +846,7 @@ class RestProvider(ABC):
         payload = self.to_remote(document, resolved.timezone, resolved.key)
         projected = self.from_remote(payload)  # what the platform will hold
         pos = resolved.where(("name",))
+        marked = str(payload[self.marker_field])
         task = DesiredTask(
             key=resolved.key,
             title=resolved.title,
@@ -796,7 +854,8 @@ class RestProvider(ABC):
             document=projected,
             normalized=normalize(projected, self.defaults),
             source=f"{resolved.doc.file}:{pos.line}",
-            marked=str(payload[self.marker_field]),
+            marked=marked,
+            marked_split=self.marker_style.detach(marked) if self._splits_by_style else None,
             template=resolved.template,
             renamed_from=tuple(resolved.schedule.renamed_from or ()),
             protect=resolved.schedule.protect,
@@ -824,8 +883,9 @@ class RestProvider(ABC):
         # trip; page N's comes with the request for page N + 1, the last page's at the end.
         turns = threading.Semaphore(0)
         futures: list[Future[list[tuple[LiveTask, str]]]] = []
+        hints = _hints_of(known)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(self._hints_turn, turns, known)
+            pool.submit(self._hints_turn, turns, hints)
             try:
                 pages = iter_pages(
                     self.client,
@@ -835,7 +895,7 @@ class RestProvider(ABC):
                     max_seconds=self.max_listing_seconds,
                 )
                 for page in pages:
-                    futures.append(pool.submit(self._live_page, page, known, turns))
+                    futures.append(pool.submit(self._live_page, page, hints, turns))
                     if listed is not None:  # the one worker: after that page's conversion
                         futures[-1].add_done_callback(_tell(listed))
             finally:
@@ -846,26 +906,23 @@ class RestProvider(ABC):
         return Listing(tasks, len(futures), fingerprint(tasks, [row for _, row in converted]))
 
     @staticmethod
-    def _hints_turn(
-        turns: threading.Semaphore, known: Callable[[], Mapping[str, DesiredTask]] | None
-    ) -> None:
+    def _hints_turn(turns: threading.Semaphore, hints: Callable[[], _Hints | None]) -> None:
         turns.acquire()
-        if known is not None:
-            known()  # cached by the caller; an error surfaces again from a page's conversion
+        hints()  # cached; an error surfaces again from a page's conversion
 
     def _live_page(
         self,
         page: list[Json],
-        known: Callable[[], Mapping[str, DesiredTask]] | None,
+        hints: Callable[[], _Hints | None],
         turns: threading.Semaphore | None = None,
     ) -> list[tuple[LiveTask, str]]:
         if turns is not None:
             turns.acquire()
-        hints = known() if known is not None else None
+        known = hints()
         out = []
         for item in page:
             # A task read from its hint shares the hint's encoding of its form too.
-            task, encoded = self._read(item, hints)
+            task, encoded = self._read(item, known)
             out.append((task, fingerprint_row(task, encoded)))
         return out
 

@@ -15,7 +15,8 @@ import click
 from reconciler import __version__
 from reconciler import cost as costs
 from reconciler.cost import ChangeCost, CostTotal
-from reconciler.plan import KINDS, Change, FieldChange, Plan, TargetPlan, UnreadableObject
+from reconciler.forms import FieldChange
+from reconciler.plan import KINDS, Change, Plan, TargetPlan, UnreadableObject
 from reconciler.reconcile import ApplyResult, ChangeResult
 from reconciler.render import Formats
 from reconciler.render.text import clip, headed, printable

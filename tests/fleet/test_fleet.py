@@ -377,7 +377,8 @@ def test_the_committed_schema_describes_template_documents_and_vars(tmp_path: Pa
 
 
 def _fleet_changes(count: int, prompt_size: int = 10) -> list[Any]:
-    from reconciler.plan import Change, FieldChange
+    from reconciler.forms import FieldChange
+    from reconciler.plan import Change
 
     return [
         Change(

@@ -24,6 +24,7 @@ import pytest
 from reconciler import yamlpos
 from reconciler.forms import (
     DesiredTask,
+    FieldChange,
     Json,
     LiveTask,
     Marker,
@@ -34,7 +35,7 @@ from reconciler.forms import (
 from reconciler.http import ApiClient
 from reconciler.loader import show_path
 from reconciler.model import Target
-from reconciler.plan import FieldChange, Plan, diff_target, field_diff
+from reconciler.plan import Plan, diff_target, field_diff
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
 from reconciler.platforms.rest import MarkerStyle, RestProvider
@@ -83,11 +84,21 @@ def aitroop_task(key: str, prompt: str = "Go.", **extra: Any) -> Json:
     return {**body, **extra}
 
 
-def desired_from(provider: RestProvider, key: str, payload: Json) -> DesiredTask:
-    """The desired form of `payload` as RestProvider.desired builds it from a document."""
+def desired_from(
+    provider: RestProvider, key: str, payload: Json, *, split: bool = True
+) -> DesiredTask:
+    """The desired form of `payload` as RestProvider.desired builds it from a document;
+    `split` False: without its marked text split (objects then find it by their marker's key)."""
     document = provider.from_remote(payload)
+    marked = payload[provider.marker_field]
     return DesiredTask(
-        key, payload["name"], payload, document, normalize(document, provider.defaults)
+        key,
+        payload["name"],
+        payload,
+        document,
+        normalize(document, provider.defaults),
+        marked=marked,
+        marked_split=provider.marker_style.detach(marked) if split else None,
     )
 
 
@@ -114,10 +125,12 @@ def test_a_fingerprint_row_is_the_json_of_id_marker_title_and_form() -> None:
         assert fingerprint_row(task, desired.normalized_json) == expected
 
 
-def test_a_listing_with_hints_fingerprints_as_one_without() -> None:
+@pytest.mark.parametrize("split", [True, False], ids=["by-marked-text", "by-marker-key"])
+def test_a_listing_with_hints_fingerprints_as_one_without(split: bool) -> None:
     provider = engine()
     wanted = {
-        key: desired_from(provider, key, engine_task(key)) for key in ("same", "edited", "bare")
+        key: desired_from(provider, key, engine_task(key), split=split)
+        for key in ("same", "edited", "bare")
     }
     items = [
         {**engine_task("same"), "id": "1", "nextRunAt": "2026-01-05T08:00:00Z", "runCount": 4},
@@ -131,6 +144,7 @@ def test_a_listing_with_hints_fingerprints_as_one_without() -> None:
     plain = listed(provider, items).list_tasks()
     assert hinted.fingerprint == plain.fingerprint
     assert [t.normalized for t in hinted.tasks] == [t.normalized for t in plain.tasks]
+    assert hinted.tasks == plain.tasks  # ids, titles, markers, forms, status
     took_form = [
         t.id
         for t in hinted.tasks
@@ -173,16 +187,17 @@ AITROOP_EDITS: list[tuple[Json, tuple[str, ...] | None]] = [
 ]
 
 
+@pytest.mark.parametrize("split", [True, False], ids=["by-marked-text", "by-marker-key"])
 @pytest.mark.parametrize(
     ("make", "body", "edits"),
     [(engine, engine_task, e) for e in ENGINE_EDITS]
     + [(aitroop, aitroop_task, e) for e in AITROOP_EDITS],
 )
 def test_an_object_edited_on_the_platform_reads_as_its_full_conversion(
-    make: Any, body: Any, edits: tuple[Json, tuple[str, ...] | None]
+    make: Any, body: Any, edits: tuple[Json, tuple[str, ...] | None], split: bool
 ) -> None:
     provider = make()
-    wanted = desired_from(provider, "k", body("k"))
+    wanted = desired_from(provider, "k", body("k"), split=split)
     kept = copy.deepcopy((wanted.document, wanted.normalized))
     remote = {**body("k"), **edits[0], "id": "1"}
     hinted = listed(provider, [remote]).list_tasks(lambda: {"k": wanted})
@@ -196,7 +211,11 @@ def test_an_object_edited_on_the_platform_reads_as_its_full_conversion(
     )
     assert list(task.document) == list(full.document)  # in the same order too
     assert list(task.normalized) == list(full.normalized)
-    assert task.edits == (edits[1] or ())  # read from the desired form, or converted in full
+    assert (task.title, task.marker, task.status) == (full.title, full.marker, full.status)
+    # read from the desired form, or converted in full
+    assert tuple(c.path for c in task.edits) == (edits[1] or ())
+    if task.edits:  # the diff found while reading: the diff of the full conversion
+        assert task.edits == field_diff(full.normalized, wanted.normalized)
     assert (wanted.document, wanted.normalized) == kept  # the desired form is left as it was
 
 
@@ -212,7 +231,7 @@ def test_every_plain_field_reads_from_the_desired_form_as_from_remote_reads_it()
             inner[field_path[-1]] = (not old) if type(old) is bool else f"{old} (edited \u00e9)"
             task = listed(provider, [remote]).list_tasks(hints.copy).tasks[0]
             full = listed(provider, [remote]).list_tasks().tasks[0]
-            assert task.edits == (".".join(path),), field_path
+            assert tuple(c.path for c in task.edits) == (".".join(path),), field_path
             assert (task.document, task.normalized) == (full.document, full.normalized)
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
-from reconciler.plan import FieldChange, diff_target, oldest
+from reconciler.forms import DesiredTask, FieldChange, Listing, LiveTask, Marker, normalize
+from reconciler.plan import diff_target, oldest
 from reconciler.reconcile import apply_plan, make_plan
 from reconciler.sandbox import RunningSandbox
 from reconciler.targets import connect

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from reconciler.errors import ListingError, UsageError
-from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
+from reconciler.forms import DesiredTask, FieldChange, Listing, LiveTask, Marker, normalize
 from reconciler.http import ApiClient
 from reconciler.model import Target
-from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
+from reconciler.plan import Change, Plan, TargetPlan, diff_target
 from reconciler.platforms.aitroop.provider import AitroopProvider
 from reconciler.platforms.engine.provider import EngineProvider
 from reconciler.platforms.rest import MarkerStyle, read_all_pages, split_page

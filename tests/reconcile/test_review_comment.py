@@ -11,8 +11,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from reconciler import __version__
-from reconciler.forms import DesiredTask, Listing, LiveTask, Marker, normalize
-from reconciler.plan import Change, FieldChange, Plan, TargetPlan, diff_target
+from reconciler.forms import DesiredTask, FieldChange, Listing, LiveTask, Marker, normalize
+from reconciler.plan import Change, Plan, TargetPlan, diff_target
 from reconciler.render.plan import DIFF_LINES, render_markdown, render_plan, text_diff
 from reconciler.sandbox import RunningSandbox
 from tests.conftest import run_cli

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
-from reconciler.forms import Json, LiveTask, Marker, TaskStatus
+from reconciler.forms import Json, LiveTask, TaskStatus
 from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.aitroop.rules import MIN_INTERVAL
 from reconciler.platforms.rest import (
@@ -202,10 +202,6 @@ class AitroopProvider(RestProvider):
             "action_type": action_type,
             "action_config": action_config,
         }
-
-    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
-        name = remote.get("name")  # text only: from_remote says what is wrong with the rest
-        return MARKER.detach(name if type(name) is str else "")
 
     def from_remote(self, remote: Mapping[str, Any]) -> Json:
         title, marker = MARKER.detach(text_at(remote, "name") or "")

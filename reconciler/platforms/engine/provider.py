@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler import timing
 from reconciler.errors import ConfigError
-from reconciler.forms import Json, LiveTask, Marker, TaskStatus, canonical_cron, utc_iso
+from reconciler.forms import Json, LiveTask, TaskStatus, canonical_cron, utc_iso
 from reconciler.model import MAX_INTERVAL
 from reconciler.platforms.rest import (
     MarkerStyle,
@@ -141,12 +141,6 @@ class EngineProvider(RestProvider):
             "deleteAfterRun": bool(document.get("delete_after_run", False)),
             "maxRetries": 3 if max_retries is None else max_retries,
         }
-
-    def split_marker(self, remote: Mapping[str, Any]) -> tuple[str, Marker | None]:
-        # Text fields only: from_remote says what is wrong with the others.
-        name, description = remote.get("name"), remote.get("description")
-        _, marker = MARKER.detach(description if type(description) is str else "")
-        return (name if type(name) is str else ""), marker
 
     def from_remote(self, remote: Mapping[str, Any]) -> Json:
         description, marker = MARKER.detach(text_at(remote, "description") or "")
