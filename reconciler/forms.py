@@ -108,7 +108,10 @@ class Marker:
         return f"{self.owner}/{self.key}"
 
 
-@dataclass(frozen=True)
+# A listing makes a TaskStatus and a LiveTask per live object, a plan a Change and FieldChanges
+# per difference: plain slotted classes, not frozen ones (a frozen dataclass sets each field
+# through object.__setattr__, three times the cost). They are never changed once made.
+@dataclass(slots=True)
 class TaskStatus:
     enabled: bool | None = None
     last_status: str | None = None
@@ -145,7 +148,7 @@ class TemplateRef:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see TaskStatus
 class FieldChange:
     path: str
     before: Any
@@ -169,7 +172,7 @@ def in_path_order(changes: list[FieldChange]) -> tuple[FieldChange, ...]:
     return tuple(changes)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see TaskStatus
 class LiveTask:
     id: str
     title: str  # the display name, marker removed

@@ -73,7 +73,7 @@ NOTE_ACTIONS: tuple[Action, ...] = ("blocked-delete", "ignored-drift", "paused")
 WRITE_ACTIONS: tuple[Action, ...] = ("create", "update", "rename", "pause", "resume")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen, and never changed once made: see forms.TaskStatus
 class Change:
     action: Action
     key: str | None
