@@ -347,6 +347,8 @@ def iter_pages(
     out before the page is decoded (a long chain then costs its round trips, not its decoding
     too). Its answer is used only if the decoded page names that same next page.
     """
+    from reconciler.http import decode_json  # loaded with the client (validate needs neither)
+
     base = dict(query or {})
     only = id_keys[0] if len(id_keys) == 1 else None
     where = client.redact(str(client.url(path)))
@@ -373,7 +375,7 @@ def iter_pages(
                 guessed = {**base, "cursor": guess}
                 if _page_key(client.url(path).copy_merge_params(guessed)) not in seen:
                     pending = (guessed, _send_ahead(client, path, guessed, waiting))
-            body = response.json() if response.content else []
+            body = decode_json(response.content) if response.content else []
             page = read_page(body)
         except ApiError as exc:
             raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler import yamlpos
 from reconciler.forms import (
@@ -32,7 +34,7 @@ from reconciler.forms import (
     fingerprint_row,
     normalize,
 )
-from reconciler.http import ApiClient
+from reconciler.http import ApiClient, decode_json
 from reconciler.loader import show_path
 from reconciler.model import Target
 from reconciler.plan import Plan, diff_target, field_diff
@@ -113,6 +115,60 @@ def listed(provider: RestProvider, items: list[Json]) -> RestProvider:
 
 # ---------------------------------------------------------------------------------------------
 # The listing
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+def _decoded(body: bytes) -> str:
+    """What a body decodes to, exactly (1 and 1.0, 0.0 and -0.0 told apart), or its error."""
+    try:
+        return json.dumps(decode_json(body), ensure_ascii=True)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return f"raises {type(exc).__name__}"
+
+
+def _loaded(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=True)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return f"raises {type(exc).__name__}"
+
+
+@given(JSON_VALUES, st.booleans(), st.sampled_from([None, 0, 2]))
+def test_a_body_decodes_as_json_loads_decodes_it(value: Any, ascii: bool, indent: Any) -> None:
+    body = json.dumps(value, ensure_ascii=ascii, indent=indent).encode()
+    assert _decoded(body) == _loaded(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"x": NaN, "y": Infinity, "z": -Infinity}',  # not JSON, but json.loads reads them
+        b'{"big": 1e400, "small": -1e400}',
+        b"\xef\xbb\xbf" + b'{"bom": 1}',
+        '{"utf": "16"}'.encode("utf-16"),
+        b'{"lone": "\\ud800"}',
+        b"[123456789012345678901234567890, -99999999999999999999]",
+        b'{"a": 1, "a": 2}',
+        b"[" * 900 + b"]" * 900,
+        b"[" * 100_000 + b"]" * 100_000,
+        b"[1] x",
+        b"",
+        b"\xff\xfe\xfd",
+        b'{"unterminated": "',
+    ],
+)
+def test_a_body_json_loads_reads_or_refuses_decodes_or_fails_alike(body: bytes) -> None:
+    assert _decoded(body) == _loaded(body)
 
 
 def test_a_fingerprint_row_is_the_json_of_id_marker_title_and_form() -> None:
