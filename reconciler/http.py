@@ -395,7 +395,7 @@ class ApiClient:
     def send(
         self,
         method: str,
-        path: str,
+        path: str | httpx.URL,
         *,
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
@@ -404,9 +404,10 @@ class ApiClient:
         """Send with retries; the response, or ApiError. `waiting` is called once per attempt,
         when the request is written and the answer awaited (a listing's page worker takes its
         turn then, so that it never competes with sending), or at the latest when the attempt
-        ends, for a transport that does not say."""
+        ends, for a transport that does not say. `path` is under the base URL, or absolute
+        (an httpx.URL is taken as it is)."""
         method = method.upper()
-        url = self.url(path)
+        url = path if isinstance(path, httpx.URL) else self.url(path)
         if params:
             url = url.copy_merge_params(dict(params))
         if not self.same_origin(url):

@@ -252,3 +252,32 @@ def test_a_listing_nested_too_deeply_is_a_listing_error_not_a_crash() -> None:
     client = pages({"/base/tasks": httpx.Response(200, content=deep.encode())})
     with pytest.raises(ListingError, match="unreadable listing: nested too deeply"):
         read_all_pages(client, "tasks")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "error"),
+    [
+        ([{"id": "a"}, {"id": "b"}], [{"id": "c"}], None),
+        ([{"id": 1}, {"id": "2"}], [{"id": 3}], None),  # numbers and text
+        ([{"id": "a"}, {"id": "a"}], [{"id": "c"}], "page 1 lists id 'a' again"),
+        ([{"id": "a"}, {"id": "b"}], [{"id": "c"}, {"id": "b"}], "page 2 lists id 'b' again"),
+        ([{"id": 7}], [{"id": "7"}], "page 2 lists id '7' again"),  # one id, written two ways
+        ([{"id": "a"}, {"name": "no id"}], [], "a listed item has no id: {'name': 'no id'}"),
+        ([{"id": "a"}, ["a", "list"]], [], r"a listed item has no id: \['a', 'list'\]"),
+        # ids neither text nor whole numbers are not compared (never equal to one that is)
+        ([{"id": None}, {"id": 1.5}, {"id": True}], [{"id": None}, {"id": "x"}], None),
+    ],
+)
+def test_each_listed_id_is_checked_however_the_page_holds_them(
+    first: list[Any], second: list[Any], error: str | None
+) -> None:
+    client = pages({
+        "/base/tasks": httpx.Response(200, json={"items": first, "next_cursor": "b"}),
+        "/base/tasks?cursor=b": httpx.Response(200, json={"items": second}),
+    })  # fmt: skip
+    if error is None:
+        items, count = read_all_pages(client, "tasks")
+        assert items == first + second and count == 2
+    else:
+        with pytest.raises(ListingError, match=error):
+            read_all_pages(client, "tasks")
