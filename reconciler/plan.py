@@ -434,7 +434,7 @@ def diff_target(
                 )
             )
         elif group:
-            keep = oldest(group)
+            keep = group[0] if len(group) == 1 else oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
@@ -443,20 +443,21 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
+            # A pause keeps it disabled: that is the pause, not drift.
+            kept = paused(keep, now) if keep.marker.pause is not None else None
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")
             ignored = tuple(f for f in fields if ignored_path(f.path, d.ignore)) if d.ignore else ()
             if ignored:
                 fields = tuple(f for f in fields if f not in ignored)
-            mine = f"{owner}/{key}"
-            if keep.marker.key != key:  # renamed: re-marked in place, same id
+            if keep.marker.key != key or keep.marker.owner != owner:  # re-marked in place
+                mine = f"{owner}/{key}"
                 fields = (FieldChange("marker", str(keep.marker), mine), *fields)
-                reason = f"renamed from {keep.marker.key!r}: re-marked as {mine}, same id"
-            elif keep.marker.owner != owner:  # a previous owner's: taken over in place
-                fields = (FieldChange("marker", str(keep.marker), mine), *fields)
-                reason = f"marked by previous owner {keep.marker.owner!r}: re-marked as {mine}"
+                if keep.marker.key != key:  # renamed: the same id
+                    reason = f"renamed from {keep.marker.key!r}: re-marked as {mine}, same id"
+                else:  # a previous owner's: taken over
+                    reason = f"marked by previous owner {keep.marker.owner!r}: re-marked as {mine}"
             if ended is not None:
                 fields = (FieldChange("pause", ended.text(), None), *fields)
                 enabled = d.normalized.get("enabled") is not False

@@ -815,14 +815,15 @@ class RestProvider(ABC):
         payload = hint.payload
         if payload.items() <= remote.items():  # the item views compare in C
             return hint.document, hint.normalized, hint.normalized_json, ()
-        edited = [k for k, v in payload.items() if remote.get(k) != v]  # a missing field: None
-        if not edited:
-            return hint.document, hint.normalized, hint.normalized_json, ()
-        plain = self._plain
-        document, normalized, flat = dict(hint.document), dict(hint.normalized), {}
+        plain, known = self._plain, hint.normalized
+        document: Json | None = None  # copied at the first edit
+        values: Json = {}  # flat path -> the live value
         changes = []
-        for key in edited:
-            where, got, sent = plain.get(key), remote.get(key), payload[key]
+        for key, sent in payload.items():
+            got = remote.get(key)  # a missing field: None
+            if got == sent:
+                continue
+            where = plain.get(key)
             if type(where) is dict:  # a nested field: some of the keys inside it are plain
                 if type(sent) is not dict or type(got) is not dict or got.keys() != sent.keys():
                     return None
@@ -833,14 +834,17 @@ class RestProvider(ABC):
                 if at is None or type(value) is not type(was) or type(was) not in (str, bool):
                     return None
                 path, flat_path = at
-                if flat_path not in normalized:
+                if flat_path not in known:
                     return None
-                inner = document
+                inner = document = document or dict(hint.document)
                 for step in path[:-1]:  # copied along the path: the hint's forms stay as they are
                     inner[step] = inner = dict(inner[step])
-                inner[path[-1]] = normalized[flat_path] = flat[flat_path] = value
+                inner[path[-1]] = values[flat_path] = value
                 changes.append(FieldChange(flat_path, value, was))  # plain: the forms' values
-        return document, normalized, hint.edited_json(flat), in_path_order(changes)
+        if document is None:  # only fields missing where the payload has null
+            return hint.document, hint.normalized, hint.normalized_json, ()
+        normalized = {**known, **values}  # in the form's order
+        return document, normalized, hint.edited_json(values), in_path_order(changes)
 
     def _marked(self, remote: Mapping[str, Any]) -> str:
         value = remote.get(self.marker_field)
