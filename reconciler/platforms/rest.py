@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from reconciler import timing
@@ -291,31 +292,48 @@ def _tail_cursor(content: bytes) -> str | None:
     return None if _is_link(value) else value
 
 
-def _send_ahead(
-    client: ApiClient, url: httpx.URL, waiting: Callable[[], None] | None
-) -> Future[httpx.Response]:
-    """A GET sent on its own thread; returns once the request is written (or has failed), so
-    that decoding the page before never competes with sending it. A daemon: one that is not
-    needed in the end is not waited for."""
-    future: Future[httpx.Response] = Future()
-    sent = threading.Event()
+class _Sender:
+    """A listing's GETs sent ahead, on one daemon thread started at the first: each send
+    returns once its request is written (or has failed), so that the work on the page before
+    never competes with sending it. A daemon: a request not needed in the end is not waited
+    for. (A thread per request cost four times the request's own CPU time.)"""
 
-    def written() -> None:
-        sent.set()
-        if waiting is not None:
-            waiting()
+    def __init__(self, client: ApiClient, waiting: Callable[[], None] | None) -> None:
+        self._client, self._waiting = client, waiting
+        self._jobs: SimpleQueue[tuple[httpx.URL, Future[httpx.Response], threading.Event] | None]
+        self._jobs = SimpleQueue()
+        self._started = False
 
-    def run() -> None:
-        try:
-            future.set_result(client.send("GET", url, waiting=written))
-        except BaseException as exc:  # handed to the reader, as send would raise it
-            future.set_exception(exc)
-        finally:
-            sent.set()
+    def send(self, url: httpx.URL) -> Future[httpx.Response]:
+        if not self._started:
+            threading.Thread(target=self._run, name="next-page", daemon=True).start()
+            self._started = True
+        future: Future[httpx.Response] = Future()
+        sent = threading.Event()
+        self._jobs.put((url, future, sent))
+        sent.wait()
+        return future
 
-    threading.Thread(target=run, name="next-page", daemon=True).start()
-    sent.wait()
-    return future
+    def close(self) -> None:
+        if self._started:
+            self._jobs.put(None)
+            self._started = False
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            url, future, sent = job
+
+            def written(sent: threading.Event = sent) -> None:
+                sent.set()
+                if self._waiting is not None:
+                    self._waiting()
+
+            try:
+                future.set_result(self._client.send("GET", url, waiting=written))
+            except BaseException as exc:  # handed to the reader, as send would raise it
+                future.set_exception(exc)
+            finally:
+                sent.set()
 
 
 def _page_key(url: httpx.URL) -> tuple[object, ...]:
@@ -349,6 +367,7 @@ def iter_pages(
     query: Mapping[str, str] | None = None,
     id_keys: Sequence[str] = ("id",),
     ahead: bool = False,
+    prefetch: bool = False,
 ) -> Iterator[list[Json]]:
     """Each page's items, following cursors and links. ListingError when it cannot finish, or
     when it says it is incomplete: a "more" flag with no next page, a declared total above what
@@ -361,6 +380,10 @@ def iter_pages(
     `ahead`: when a page's bytes end with a plain cursor, the request for that next page goes
     out before the page is decoded (a long chain then costs its round trips, not its decoding
     too). Its answer is used only if the decoded page names that same next page.
+
+    `prefetch`: the request for the next page goes out (on its own thread, as `ahead`'s)
+    before a page is handed on, so the caller works on that page during the round trip, on
+    its own thread: the page's objects are read where they were decoded.
     """
     from reconciler.http import decode_json  # loaded with the client (validate needs neither)
 
@@ -377,117 +400,123 @@ def iter_pages(
     declared: tuple[int, str, int] | None = None  # (total, key, page)
     started = time.monotonic()
     pending: tuple[tuple[object, ...], Future[httpx.Response]] | None = None
-    while True:
-        try:
-            if pending is not None and pending[0] == page_key:
-                response = pending[1].result()
-            else:
-                response = client.send("GET", url, waiting=waiting)
-            pending = None
-            guess = _tail_cursor(response.content) if ahead else None
-            if (
-                guess is not None
-                and pages + 1 < max_pages
-                and time.monotonic() - started <= max_seconds
-            ):
-                guessed = collection.copy_merge_params({**base, "cursor": guess})
-                if (guessed_key := _page_key(guessed)) not in seen:
-                    pending = (guessed_key, _send_ahead(client, guessed, waiting))
-            body = decode_json(response.content) if response.content else []
-            page = read_page(body)
-        except ApiError as exc:
-            raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
-        except (ValueError, RecursionError) as exc:  # bad JSON, too deep, or an odd shape
-            here = client.redact(str(url))  # a link may echo the token
-            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
-            raise ListingError(f"GET {here}: unreadable listing: {why}") from exc
-        pages += 1
-        repeated: str | None = None
-        # The common case at C speed: objects with ids, none listed before; else item by item.
-        listed = _page_ids(page.items, only) if only is not None else None
-        unchecked = page.items
-        if listed is not None and ids.isdisjoint(listed) and len(set(listed)) == len(listed):
-            ids.update(listed)
-            unchecked = []
-        for item in unchecked:
-            id_key = None
-            if type(item) is not dict and not isinstance(item, Mapping):
-                pass  # (decoded JSON is a dict: the abstract check only for the rest)
-            elif only is not None:  # the common case, kept cheap: a listing's every item
-                id_key = only if only in item else None
-            else:  # a loop, not a generator: a run log's every row comes here
-                for spelling in id_keys:
-                    if spelling in item:
-                        id_key = spelling
-                        break
-            if id_key is None:
-                shown = client.redact(repr(item))[:100]  # redacted before the cut
-                here = client.redact(str(url))
-                raise ListingError(f"GET {here}: a listed item has no id: {shown}")
-            rid = item[id_key]
-            key = rid if type(rid) is str else str(rid) if type(rid) is int else None
-            if key is not None:
-                if key in ids and repeated is None:
-                    repeated = key
-                ids.add(key)
-        held += len(page.items)
-        if page.total is not None:
-            declared = (page.total, page.total_key, pages)
+    sender = _Sender(client, waiting)
+    try:
+        while True:
+            try:
+                if pending is not None and pending[0] == page_key:
+                    response = pending[1].result()
+                else:
+                    response = client.send("GET", url, waiting=waiting)
+                pending = None
+                guess = _tail_cursor(response.content) if ahead else None
+                if (
+                    guess is not None
+                    and pages + 1 < max_pages
+                    and time.monotonic() - started <= max_seconds
+                ):
+                    guessed = collection.copy_merge_params({**base, "cursor": guess})
+                    if (guessed_key := _page_key(guessed)) not in seen:
+                        pending = (guessed_key, sender.send(guessed))
+                body = decode_json(response.content) if response.content else []
+                page = read_page(body)
+            except ApiError as exc:
+                raise ListingError(f"listing failed after {pages} page(s): {exc}") from exc
+            except (ValueError, RecursionError) as exc:  # bad JSON, too deep, or an odd shape
+                here = client.redact(str(url))  # a link may echo the token
+                why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                raise ListingError(f"GET {here}: unreadable listing: {why}") from exc
+            pages += 1
+            repeated: str | None = None
+            # The common case at C speed: objects with ids, none listed before; else item by item.
+            listed = _page_ids(page.items, only) if only is not None else None
+            unchecked = page.items
+            if listed is not None and ids.isdisjoint(listed) and len(set(listed)) == len(listed):
+                ids.update(listed)
+                unchecked = []
+            for item in unchecked:
+                id_key = None
+                if type(item) is not dict and not isinstance(item, Mapping):
+                    pass  # (decoded JSON is a dict: the abstract check only for the rest)
+                elif only is not None:  # the common case, kept cheap: a listing's every item
+                    id_key = only if only in item else None
+                else:  # a loop, not a generator: a run log's every row comes here
+                    for spelling in id_keys:
+                        if spelling in item:
+                            id_key = spelling
+                            break
+                if id_key is None:
+                    shown = client.redact(repr(item))[:100]  # redacted before the cut
+                    here = client.redact(str(url))
+                    raise ListingError(f"GET {here}: a listed item has no id: {shown}")
+                rid = item[id_key]
+                key = rid if type(rid) is str else str(rid) if type(rid) is int else None
+                if key is not None:
+                    if key in ids and repeated is None:
+                        repeated = key
+                    ids.add(key)
+            held += len(page.items)
+            if page.total is not None:
+                declared = (page.total, page.total_key, pages)
 
-        nxt, link = page.next, page.next is not None and _is_link(page.next)
-        if nxt is None and page.more is not False:
-            nxt, link = _link_header_next(response.headers.get("link")), True
-        if nxt is None:
-            address = None
-        elif link:
-            address = response.request.url.join(nxt)
-        else:
-            address = collection.copy_merge_params({**base, "cursor": nxt})
-        # What the page says about the rest comes first: a loop explains a repeated id.
-        if address is not None:
-            shown = client.redact(repr(nxt))[:120]
-            if (page_key := _page_key(address)) in seen:
+            nxt, link = page.next, page.next is not None and _is_link(page.next)
+            if nxt is None and page.more is not False:
+                nxt, link = _link_header_next(response.headers.get("link")), True
+            if nxt is None:
+                address = None
+            elif link:
+                address = response.request.url.join(nxt)
+            else:
+                address = collection.copy_merge_params({**base, "cursor": nxt})
+            # What the page says about the rest comes first: a loop explains a repeated id.
+            if address is not None:
+                shown = client.redact(repr(nxt))[:120]
+                if (page_key := _page_key(address)) in seen:
+                    raise ListingError(
+                        f"GET {where}: page {pages} names a next page already read ({shown}): the "
+                        "listing's pages loop, so nothing is written to this target; check the "
+                        "platform's paging"
+                    )
+                if pages >= max_pages:
+                    raise ListingError(
+                        f"GET {where}: no end after {pages:,} pages, each naming a new next page "
+                        f"(schedctl reads at most {max_pages:,}): nothing is written to this "
+                        "target; check the platform's paging"
+                    )
+                if time.monotonic() - started > max_seconds:
+                    raise ListingError(
+                        f"GET {where}: no end after {max_seconds:g} s ({pages:,} pages read, the "
+                        f"last naming {shown}): nothing is written to this target; check the "
+                        "platform's paging, or its speed"
+                    )
+                seen.add(page_key)
+                url = address
+            elif page.more:
                 raise ListingError(
-                    f"GET {where}: page {pages} names a next page already read ({shown}): the "
-                    "listing's pages loop, so nothing is written to this target; check the "
-                    "platform's paging"
+                    f"GET {where}: page {pages} says there is more (`{page.more_key}: true`) but "
+                    "names no next page (no cursor or link): the listing is incomplete, so "
+                    "nothing is written to this target; check the platform's paging"
                 )
-            if pages >= max_pages:
+            if repeated is not None:
                 raise ListingError(
-                    f"GET {where}: no end after {pages:,} pages, each naming a new next page "
-                    f"(schedctl reads at most {max_pages:,}): nothing is written to this "
-                    "target; check the platform's paging"
+                    f"GET {where}: page {pages} lists id {client.redact(repr(repeated))[:80]} "
+                    "again: the pages shifted while being read, so others may have been skipped; "
+                    "nothing is written to this target; run again"
                 )
-            if time.monotonic() - started > max_seconds:
+            if address is None and declared is not None and declared[0] > held:
+                total, key, on_page = declared
                 raise ListingError(
-                    f"GET {where}: no end after {max_seconds:g} s ({pages:,} pages read, the "
-                    f"last naming {shown}): nothing is written to this target; check the "
-                    "platform's paging, or its speed"
+                    f"GET {where}: page {on_page} declares {total} object(s) (`{key}`) but the "
+                    f"{pages} page(s) held {held}: the listing is incomplete, so nothing is written "
+                    "to this target; run again, and if it persists check the platform's paging"
                 )
-            seen.add(page_key)
-            url = address
-        elif page.more:
-            raise ListingError(
-                f"GET {where}: page {pages} says there is more (`{page.more_key}: true`) but "
-                "names no next page (no cursor or link): the listing is incomplete, so "
-                "nothing is written to this target; check the platform's paging"
-            )
-        if repeated is not None:
-            raise ListingError(
-                f"GET {where}: page {pages} lists id {client.redact(repr(repeated))[:80]} "
-                "again: the pages shifted while being read, so others may have been skipped; "
-                "nothing is written to this target; run again"
-            )
-        if address is None and declared is not None and declared[0] > held:
-            total, key, on_page = declared
-            raise ListingError(
-                f"GET {where}: page {on_page} declares {total} object(s) (`{key}`) but the "
-                f"{pages} page(s) held {held}: the listing is incomplete, so nothing is written "
-                "to this target; run again, and if it persists check the platform's paging"
-            )
-        yield page.items
-        if address is None:
-            return
+            if prefetch and address is not None and pending is None:
+                pending = (page_key, sender.send(address))
+            yield page.items
+            if address is None:
+                break
+    finally:
+        sender.close()
 
 
 def read_all_pages(client: ApiClient, path: str) -> tuple[list[Json], int]:
@@ -600,19 +629,6 @@ def _created_at(remote: Mapping[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # The shared implementation
-
-
-def _tell(
-    listed: Callable[[list[LiveTask]], None],
-) -> Callable[[Future[list[tuple[LiveTask, str]]]], None]:
-    """A page's done-callback handing its converted tasks on (a failed page hands nothing: its
-    error is the listing's)."""
-
-    def done(future: Future[list[tuple[LiveTask, str]]]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            listed([task for task, _ in future.result()])
-
-    return done
 
 
 @dataclass(frozen=True)
@@ -905,48 +921,47 @@ class RestProvider(ABC):
         """Every live task. `known` (desired forms by key) lets in-sync tasks skip conversion;
         `listed` is given each page's tasks as they are converted, in page order (the audit
         starts reading their run logs while the listing still pages)."""
-        # Each page is converted on a worker while the next one is in flight: waiting on the
-        # socket frees the GIL, so the listing costs little more than its round trips. The
-        # worker takes a turn only once the next request is written (`waiting`), never
-        # competing with sending it: its first turn builds the hints, during the first round
-        # trip; page N's comes with the request for page N + 1, the last page's at the end.
+        # Each page is converted while the request for the next one is in flight (prefetch):
+        # waiting on the socket frees the GIL, so the listing costs little more than its round
+        # trips. The conversion runs on this thread, where the page was decoded: on another
+        # core, reading those objects cost a third more. The hints are built by a worker during
+        # the first round trip, once the first request is written (`waiting`): never competing
+        # with sending it.
         turns = threading.Semaphore(0)
-        futures: list[Future[list[tuple[LiveTask, str]]]] = []
         hints = _hints_of(known)
+        converted: list[tuple[LiveTask, str]] = []
+        count = 0
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(self._hints_turn, turns, hints)
+            built = pool.submit(self._hints_turn, turns, hints)
             try:
-                pages = iter_pages(
+                for page in iter_pages(
                     self.client,
                     self.collection_path(),
                     waiting=turns.release,
                     max_pages=self.max_pages,
                     max_seconds=self.max_listing_seconds,
-                )
-                for page in pages:
-                    futures.append(pool.submit(self._live_page, page, hints, turns))
-                    if listed is not None:  # the one worker: after that page's conversion
-                        futures[-1].add_done_callback(_tell(listed))
+                    prefetch=True,
+                ):
+                    if count == 0:
+                        built.result()  # the hints, or the error building them
+                    count += 1
+                    done = self._live_page(page, hints)
+                    converted.extend(done)
+                    if listed is not None:
+                        listed([task for task, _ in done])
             finally:
-                for _ in range(len(futures) + 1):  # no job is left waiting for its turn
-                    turns.release()
-        converted = [pair for future in futures for pair in future.result()]
+                turns.release()  # the hints never wait for a request that is not sent
         tasks = [task for task, _ in converted]
-        return Listing(tasks, len(futures), fingerprint(tasks, [row for _, row in converted]))
+        return Listing(tasks, count, fingerprint(tasks, [row for _, row in converted]))
 
     @staticmethod
     def _hints_turn(turns: threading.Semaphore, hints: Callable[[], _Hints | None]) -> None:
         turns.acquire()
-        hints()  # cached; an error surfaces again from a page's conversion
+        hints()  # cached
 
     def _live_page(
-        self,
-        page: list[Json],
-        hints: Callable[[], _Hints | None],
-        turns: threading.Semaphore | None = None,
+        self, page: list[Json], hints: Callable[[], _Hints | None]
     ) -> list[tuple[LiveTask, str]]:
-        if turns is not None:
-            turns.acquire()
         known = hints()
         out = []
         for item in page:

@@ -100,22 +100,26 @@ def test_a_page_is_converted_only_once_the_next_request_is_out() -> None:
     api.send = counted_send  # type: ignore[method-assign]
     target = Target(platform="engine", url="http://h", instance="acme")
     provider = EngineProvider(api, target, target_name="t", owner="team-a")
-    live = provider.live
+    read = provider._read
+    converter: set[int] = set()
 
-    def converting(item: Json, hints: Any = None) -> LiveTask:
+    def converting(item: Json, hints: Any = None) -> tuple[LiveTask, str | None]:
         if int(item["id"][1:]) % 3 == 0:  # the first item of a page
             events.append(("convert page", int(item["id"][1:]) // 3 + 1))
-        return live(item, hints)
+        converter.add(threading.get_ident())
+        return read(item, hints)
 
-    provider.live = converting  # type: ignore[method-assign]
+    provider._read = converting  # type: ignore[method-assign]
     listing = provider.list_tasks(lambda: {})
     assert [t.id for t in listing.tasks] == [f"t{i}" for i in range(12)]
     out = [n for kind, n in events if kind == "request out"]
     assert out == [1, 2, 3, 4]
-    for kind, page in events:
-        if kind == "convert page" and page < len(pages):
-            # the request for the next page went out before this page's conversion began
-            assert events.index(("request out", page + 1)) < events.index((kind, page))
+    converted = [n for kind, n in events if kind == "convert page"]
+    assert converted == [1, 2, 3, 4]
+    for page in converted[:-1]:
+        # the request for the next page went out before this page's conversion began
+        assert events.index(("request out", page + 1)) < events.index(("convert page", page))
+    assert converter == {threading.get_ident()}  # where the pages were decoded
 
 
 def test_a_library_plan_leaves_the_collector_as_it_found_it(
