@@ -366,8 +366,12 @@ def diff_target(
     """
     now = now or datetime.now(timezone.utc)
     chosen = bool(select or exclude)  # else every key is selected: no glob is matched
-    wanted = {d.key: d for d in desired if not chosen or selected(d.key, select, exclude)}
-    olds = {old for d in wanted.values() for old in d.renamed_from}  # keys being renamed
+    if chosen:
+        wanted = {d.key: d for d in desired if selected(d.key, select, exclude)}
+    else:
+        wanted = {d.key: d for d in desired}
+    renaming = [d for d in wanted.values() if d.renamed_from]
+    olds = {old for d in renaming for old in d.renamed_from}  # keys being renamed
     guarded = {k for k, d in wanted.items() if d.protect}  # `protect: true`
     ours = {owner, *previous_owners}
     owned: dict[str, list[LiveTask]] = {}
@@ -411,7 +415,7 @@ def diff_target(
             key in guarded or any(fnmatchcase(key, g) for g in protect)
         )
 
-    renamed = _renames(wanted, owned, plan.notes)
+    renamed = _renames(wanted, renaming, owned, plan.notes)
     moved: dict[str, LiveTask] = {}  # old key -> its object, re-marked with the new key
     in_sync = 0
     for key in sorted(wanted):
@@ -597,14 +601,18 @@ def selected(key: str, select: Sequence[str], exclude: Sequence[str]) -> bool:
 
 
 def _renames(
-    wanted: Mapping[str, DesiredTask], owned: Mapping[str, Sequence[LiveTask]], notes: list[str]
+    wanted: Mapping[str, DesiredTask],
+    renaming: Sequence[DesiredTask],
+    owned: Mapping[str, Sequence[LiveTask]],
+    notes: list[str],
 ) -> dict[str, str]:
-    """new key -> the old key whose live object is re-marked; notes for those that cannot be."""
+    """new key -> the old key whose live object is re-marked; notes for those that cannot be.
+    `renaming`: the desired tasks with keys they had before."""
     out: dict[str, str] = {}
-    for key in sorted(wanted):
-        d = wanted[key]
-        if not d.renamed_from or key in owned:
-            continue  # nothing to rename, or done already (the old entry may stay)
+    for d in sorted(renaming, key=lambda d: d.key):
+        key = d.key
+        if key in owned:
+            continue  # done already (the old entry may stay)
         for old in d.renamed_from:
             if old in wanted:
                 notes.append(
