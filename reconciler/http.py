@@ -402,8 +402,8 @@ class ApiClient:
         waiting: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send with retries; the response, or ApiError. `waiting` is called once per attempt,
-        when the request is written and the answer awaited (a listing's page worker takes its
-        turn then, so that it never competes with sending), or at the latest when the attempt
+        when the request is written and the answer awaited (a listing's next page is worked on
+        then, so that the work never competes with sending), or at the latest when the attempt
         ends, for a transport that does not say. `path` is under the base URL, or absolute
         (an httpx.URL is taken as it is)."""
         method = method.upper()

@@ -113,7 +113,7 @@ def survey(
 ) -> dict[str, Survey]:
     """Desired forms and one listing per target, the listings side by side.
 
-    A target's desired forms are built by its listing's page worker during the first round
+    A target's desired forms are built by a worker of its listing during the first round
     trip, and serve as hints there (in-sync tasks skip conversion). The collector and the
     switch interval are the command's (see tuning). `listed`: by target, given each page's
     tasks as they are converted (see RestProvider.list_tasks).

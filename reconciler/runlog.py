@@ -398,7 +398,7 @@ def audit_project(
             elif callable(getattr(conn.provider, "runs_path", None)):
                 per_task[name] = functools.partial(_start, pool, conn, fetches[name], owner, keep)
         # Each task's log is asked for as soon as its listing page is read, so the fan-out
-        # overlaps the listing's round trips (`listed`, called on the listing's page worker),
+        # overlaps the listing's round trips (`listed`, called as each page is converted),
         # where the listing is RestProvider's own (another may not take `listed`).
         told = {n: f for n, f in per_task.items() if _tells_pages(conns[n])}
         found = surveys if surveys is not None else survey(project, conns, told)
