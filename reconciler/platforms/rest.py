@@ -924,12 +924,23 @@ class RestProvider(ABC):
         # Each page is converted while the request for the next one is in flight (prefetch):
         # waiting on the socket frees the GIL, so the listing costs little more than its round
         # trips. The conversion runs on this thread, where the page was decoded: on another
-        # core, reading those objects cost a third more. The hints are built by a worker during
-        # the first round trip, once the first request is written (`waiting`): never competing
-        # with sending it.
+        # core, reading those objects cost a third more. The hints are built by a worker from
+        # the first round trip on, once the first request is written (`waiting`: never
+        # competing with sending it); pages that arrive before they are ready wait for them,
+        # while the listing goes on (20,000 desired forms take longer than a round trip).
         turns = threading.Semaphore(0)
         hints = _hints_of(known)
         converted: list[tuple[LiveTask, str]] = []
+        backlog: list[list[Json]] = []  # pages read before the hints were ready
+
+        def convert(pages: list[list[Json]]) -> None:
+            for page in pages:
+                done = self._live_page(page, hints)
+                converted.extend(done)
+                if listed is not None:
+                    listed([task for task, _ in done])
+            pages.clear()
+
         count = 0
         with ThreadPoolExecutor(max_workers=1) as pool:
             built = pool.submit(self._hints_turn, turns, hints)
@@ -942,15 +953,15 @@ class RestProvider(ABC):
                     max_seconds=self.max_listing_seconds,
                     prefetch=True,
                 ):
-                    if count == 0:
-                        built.result()  # the hints, or the error building them
                     count += 1
-                    done = self._live_page(page, hints)
-                    converted.extend(done)
-                    if listed is not None:
-                        listed([task for task, _ in done])
+                    backlog.append(page)
+                    if built.done():
+                        built.result()  # the error building them, if any
+                        convert(backlog)
             finally:
                 turns.release()  # the hints never wait for a request that is not sent
+            built.result()
+            convert(backlog)
         tasks = [task for task, _ in converted]
         return Listing(tasks, count, fingerprint(tasks, [row for _, row in converted]))
 
