@@ -438,7 +438,7 @@ def diff_target(
                 )
             )
         elif group:
-            keep = group[0] if len(group) == 1 else oldest(group)
+            keep = oldest(group)
             assert keep.marker is not None
             if keep.normalized is d.normalized:  # the common case: the listing matched the hint
                 fields: tuple[FieldChange, ...] = ()
@@ -447,8 +447,7 @@ def diff_target(
             else:
                 fields = field_diff(keep.normalized, d.normalized)
             reason = ""
-            # A pause keeps it disabled: that is the pause, not drift.
-            kept = paused(keep, now) if keep.marker.pause is not None else None
+            kept = paused(keep, now)  # stays disabled: that is the pause, not drift
             ended = keep.marker.pause if kept is None else None
             if kept is not None:
                 fields = tuple(f for f in fields if f.path != "enabled")

@@ -14,7 +14,6 @@ collection (list, create, update, delete, run, runs) and change with RestProvide
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import threading
@@ -350,11 +349,9 @@ def _page_ids(items: list[Any], key: str) -> list[str] | None:
     except (KeyError, TypeError, IndexError):
         return None
     kinds = set(map(type, listed))
-    if kinds <= {str}:
-        return listed
-    if kinds <= {str, int}:
-        return [rid if type(rid) is str else str(rid) for rid in listed]
-    return None
+    if not kinds <= {str, int}:
+        return None
+    return listed if int not in kinds else list(map(str, listed))  # str(text) is text itself
 
 
 def iter_pages(
@@ -644,15 +641,6 @@ class _Hints:
         return cls(known, {d.marked: d for d in known.values() if d.marked_split is not None})
 
 
-def _hints_of(
-    known: Callable[[], Mapping[str, DesiredTask]] | None,
-) -> Callable[[], _Hints | None]:
-    """The hints of `known`, built once on first use (an error is raised again at each use)."""
-    if known is None:
-        return lambda: None
-    return functools.cache(lambda: _Hints.of(known()))
-
-
 class RestProvider(ABC):
     """A REST platform with list / create / update / delete / run / runs endpoints.
 
@@ -928,12 +916,11 @@ class RestProvider(ABC):
         # the first round trip on, once the first request is written (`waiting`: never
         # competing with sending it); pages that arrive before they are ready wait for them,
         # while the listing goes on (20,000 desired forms take longer than a round trip).
-        turns = threading.Semaphore(0)
-        hints = _hints_of(known)
+        written = threading.Event()
         converted: list[tuple[LiveTask, str]] = []
         backlog: list[list[Json]] = []  # pages read before the hints were ready
 
-        def convert(pages: list[list[Json]]) -> None:
+        def convert(pages: list[list[Json]], hints: _Hints | None) -> None:
             for page in pages:
                 done = self._live_page(page, hints)
                 converted.extend(done)
@@ -943,41 +930,38 @@ class RestProvider(ABC):
 
         count = 0
         with ThreadPoolExecutor(max_workers=1) as pool:
-            built = pool.submit(self._hints_turn, turns, hints)
+            built = pool.submit(self._hints_turn, written, known)
             try:
                 for page in iter_pages(
                     self.client,
                     self.collection_path(),
-                    waiting=turns.release,
+                    waiting=written.set,
                     max_pages=self.max_pages,
                     max_seconds=self.max_listing_seconds,
                     prefetch=True,
                 ):
                     count += 1
                     backlog.append(page)
-                    if built.done():
-                        built.result()  # the error building them, if any
-                        convert(backlog)
+                    if built.done():  # its result: the hints, or the error building them
+                        convert(backlog, built.result())
             finally:
-                turns.release()  # the hints never wait for a request that is not sent
-            built.result()
-            convert(backlog)
+                written.set()  # the hints never wait for a request that is not sent
+            convert(backlog, built.result())
         tasks = [task for task, _ in converted]
         return Listing(tasks, count, fingerprint(tasks, [row for _, row in converted]))
 
     @staticmethod
-    def _hints_turn(turns: threading.Semaphore, hints: Callable[[], _Hints | None]) -> None:
-        turns.acquire()
-        hints()  # cached
+    def _hints_turn(
+        written: threading.Event, known: Callable[[], Mapping[str, DesiredTask]] | None
+    ) -> _Hints | None:
+        written.wait()
+        return _Hints.of(known()) if known is not None else None
 
-    def _live_page(
-        self, page: list[Json], hints: Callable[[], _Hints | None]
-    ) -> list[tuple[LiveTask, str]]:
-        known = hints()
+    def _live_page(self, page: list[Json], hints: _Hints | None) -> list[tuple[LiveTask, str]]:
         out = []
         for item in page:
             # A task read from its hint shares the hint's encoding of its form too.
-            task, encoded = self._read(item, known)
+            task, encoded = self._read(item, hints)
             out.append((task, fingerprint_row(task, encoded)))
         return out
 
